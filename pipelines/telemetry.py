@@ -1,0 +1,128 @@
+"""How the training flow reports itself to Prometheus.
+
+Every stage publishes its own outcome and duration when it ends, failed or not, so a stage that fails
+raises an alert even though later stages never run. The pipeline's exit handler publishes the run-level
+status. Model and drift metrics are published by the stages that compute them.
+
+Each publication goes to its own Pushgateway group (`job`, `pipeline`, and `stage` where there is one):
+a push replaces only the values of its own group, so one stage's push never erases another's, and the
+latest run's value for each stage is what alerts see.
+
+Without a Pushgateway (the laptop demo) the same samples go to one Prometheus text file per group,
+in the format node_exporter's textfile collector reads. Publishing is best effort: a failure is logged as
+a warning and never fails the run.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
+
+from monitoring import metrics as m
+
+log = logging.getLogger(__name__)
+
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@dataclass(frozen=True)
+class MetricsTarget:
+    """Where metrics go: a Pushgateway URL, a folder of text files, or both (tests use both)."""
+
+    pushgateway_url: str | None = None
+    textfile_dir: Path | None = None
+    timeout_seconds: float = 5.0
+
+
+class MetricsBatch:
+    """Samples for one Pushgateway group, built from the specs in `monitoring.metrics`."""
+
+    def __init__(self, pipeline: str, stage: str | None = None) -> None:
+        self.pipeline = pipeline
+        self.stage = stage
+        self.registry = CollectorRegistry()
+        self._gauges: dict[str, Gauge] = {}
+
+    @property
+    def grouping_key(self) -> dict[str, str]:
+        key = {m.LABEL_PIPELINE: self.pipeline}
+        if self.stage is not None:
+            key[m.LABEL_STAGE] = self.stage
+        return key
+
+    def set(self, spec: m.MetricSpec, value: float, **labels: str) -> None:
+        """Set one sample; `pipeline` is filled in, every other label of the spec must be given."""
+        expected = set(spec.labels) - {m.LABEL_PIPELINE}
+        if set(labels) != expected:
+            raise ValueError(f"metric {spec.name} takes labels {sorted(expected)}, got {sorted(labels)}")
+        gauge = self._gauges.get(spec.name)
+        if gauge is None:
+            gauge = Gauge(spec.name, spec.help, spec.labels, registry=self.registry)
+            self._gauges[spec.name] = gauge
+        gauge.labels(**{m.LABEL_PIPELINE: self.pipeline, **labels}).set(value)
+
+
+def stage_outcome(pipeline: str, stage: str, *, succeeded: bool, duration_seconds: float) -> MetricsBatch:
+    """The batch a stage publishes when it ends."""
+    if stage not in m.STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {', '.join(m.STAGES)}")
+    batch = MetricsBatch(pipeline, stage)
+    batch.set(m.STAGE_SUCCESS, 1.0 if succeeded else 0.0, stage=stage)
+    batch.set(m.STAGE_DURATION, duration_seconds, stage=stage)
+    return batch
+
+
+def run_outcome(pipeline: str, *, succeeded: bool, ended_at: float) -> MetricsBatch:
+    """The batch the exit handler publishes. A failed run leaves the last-success time as it was,
+    because Pushgateway's add (POST) only replaces metrics named in the push."""
+    batch = MetricsBatch(pipeline)
+    batch.set(m.RUN_SUCCESS, 1.0 if succeeded else 0.0)
+    batch.set(m.RUN_TIMESTAMP, ended_at)
+    if succeeded:
+        batch.set(m.LAST_SUCCESS_TIMESTAMP, ended_at)
+    return batch
+
+
+def publish(batch: MetricsBatch, target: MetricsTarget) -> bool:
+    """Send a batch to the target. Returns False (and logs a warning) if any destination failed."""
+    ok = True
+    if target.textfile_dir is not None:
+        try:
+            target.textfile_dir.mkdir(parents=True, exist_ok=True)
+            name = "-".join(_UNSAFE_FILENAME.sub("_", v) for v in batch.grouping_key.values())
+            write_to_textfile(str(target.textfile_dir / f"{name}.prom"), batch.registry)
+        except OSError as exc:
+            log.warning("could not write metrics to %s: %s", target.textfile_dir, exc)
+            ok = False
+    if target.pushgateway_url:
+        try:
+            pushadd_to_gateway(
+                target.pushgateway_url,
+                job=m.PUSH_JOB,
+                registry=batch.registry,
+                grouping_key=batch.grouping_key,
+                timeout=target.timeout_seconds,
+            )
+        except OSError as exc:
+            log.warning("could not push metrics to %s: %s", target.pushgateway_url, exc)
+            ok = False
+    return ok
+
+
+def publish_all(batches: list[MetricsBatch], target: MetricsTarget) -> bool:
+    """Publish several batches; every one is attempted even if an earlier one failed."""
+    results = [publish(batch, target) for batch in batches]
+    return all(results)
+
+
+def target_from_env(env: Mapping[str, str], default_textfile_dir: Path | None = None) -> MetricsTarget:
+    """The target a pipeline step uses: `MLOPS_PUSHGATEWAY_URL` and/or `MLOPS_METRICS_DIR`."""
+    url = env.get("MLOPS_PUSHGATEWAY_URL") or None
+    folder = env.get("MLOPS_METRICS_DIR")
+    textfile_dir = Path(folder) if folder else (None if url else default_textfile_dir)
+    return MetricsTarget(pushgateway_url=url, textfile_dir=textfile_dir)

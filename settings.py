@@ -1,0 +1,517 @@
+"""Stack settings: the only reader of Pulumi config.
+
+`load_settings()` reads every `mlops-infra:*` key of the current stack, validates the whole set at once and
+returns one frozen `StackSettings`, or raises `SettingsError` listing every problem (key, value, what was
+expected) before a single resource is registered. Components never read config: `__main__` hands each
+one its slice of these settings.
+
+Secrets (alert receiver URLs, the SMTP password) are not settings: `load_secrets()` returns them as
+Pulumi secret Outputs and refuses any that was stored in plain text.
+
+Defaults make a non-production stack cheap and a production stack safe: where a default differs, it is
+derived from `production`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "mlops-infra"
+
+EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
+# The retention values CloudWatch Logs accepts (PutRetentionPolicy).
+CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
+OPEN_TO_WORLD = ipaddress.IPv4Network("0.0.0.0/0")
+# RFC 5737 ranges: fine in a committed example, but nobody can reach an endpoint restricted to them.
+DOCUMENTATION_RANGES = tuple(
+    ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+)
+
+SECRET_KEYS = ("alertSlackWebhookUrl", "alertWebhookUrl", "alertSmtpPassword")
+
+
+class SettingsError(ValueError):
+    """Every problem found in a stack's config, one per line."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"stack '{stack}' has {len(problems)} invalid config value(s):\n{lines}")
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.IPv4Network(value, strict=True)
+    except ValueError as exc:
+        raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16 ({exc})") from None
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+def _retention(value: int) -> int:
+    if value not in CLOUDWATCH_RETENTION_DAYS:
+        raise ValueError(f"expected one of the CloudWatch retention values {CLOUDWATCH_RETENTION_DAYS}")
+    return value
+
+
+RetentionDays = Annotated[int, AfterValidator(_retention)]
+
+
+class _Section(BaseModel):
+    """Config objects: camelCase keys in YAML, snake_case in Python, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True, strict=True
+    )
+
+
+class NetworkSettings(_Section):
+    vpc_cidr: Cidr = "10.0.0.0/16"
+    """The VPC's address range; subnets are carved from it."""
+    availability_zones: int = Field(default=2, ge=2, le=6)
+    """How many AZs the VPC and node groups span (EKS needs at least two)."""
+    nat_gateways: int | None = Field(default=None, ge=1)
+    """NAT gateways: one is cheap (dev), one per AZ survives an AZ outage (production default)."""
+
+
+class NodeGroupSettings(_Section):
+    instance_types: list[str] = Field(min_length=1)
+    """EC2 instance types; several types make spot capacity easier to find."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
+    min_size: int = Field(ge=0)
+    desired_size: int = Field(ge=0)
+    max_size: int = Field(ge=1)
+    disk_size_gib: int = Field(default=40, ge=20, le=1000)
+
+
+class NodeGroupsSettings(_Section):
+    system: NodeGroupSettings
+    """Runs the platform services (MLflow, KFP, monitoring); on-demand so they are not evicted."""
+    workloads: NodeGroupSettings
+    """Runs pipeline steps; spot is fine because steps are retried."""
+    gpu: NodeGroupSettings | None = None
+    """Optional tainted GPU group that scales to zero when idle."""
+
+
+class ClusterSettings(_Section):
+    kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
+    endpoint_private_access: bool = True
+    endpoint_public_access: bool = True
+    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    """Who may reach a public API endpoint; 0.0.0.0/0 is refused."""
+    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] | None = None
+    """Control-plane log types; default api+audit, all five in production."""
+    log_retention_days: RetentionDays = 30
+    secrets_encryption: bool | None = None
+    """Envelope-encrypt Kubernetes Secrets with a customer KMS key (production default)."""
+    upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
+    """EXTENDED support costs $0.60/h per cluster after standard support ends."""
+    kube_context: str | None = None
+    """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
+
+
+class DvcRemoteSettings(_Section):
+    bucket_prefix: str = Field(default="mlops-dvc", pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")
+    """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
+    force_destroy: bool = False
+    """Let `pulumi destroy` delete a non-empty bucket. Never in production."""
+    kms_key: bool | None = None
+    """Encrypt with a customer-managed KMS key instead of S3-managed keys (production default)."""
+    noncurrent_version_days: int = Field(default=30, ge=1, le=3650)
+    abort_multipart_days: int = Field(default=7, ge=1, le=7)
+
+
+class MlflowSettings(_Section):
+    backend: Literal["sqlite", "postgres"] = "sqlite"
+    """sqlite: a file on a PersistentVolume (one replica). postgres: RDS PostgreSQL."""
+    replicas: int = Field(default=1, ge=1, le=10)
+    storage_size_gib: int = Field(default=10, ge=1, le=1000)
+    """Size of the SQLite PersistentVolume."""
+    db_instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    db_allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
+    db_backup_retention_days: int = Field(default=7, ge=1, le=35)
+    db_multi_az: bool | None = None
+    allowed_hosts: list[str] = Field(default_factory=list)
+    """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
+
+
+class MinioSettings(_Section):
+    enabled: bool | None = None
+    """In-cluster S3 storage; default on for target `local`, off on AWS (S3 is used)."""
+    storage_size_gib: int = Field(default=20, ge=1, le=10000)
+
+
+class KubeflowSettings(_Section):
+    version: str = Field(default="2.5.0", pattern=r"^2\.\d+\.\d+$")
+    """Kubeflow Pipelines standalone release."""
+
+
+class MonitoringSettings(_Section):
+    retention: str = Field(default="7d", pattern=r"^\d+[hdwy]$")
+    storage_size_gib: int = Field(default=20, ge=1, le=10000)
+    replicas: int | None = Field(default=None, ge=1, le=5)
+    """Prometheus and Alertmanager replicas; two in production."""
+    alert_email_to: list[str] = Field(default_factory=list)
+    alert_email_from: str | None = None
+    smtp_smarthost: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:\d{2,5}$")
+    no_success_hours: int = Field(default=26, ge=1, le=24 * 14)
+    """Alert when no training run succeeded for this long."""
+
+
+class _StackConfig(_Section):
+    """The raw, validated `mlops-infra:*` keys. Defaults that depend on `production` stay None here."""
+
+    target: Literal["local", "aws"]
+    production: bool = False
+    protect: bool | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    network: NetworkSettings = NetworkSettings()
+    node_groups: NodeGroupsSettings | None = None
+    cluster: ClusterSettings = ClusterSettings()
+    dvc_remote: DvcRemoteSettings = DvcRemoteSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    minio: MinioSettings = MinioSettings()
+    kubeflow: KubeflowSettings = KubeflowSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self) -> Self:
+        problems = [*_aws_rules(self), *_general_rules(self), *_production_rules(self)]
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
+def _key(path: str) -> str:
+    return f"{PROJECT}:{path}"
+
+
+def _aws_rules(c: _StackConfig) -> list[str]:
+    problems: list[str] = []
+    if c.target == "local":
+        if c.cluster.kube_context is None:
+            problems.append(f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context")
+        if c.mlflow.backend == "postgres":
+            problems.append(
+                f"{_key('mlflow.backend')} = 'postgres': RDS needs target 'aws'; use 'sqlite' on 'local'"
+            )
+        if c.minio.enabled is False:
+            problems.append(
+                f"{_key('minio.enabled')} = false: target 'local' keeps DVC data and MLflow artifacts in MinIO"
+            )
+        return problems
+    if c.node_groups is None:
+        problems.append(f"{_key('nodeGroups')} is not set: target 'aws' needs system and workloads groups")
+    nat = c.network.nat_gateways
+    if nat is not None and nat > c.network.availability_zones:
+        problems.append(
+            f"{_key('network.natGateways')} = {nat}: expected at most one per AZ "
+            f"(network.availabilityZones = {c.network.availability_zones})"
+        )
+    return problems
+
+
+def _general_rules(c: _StackConfig) -> list[str]:
+    problems: list[str] = []
+    groups = c.node_groups
+    if groups is not None:
+        for role, group in (("system", groups.system), ("workloads", groups.workloads), ("gpu", groups.gpu)):
+            if group is None:
+                continue
+            if not group.min_size <= group.desired_size <= group.max_size:
+                problems.append(
+                    f"{_key(f'nodeGroups.{role}')}: expected minSize <= desiredSize <= maxSize, got "
+                    f"{group.min_size} / {group.desired_size} / {group.max_size}"
+                )
+        if groups.system.capacity_type == "SPOT":
+            problems.append(
+                f"{_key('nodeGroups.system.capacityType')} = 'SPOT': platform services need ON_DEMAND nodes"
+            )
+    cl = c.cluster
+    if c.target == "aws":
+        if not (cl.endpoint_private_access or cl.endpoint_public_access):
+            problems.append(
+                f"{_key('cluster.endpointPublicAccess')} and endpointPrivateAccess are both false: "
+                "expected at least one way to reach the API"
+            )
+        if cl.endpoint_public_access:
+            if not cl.public_access_cidrs:
+                problems.append(
+                    f"{_key('cluster.publicAccessCidrs')} is empty: a public endpoint needs a CIDR allow-list "
+                    "(or set cluster.endpointPublicAccess to false)"
+                )
+            for cidr in cl.public_access_cidrs:
+                if ipaddress.IPv4Network(cidr).prefixlen == 0:
+                    problems.append(
+                        f"{_key('cluster.publicAccessCidrs')} contains '{cidr}': the API must not be open "
+                        "to the whole internet (CKV_AWS_39); list your office/VPN/CI egress ranges"
+                    )
+    if c.protect is True and c.dvc_remote.force_destroy:
+        problems.append(
+            f"{_key('dvcRemote.forceDestroy')} = true with protect = true: a protected bucket must not be "
+            "emptied on delete; expected forceDestroy false"
+        )
+    ml = c.mlflow
+    if ml.backend == "sqlite" and ml.replicas != 1:
+        problems.append(
+            f"{_key('mlflow.replicas')} = {ml.replicas}: the sqlite backend lives on one volume, expected 1 "
+            "(use backend 'postgres' for more replicas)"
+        )
+    if ml.backend == "postgres" and ml.db_instance_class is None:
+        problems.append(
+            f"{_key('mlflow.dbInstanceClass')} is not set: backend 'postgres' needs an RDS instance class "
+            "such as db.t4g.micro"
+        )
+    mon = c.monitoring
+    if mon.alert_email_to and not (mon.alert_email_from and mon.smtp_smarthost):
+        problems.append(
+            f"{_key('monitoring.alertEmailTo')} is set: e-mail alerts also need monitoring.alertEmailFrom "
+            "and monitoring.smtpSmarthost"
+        )
+    return problems
+
+
+def _production_rules(c: _StackConfig) -> list[str]:
+    """What `production: true` promises: nothing stateful can be lost by accident, no single AZ matters."""
+    if not c.production:
+        return []
+    problems: list[str] = []
+
+    def need(path: str, value: Any, expected: str) -> None:
+        problems.append(f"{_key(path)} = {json.dumps(value)}: production stacks require {expected}")
+
+    if c.protect is False:
+        need("protect", False, "protect true for stateful resources")
+    if c.dvc_remote.force_destroy:
+        need("dvcRemote.forceDestroy", True, "forceDestroy false")
+    if c.dvc_remote.kms_key is False:
+        need("dvcRemote.kmsKey", False, "a customer-managed KMS key")
+    if c.target == "aws":
+        if c.cluster.secrets_encryption is False:
+            need("cluster.secretsEncryption", False, "KMS envelope encryption of Secrets")
+        if c.cluster.log_types is not None and set(c.cluster.log_types) != set(EKS_LOG_TYPES):
+            need("cluster.logTypes", c.cluster.log_types, f"all five log types {list(EKS_LOG_TYPES)}")
+        nat = c.network.nat_gateways
+        if nat is not None and nat != c.network.availability_zones:
+            need("network.natGateways", nat, "one NAT gateway per availability zone")
+        if c.mlflow.backend != "postgres":
+            need("mlflow.backend", c.mlflow.backend, "'postgres' (RDS, Multi-AZ, backups)")
+        if c.mlflow.db_multi_az is False:
+            need("mlflow.dbMultiAz", False, "Multi-AZ")
+        if c.mlflow.db_backup_retention_days < 14:
+            need("mlflow.dbBackupRetentionDays", c.mlflow.db_backup_retention_days, "at least 14 days")
+        if c.mlflow.replicas < 2:
+            need("mlflow.replicas", c.mlflow.replicas, "at least 2 replicas")
+    if c.monitoring.replicas is not None and c.monitoring.replicas < 2:
+        need("monitoring.replicas", c.monitoring.replicas, "at least 2 replicas")
+    return problems
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """Everything a stack's program needs to know, validated, with production-derived defaults resolved."""
+
+    project: str
+    stack: str
+    target: Literal["local", "aws"]
+    production: bool
+    aws_region: str | None
+    protect: bool
+    tags: Mapping[str, str]
+    network: NetworkSettings
+    node_groups: NodeGroupsSettings | None
+    cluster: ClusterSettings
+    dvc_remote: DvcRemoteSettings
+    mlflow: MlflowSettings
+    minio: MinioSettings
+    kubeflow: KubeflowSettings
+    monitoring: MonitoringSettings
+
+    @property
+    def is_aws(self) -> bool:
+        return self.target == "aws"
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        """Tags every taggable AWS resource carries, so leftovers of a failed destroy can be found."""
+        return {**self.tags, "project": self.project, "stack": self.stack, "managed-by": "pulumi"}
+
+    @property
+    def uses_documentation_cidr(self) -> bool:
+        return any(
+            ipaddress.IPv4Network(c).subnet_of(r) for c in self.cluster.public_access_cidrs for r in DOCUMENTATION_RANGES
+        )
+
+
+@dataclass(frozen=True)
+class StackSecrets:
+    """Alert receiver credentials, each a Pulumi secret Output or None when not configured."""
+
+    slack_webhook_url: pulumi.Output[str] | None
+    webhook_url: pulumi.Output[str] | None
+    smtp_password: pulumi.Output[str] | None
+
+
+def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
+    """Fill the defaults that depend on `production` and `target`."""
+    prod = raw.production
+    network = raw.network.model_copy(
+        update={
+            "nat_gateways": raw.network.nat_gateways
+            if raw.network.nat_gateways is not None
+            else (raw.network.availability_zones if prod else 1)
+        }
+    )
+    cluster = raw.cluster.model_copy(
+        update={
+            "log_types": raw.cluster.log_types
+            if raw.cluster.log_types is not None
+            else list(EKS_LOG_TYPES if prod else ("api", "audit")),
+            "secrets_encryption": raw.cluster.secrets_encryption
+            if raw.cluster.secrets_encryption is not None
+            else prod,
+        }
+    )
+    dvc_remote = raw.dvc_remote.model_copy(
+        update={"kms_key": raw.dvc_remote.kms_key if raw.dvc_remote.kms_key is not None else prod}
+    )
+    mlflow = raw.mlflow.model_copy(
+        update={"db_multi_az": raw.mlflow.db_multi_az if raw.mlflow.db_multi_az is not None else prod}
+    )
+    minio = raw.minio.model_copy(
+        update={"enabled": raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"}
+    )
+    monitoring = raw.monitoring.model_copy(
+        update={"replicas": raw.monitoring.replicas if raw.monitoring.replicas is not None else (2 if prod else 1)}
+    )
+    return {
+        "target": raw.target,
+        "production": prod,
+        "protect": raw.protect if raw.protect is not None else prod,
+        "tags": dict(raw.tags),
+        "network": network,
+        "node_groups": raw.node_groups,
+        "cluster": cluster,
+        "dvc_remote": dvc_remote,
+        "mlflow": mlflow,
+        "minio": minio,
+        "kubeflow": raw.kubeflow,
+        "monitoring": monitoring,
+    }
+
+
+_KNOWN_KEYS = frozenset(
+    {
+        *(field.alias or name for name, field in _StackConfig.model_fields.items()),
+        *SECRET_KEYS,
+    }
+)
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = ".".join(str(p) for p in error["loc"] if p not in ("", "function-after[_cidr(), str]"))
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{_key(path)} is not a known setting (see Pulumi.yaml for the documented keys)"
+    if error["type"] == "missing":
+        return f"{_key(path)} is required"
+    if not path:
+        return message
+    return f"{_key(path)} = {json.dumps(error.get('input'), default=str)}: {message}"
+
+
+def _parse_value(key: str, text: str) -> Any:
+    """Pulumi hands structured config over as JSON text and scalars as plain strings."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def settings_from_config(
+    stack: str, project_config: Mapping[str, str], aws_region: str | None
+) -> StackSettings:
+    """Validate raw config (`key -> text`, keys without the project prefix). Pure: tests call it directly."""
+    problems = [
+        f"{_key(k)} is not a known setting (see Pulumi.yaml for the documented keys)"
+        for k in sorted(project_config)
+        if k.split(".")[0] not in _KNOWN_KEYS
+    ]
+    values = {
+        k: _parse_value(k, v)
+        for k, v in project_config.items()
+        if k in _KNOWN_KEYS and k not in SECRET_KEYS
+    }
+    raw: _StackConfig | None = None
+    try:
+        raw = _StackConfig.model_validate(values)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            problems.extend(_describe(error).split("\n"))
+    if raw is not None and raw.target == "aws" and not aws_region:
+        problems.append("aws:region is not set: target 'aws' needs a region, e.g. us-east-1")
+    if problems or raw is None:
+        raise SettingsError(stack, problems)
+    return StackSettings(
+        project=PROJECT,
+        stack=stack,
+        aws_region=aws_region if raw.target == "aws" else None,
+        **_resolve_defaults(raw),
+    )
+
+
+def _project_config() -> dict[str, str]:
+    prefix = f"{PROJECT}:"
+    all_config = pulumi.runtime.get_config_env()
+    return {k.removeprefix(prefix): v for k, v in all_config.items() if k.startswith(prefix)}
+
+
+def load_settings() -> StackSettings:
+    """The current stack's settings. Raises SettingsError before any resource is registered."""
+    settings = settings_from_config(
+        pulumi.get_stack(), _project_config(), pulumi.Config("aws").get("region")
+    )
+    if settings.is_aws and settings.cluster.endpoint_public_access and settings.uses_documentation_cidr:
+        pulumi.log.warn(
+            f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "
+            "the cluster API. Set your egress CIDR: pulumi config set --path "
+            f"'{_key('cluster.publicAccessCidrs[0]')}' <your-ip>/32"
+        )
+    return settings
+
+
+def load_secrets() -> StackSecrets:
+    """Receiver credentials as secret Outputs. A value stored in plain text is refused."""
+    config = pulumi.Config(PROJECT)
+    secret_keys = set(pulumi.runtime.get_config_secret_keys_env())
+    plain = [k for k in SECRET_KEYS if config.get(k) is not None and _key(k) not in secret_keys]
+    if plain:
+        raise SettingsError(
+            pulumi.get_stack(),
+            [f"{_key(k)} is stored in plain text: set it with `pulumi config set --secret {k} ...`" for k in plain],
+        )
+    return StackSecrets(
+        slack_webhook_url=config.get_secret("alertSlackWebhookUrl"),
+        webhook_url=config.get_secret("alertWebhookUrl"),
+        smtp_password=config.get_secret("alertSmtpPassword"),
+    )
+
+

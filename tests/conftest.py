@@ -1,0 +1,1 @@
+"""Shared fixtures. The recording-mock harness lives in tests/support/pulumi_mocks.py."""
