@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
@@ -208,14 +207,17 @@ def _aws_rules(c: _StackConfig) -> list[str]:
     problems: list[str] = []
     if c.target == "local":
         if c.cluster.kube_context is None:
-            problems.append(f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context")
+            problems.append(
+                f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context"
+            )
         if c.mlflow.backend == "postgres":
             problems.append(
                 f"{_key('mlflow.backend')} = 'postgres': RDS needs target 'aws'; use 'sqlite' on 'local'"
             )
         if c.minio.enabled is False:
             problems.append(
-                f"{_key('minio.enabled')} = false: target 'local' keeps DVC data and MLflow artifacts in MinIO"
+                f"{_key('minio.enabled')} = false: "
+                "target 'local' keeps DVC data and MLflow artifacts in MinIO"
             )
         return problems
     if c.node_groups is None:
@@ -255,7 +257,8 @@ def _general_rules(c: _StackConfig) -> list[str]:
         if cl.endpoint_public_access:
             if not cl.public_access_cidrs:
                 problems.append(
-                    f"{_key('cluster.publicAccessCidrs')} is empty: a public endpoint needs a CIDR allow-list "
+                    f"{_key('cluster.publicAccessCidrs')} is empty: "
+                    "a public endpoint needs a CIDR allow-list "
                     "(or set cluster.endpointPublicAccess to false)"
                 )
             for cidr in cl.public_access_cidrs:
@@ -357,7 +360,9 @@ class StackSettings:
     @property
     def uses_documentation_cidr(self) -> bool:
         return any(
-            ipaddress.IPv4Network(c).subnet_of(r) for c in self.cluster.public_access_cidrs for r in DOCUMENTATION_RANGES
+            ipaddress.IPv4Network(c).subnet_of(r)
+            for c in self.cluster.public_access_cidrs
+            for r in DOCUMENTATION_RANGES
         )
 
 
@@ -400,7 +405,9 @@ def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
         update={"enabled": raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"}
     )
     monitoring = raw.monitoring.model_copy(
-        update={"replicas": raw.monitoring.replicas if raw.monitoring.replicas is not None else (2 if prod else 1)}
+        update={
+            "replicas": raw.monitoring.replicas if raw.monitoring.replicas is not None else (2 if prod else 1)
+        }
     )
     return {
         "target": raw.target,
@@ -456,9 +463,7 @@ def settings_from_config(
         if k.split(".")[0] not in _KNOWN_KEYS
     ]
     values = {
-        k: _parse_value(k, v)
-        for k, v in project_config.items()
-        if k in _KNOWN_KEYS and k not in SECRET_KEYS
+        k: _parse_value(k, v) for k, v in project_config.items() if k in _KNOWN_KEYS and k not in SECRET_KEYS
     }
     raw: _StackConfig | None = None
     try:
@@ -486,9 +491,7 @@ def _project_config() -> dict[str, str]:
 
 def load_settings() -> StackSettings:
     """The current stack's settings. Raises SettingsError before any resource is registered."""
-    settings = settings_from_config(
-        pulumi.get_stack(), _project_config(), pulumi.Config("aws").get("region")
-    )
+    settings = settings_from_config(pulumi.get_stack(), _project_config(), pulumi.Config("aws").get("region"))
     if settings.is_aws and settings.cluster.endpoint_public_access and settings.uses_documentation_cidr:
         pulumi.log.warn(
             f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "
@@ -506,12 +509,13 @@ def load_secrets() -> StackSecrets:
     if plain:
         raise SettingsError(
             pulumi.get_stack(),
-            [f"{_key(k)} is stored in plain text: set it with `pulumi config set --secret {k} ...`" for k in plain],
+            [
+                f"{_key(k)} is stored in plain text: set it with `pulumi config set --secret {k} ...`"
+                for k in plain
+            ],
         )
     return StackSecrets(
         slack_webhook_url=config.get_secret("alertSlackWebhookUrl"),
         webhook_url=config.get_secret("alertWebhookUrl"),
         smtp_password=config.get_secret("alertSmtpPassword"),
     )
-
-

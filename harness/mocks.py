@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import runpy
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ import pulumi
 import yaml
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
-
 
 PROJECT = "mlops-infra"
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +79,9 @@ class Record:
         found = [r for r in self.of_type(type_token) if name is None or r.name == name]
         if len(found) != 1:
             names = [r.name for r in self.of_type(type_token)]
-            raise AssertionError(f"expected one {type_token} named {name!r}, found {len(found)} among {names}")
+            raise AssertionError(
+                f"expected one {type_token} named {name!r}, found {len(found)} among {names}"
+            )
         return found[0]
 
     def named(self, name: str) -> Recorded:
@@ -140,6 +142,11 @@ def fake_kubeconfig(cluster_name: str, endpoint: str) -> dict[str, Any]:
     }
 
 
+def _stable(*parts: object) -> int:
+    """A deterministic number for fake IDs (hash() is salted per process; rendered output must not be)."""
+    return zlib.crc32(repr(parts).encode())
+
+
 def _arn(service: str, resource: str, *, region: bool = True) -> str:
     return f"arn:aws:{service}:{REGION if region else ''}:{ACCOUNT_ID}:{resource}"
 
@@ -147,48 +154,91 @@ def _arn(service: str, resource: str, *, region: bool = True) -> str:
 def _outputs_for(type_token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(id, outputs) a real provider would return for this resource type."""
     outputs = dict(inputs)
-    physical = f"{name}-{abs(hash((type_token, name))) % 10**7:07d}"
+    physical = f"{name}-{_stable((type_token, name)) % 10**7:07d}"
     resource_id = f"{physical}_id"
     match type_token:
         case "aws:s3/bucket:Bucket":
-            bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{abs(hash(name)) % 10**8:08d}"
+            bucket = (
+                inputs.get("bucket") or f"{inputs.get('bucketPrefix', name)}{_stable(name) % 10**8:08d}"
+            )
             resource_id = bucket
             outputs |= {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": REGION}
         case "aws:kms/key:Key":
-            resource_id = f"0f1e2d3c-{abs(hash(name)) % 10**4:04d}-4b5a-9c8d-7e6f5a4b3c2d"
+            resource_id = f"0f1e2d3c-{_stable(name) % 10**4:04d}-4b5a-9c8d-7e6f5a4b3c2d"
             outputs |= {"arn": _arn("kms", f"key/{resource_id}"), "keyId": resource_id}
         case "aws:iam/role:Role":
             role = inputs.get("name") or physical
-            outputs |= {"arn": _arn("iam", f"role/{role}", region=False), "name": role, "uniqueId": "AROA" + "X" * 17}
+            outputs |= {
+                "arn": _arn("iam", f"role/{role}", region=False),
+                "name": role,
+                "uniqueId": "AROA" + "X" * 17,
+            }
         case "aws:iam/policy:Policy":
             outputs |= {"arn": _arn("iam", f"policy/{physical}", region=False), "name": physical}
         case "aws:ec2/vpc:Vpc":
-            resource_id = f"vpc-{abs(hash(name)) % 16**8:08x}"
+            resource_id = f"vpc-{_stable(name) % 16**8:08x}"
             outputs |= {"arn": _arn("ec2", f"vpc/{resource_id}"), "defaultSecurityGroupId": "sg-0a1b2c3d"}
         case "aws:ec2/subnet:Subnet":
-            resource_id = f"subnet-{abs(hash(name)) % 16**8:08x}"
+            resource_id = f"subnet-{_stable(name) % 16**8:08x}"
             outputs |= {"arn": _arn("ec2", f"subnet/{resource_id}")}
         case "aws:ec2/securityGroup:SecurityGroup":
-            resource_id = f"sg-{abs(hash(name)) % 16**8:08x}"
+            resource_id = f"sg-{_stable(name) % 16**8:08x}"
             outputs |= {"arn": _arn("ec2", f"security-group/{resource_id}")}
         case "aws:ec2/launchTemplate:LaunchTemplate":
-            resource_id = f"lt-{abs(hash(name)) % 16**8:08x}"
+            resource_id = f"lt-{_stable(name) % 16**8:08x}"
             outputs |= {"arn": _arn("ec2", f"launch-template/{resource_id}"), "latestVersion": 1}
         case "aws:rds/instance:Instance":
             host = f"{physical}.c9akciq32.{REGION}.rds.amazonaws.com"
-            outputs |= {"address": host, "endpoint": f"{host}:5432", "port": 5432,
-                        "arn": _arn("rds", f"db:{physical}")}
+            outputs |= {
+                "address": host,
+                "endpoint": f"{host}:5432",
+                "port": 5432,
+                "arn": _arn("rds", f"db:{physical}"),
+            }
         case "aws:cloudwatch/logGroup:LogGroup":
             outputs |= {"arn": _arn("logs", f"log-group:{inputs.get('name', physical)}")}
+        case "aws:ec2/eip:Eip":
+            resource_id = f"eipalloc-{_stable(name) % 16**8:08x}"
+            octet = _stable(name) % 250 + 1
+            outputs |= {"allocationId": resource_id, "publicIp": f"198.51.100.{octet}", "domain": "vpc"}
+        case "aws:ec2/internetGateway:InternetGateway":
+            resource_id = f"igw-{_stable(name) % 16**8:08x}"
+            outputs |= {"arn": _arn("ec2", f"internet-gateway/{resource_id}")}
+        case "aws:ec2/natGateway:NatGateway":
+            resource_id = f"nat-{_stable(name) % 16**8:08x}"
+            outputs |= {"publicIp": "198.51.100.10", "privateIp": "10.0.224.10"}
+        case "aws:ec2/routeTable:RouteTable":
+            resource_id = f"rtb-{_stable(name) % 16**8:08x}"
+            outputs |= {"arn": _arn("ec2", f"route-table/{resource_id}")}
+        case "aws:eks/nodeGroup:NodeGroup":
+            cluster = inputs.get("clusterName", "cluster")
+            resource_id = f"{cluster}:{physical}"
+            outputs |= {
+                "arn": _arn("eks", f"nodegroup/{cluster}/{physical}/{_stable(name) % 16**8:08x}"),
+                "nodeGroupName": physical,
+                "status": "ACTIVE",
+            }
+        case "aws:eks/addon:Addon":
+            cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)
+            resource_id = f"{cluster}:{addon}"
+            outputs |= {"arn": _arn("eks", f"addon/{cluster}/{addon}/{_stable(name) % 16**8:08x}")}
+        case "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+            association = f"a-{_stable(name) % 36**17:017d}"[:19]
+            cluster = inputs.get("clusterName", "cluster")
+            resource_id = f"{cluster},{association}"
+            outputs |= {
+                "associationId": association,
+                "associationArn": _arn("eks", f"podidentityassociation/{cluster}/{association}"),
+            }
         case "eks:index:Cluster":
             cluster_name = inputs.get("name") or physical
-            endpoint = f"https://{abs(hash(name)) % 16**12:012X}.gr7.{REGION}.eks.amazonaws.com"
+            endpoint = f"https://{_stable(name) % 16**12:012X}.gr7.{REGION}.eks.amazonaws.com"
             outputs |= {
                 "kubeconfig": fake_kubeconfig(cluster_name, endpoint),
                 "kubeconfigJson": json.dumps(fake_kubeconfig(cluster_name, endpoint)),
                 "clusterSecurityGroupId": "sg-0c1u5t3r",
                 "nodeSecurityGroupId": "sg-0n0d3s",
-                "oidcIssuer": f"oidc.eks.{REGION}.amazonaws.com/id/{abs(hash(name)) % 16**12:012X}",
+                "oidcIssuer": f"oidc.eks.{REGION}.amazonaws.com/id/{_stable(name) % 16**12:012X}",
                 "eksClusterName": cluster_name,
                 "endpoint": endpoint,
             }
@@ -198,7 +248,7 @@ def _outputs_for(type_token: str, name: str, inputs: dict[str, Any]) -> tuple[st
             outputs["metadata"] = metadata
             resource_id = f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/")
     if "arn" not in outputs and type_token.startswith("aws:"):
-        service = type_token.split(":")[1].split("/")[0]
+        service = type_token.split(":")[1].split("/", maxsplit=1)[0]
         outputs["arn"] = _arn(service, physical)
     return resource_id, outputs
 
@@ -244,7 +294,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         answer = INVOKES.get(args.token)
         if answer is None:
             raise UnmockedInvokeError(f"unmocked invoke {args.token} with {args.args}")
-        return answer(args.args), None
+        return answer(args.args), []
 
 
 class RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -300,13 +350,13 @@ def stack_file(stack: str) -> Path:
     return REPO_ROOT / f"Pulumi.{stack}.yaml"
 
 
-def load_stack_config(stack: str) -> tuple[dict[str, str], list[str]]:
+def load_stack_config(stack: str, path: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """The committed stack file as the language host hands it over: key -> text, plus secret keys.
 
     Structured values become JSON text and scalars plain strings; a `secure:` value (ciphertext we
     cannot decrypt without the Pulumi CLI) is handed over as a placeholder marked secret.
     """
-    document = yaml.safe_load(stack_file(stack).read_text()) or {}
+    document = yaml.safe_load((path or stack_file(stack)).read_text()) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():
@@ -339,9 +389,16 @@ def _config_environment(config: Mapping[str, str], secret_keys: list[str]) -> It
 
 
 def run_program(
-    stack: str, config: Mapping[str, str], secret_keys: list[str] | None = None, *, expect_error: bool = False
+    stack: str,
+    config: Mapping[str, str],
+    secret_keys: list[str] | None = None,
+    *,
+    expect_error: bool = False,
+    program_file: Path = MAIN_PROGRAM,
 ) -> Record:
-    """Run `__main__.py` for `stack` with `config`. With expect_error, a raised error is kept in the record."""
+    """Run a Pulumi program (by default `__main__.py`) for `stack` with `config`.
+
+    With expect_error, a raised error is kept in the record instead of propagating."""
     record = Record(stack=stack)
     mocks = RecordingMocks()
     monitor = RecordingMonitor(mocks, record)
@@ -359,7 +416,7 @@ def run_program(
 
         @pulumi.runtime.test
         def program() -> Any:
-            runpy.run_path(str(MAIN_PROGRAM), run_name="__main__")
+            runpy.run_path(str(program_file), run_name="__main__")
             root = pulumi_settings.get_root_resource()
             outputs = dict(getattr(root, "outputs", {}) or {})
             return pulumi.Output.from_input(asyncio.ensure_future(collect_exports(outputs)))
@@ -371,7 +428,9 @@ def run_program(
                 raise
             record.error = exc
     if expect_error and record.error is None:
-        raise AssertionError(f"stack {stack}: expected the program to fail, it registered {len(record.resources)}")
+        raise AssertionError(
+            f"stack {stack}: expected the program to fail, it registered {len(record.resources)}"
+        )
     return record
 
 

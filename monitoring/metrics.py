@@ -84,7 +84,9 @@ MODEL_CHAMPION_VERSION = _metric(
 DRIFT_DETECTED = _metric(
     "drift_detected", "1 if Evidently found dataset drift in the newest batch, else 0.", LABEL_DATASET
 )
-DRIFT_SHARE = _metric("drift_share", "Share of features that drifted in the newest batch (0..1).", LABEL_DATASET)
+DRIFT_SHARE = _metric(
+    "drift_share", "Share of features that drifted in the newest batch (0..1).", LABEL_DATASET
+)
 DRIFT_SHARE_THRESHOLD = _metric(
     "drift_share_threshold", "Drifted-feature share at which the batch counts as drifted.", LABEL_DATASET
 )

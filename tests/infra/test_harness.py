@@ -1,0 +1,71 @@
+"""The offline harness itself: what it records, and that it refuses to guess."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.mocks import UnmockedInvokeError, load_stack_config, run_program
+
+PROGRAM = """
+import pulumi
+import pulumi_aws as aws
+
+provider = aws.Provider("aws", region="us-east-1", default_tags={"tags": {"project": "p"}})
+key = aws.kms.Key(
+    "key",
+    enable_key_rotation=True,
+    opts=pulumi.ResourceOptions(provider=provider, protect=True, retain_on_delete=True),
+)
+bucket = aws.s3.Bucket("bucket", opts=pulumi.ResourceOptions(provider=provider, depends_on=[key]))
+pulumi.export("bucket_arn", bucket.arn)
+pulumi.export("key_arn", pulumi.Output.secret(key.arn))
+"""
+
+UNMOCKED = """
+import pulumi_aws as aws
+aws.ec2.get_ami(most_recent=True, owners=["amazon"])
+"""
+
+
+def _write(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "program.py"
+    path.write_text(source)
+    return path
+
+
+def test_records_inputs_options_parent_provider_and_exports(tmp_path: Path) -> None:
+    record = run_program("dev", {}, program_file=_write(tmp_path, PROGRAM))
+
+    key = record.one("aws:kms/key:Key")
+    assert key.inputs["enableKeyRotation"] is True
+    assert (key.protect, key.retain_on_delete) == (True, True)
+    assert key.outputs["arn"].startswith("arn:aws:kms:us-east-1:123456789012:key/")
+
+    bucket = record.one("aws:s3/bucket:Bucket")
+    assert (bucket.protect, bucket.retain_on_delete) == (False, False)
+    assert key.urn in bucket.dependencies
+    provider = record.one("pulumi:providers:aws")
+    assert bucket.provider.startswith(provider.urn)
+
+    assert record.exports["bucket_arn"] == bucket.outputs["arn"]
+    assert record.secret_exports == {"key_arn"}
+
+
+def test_an_unmocked_invoke_fails_the_run(tmp_path: Path) -> None:
+    with pytest.raises(UnmockedInvokeError, match="unmocked invoke aws:ec2/getAmi:getAmi"):
+        run_program("dev", {}, program_file=_write(tmp_path, UNMOCKED))
+
+
+def test_stack_file_secure_values_are_handed_over_as_secrets(tmp_path: Path) -> None:
+    stack_file = tmp_path / "Pulumi.x.yaml"
+    stack_file.write_text(
+        "config:\n  mlops-infra:target: aws\n  mlops-infra:network:\n    availabilityZones: 2\n"
+        "  mlops-infra:alertWebhookUrl:\n    secure: AAABAKx\n"
+    )
+    config, secret_keys = load_stack_config("x", stack_file)
+    assert secret_keys == ["mlops-infra:alertWebhookUrl"]
+    assert config["mlops-infra:target"] == "aws"
+    assert config["mlops-infra:network"] == '{"availabilityZones": 2}'
+    assert config["mlops-infra:alertWebhookUrl"].startswith("https://")

@@ -1,0 +1,315 @@
+"""StackSettings: every committed stack loads, and every bad config is refused before any resource.
+
+Each rejection runs the whole program from the committed stack file with one change, and checks both
+the message (it names the key, the value and what was expected) and that nothing was registered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.mocks import run_stack
+from settings import EKS_LOG_TYPES, SettingsError, settings_from_config
+
+STACKS = ("local", "dev", "prod")
+K = "mlops-infra:"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_committed_stack_file_runs(stack: str) -> None:
+    record = run_stack(stack)
+    assert record.error is None
+    assert record.exports["target"] == ("local" if stack == "local" else "aws")
+
+
+def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
+    dev = settings_from_config("dev", _aws(), "us-east-1")
+    prod = settings_from_config(
+        "prod",
+        {
+            "target": "aws",
+            "production": "true",
+            "nodeGroups": _groups(),
+            "network": '{"availabilityZones": 3}',
+            "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
+            "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '
+            '"dbBackupRetentionDays": 14}',
+        },
+        "us-east-1",
+    )
+    assert (dev.network.nat_gateways, prod.network.nat_gateways) == (1, 3)
+    assert (dev.protect, prod.protect) == (False, True)
+    assert dev.cluster.log_types == ["api", "audit"]
+    assert prod.cluster.log_types == list(EKS_LOG_TYPES)
+    assert (dev.cluster.secrets_encryption, prod.cluster.secrets_encryption) == (False, True)
+    assert (dev.dvc_remote.kms_key, prod.dvc_remote.kms_key) == (False, True)
+    assert (dev.mlflow.db_multi_az, prod.mlflow.db_multi_az) == (False, True)
+    assert (dev.monitoring.replicas, prod.monitoring.replicas) == (1, 2)
+    assert (dev.minio.enabled, settings_from_config("l", _local(), None).minio.enabled) == (False, True)
+
+
+def test_default_tags_always_name_project_stack_and_tool() -> None:
+    settings = settings_from_config(
+        "dev", {**_aws(), "tags": '{"team": "ml", "stack": "spoofed"}'}, "us-east-1"
+    )
+    assert settings.default_tags == {
+        "team": "ml",
+        "project": "mlops-infra",
+        "stack": "dev",
+        "managed-by": "pulumi",
+    }
+
+
+def _groups() -> str:
+    return (
+        '{"system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},'
+        ' "workloads": {"instanceTypes": ["t3a.large"], "capacityType": "SPOT", "minSize": 0,'
+        ' "desiredSize": 1, "maxSize": 3}}'
+    )
+
+
+def _aws() -> dict[str, str]:
+    return {"target": "aws", "nodeGroups": _groups(), "cluster": '{"publicAccessCidrs": ["198.51.100.7/32"]}'}
+
+
+def _local() -> dict[str, str]:
+    return {"target": "local", "cluster": '{"kubeContext": "kind-mlops"}'}
+
+
+# (stack, config changes, keys to remove, fragments the message must contain)
+REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...]]] = [
+    ("unknown_key", "dev", {K + "nodeGroup": {}}, (), ("mlops-infra:nodeGroup is not a known setting",)),
+    (
+        "unknown_nested_key",
+        "dev",
+        {K + "network": {"vpcCidr": "10.20.0.0/16", "natGateway": 1}},
+        (),
+        ("mlops-infra:network.natGateway is not a known setting",),
+    ),
+    (
+        "wrong_type",
+        "dev",
+        {K + "network": {"availabilityZones": "two"}},
+        (),
+        ('mlops-infra:network.availabilityZones = "two"', "integer"),
+    ),
+    (
+        "min_greater_than_max",
+        "dev",
+        {
+            K + "nodeGroups": {
+                "system": {"instanceTypes": ["t3a.medium"], "minSize": 3, "desiredSize": 2, "maxSize": 2},
+                "workloads": {"instanceTypes": ["t3a.large"], "minSize": 0, "desiredSize": 1, "maxSize": 1},
+            }
+        },
+        (),
+        ("mlops-infra:nodeGroups.system", "minSize <= desiredSize <= maxSize", "3 / 2 / 2"),
+    ),
+    (
+        "bad_cidr",
+        "dev",
+        {K + "network": {"vpcCidr": "10.0.0.300/16"}},
+        (),
+        ('mlops-infra:network.vpcCidr = "10.0.0.300/16"', "expected an IPv4 CIDR"),
+    ),
+    (
+        "nat_more_than_azs",
+        "dev",
+        {K + "network": {"availabilityZones": 2, "natGateways": 3}},
+        (),
+        ("mlops-infra:network.natGateways = 3", "at most one per AZ", "availabilityZones = 2"),
+    ),
+    (
+        "production_protection_off_with_force_destroy",
+        "prod",
+        {K + "protect": False, K + "dvcRemote": {"bucketPrefix": "mlops-dvc-prod", "forceDestroy": True}},
+        (),
+        (
+            "mlops-infra:protect = false: production stacks require protect true",
+            "mlops-infra:dvcRemote.forceDestroy = true: production stacks require forceDestroy false",
+        ),
+    ),
+    (
+        "protect_with_force_destroy",
+        "dev",
+        {K + "protect": True, K + "dvcRemote": {"forceDestroy": True}},
+        (),
+        ("mlops-infra:dvcRemote.forceDestroy = true with protect = true",),
+    ),
+    (
+        "postgres_without_instance_class",
+        "dev",
+        {K + "mlflow": {"backend": "postgres"}},
+        (),
+        ("mlops-infra:mlflow.dbInstanceClass is not set", "backend 'postgres'"),
+    ),
+    (
+        "public_endpoint_open_to_world",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}},
+        (),
+        ("mlops-infra:cluster.publicAccessCidrs contains '0.0.0.0/0'", "CKV_AWS_39"),
+    ),
+    (
+        "public_endpoint_without_allow_list",
+        "dev",
+        {K + "cluster": {"endpointPublicAccess": True}},
+        (),
+        ("mlops-infra:cluster.publicAccessCidrs is empty",),
+    ),
+    (
+        "no_endpoint_at_all",
+        "dev",
+        {K + "cluster": {"endpointPublicAccess": False, "endpointPrivateAccess": False}},
+        (),
+        ("expected at least one way to reach the API",),
+    ),
+    (
+        "sqlite_with_replicas",
+        "dev",
+        {K + "mlflow": {"backend": "sqlite", "replicas": 2}},
+        (),
+        ("mlops-infra:mlflow.replicas = 2", "expected 1"),
+    ),
+    (
+        "postgres_on_local",
+        "local",
+        {K + "mlflow": {"backend": "postgres", "dbInstanceClass": "db.t4g.micro"}},
+        (),
+        ("mlops-infra:mlflow.backend = 'postgres'", "target 'aws'"),
+    ),
+    (
+        "local_without_context",
+        "local",
+        {K + "cluster": {}},
+        (),
+        ("mlops-infra:cluster.kubeContext is not set",),
+    ),
+    ("aws_without_region", "dev", {}, ("aws:region",), ("aws:region is not set",)),
+    ("missing_target", "dev", {}, (K + "target",), ("mlops-infra:target is required",)),
+    ("bad_target", "dev", {K + "target": "gcp"}, (), ('mlops-infra:target = "gcp"', "'local' or 'aws'")),
+    (
+        "spot_system_nodes",
+        "dev",
+        {
+            K + "nodeGroups": {
+                "system": {
+                    "instanceTypes": ["t3a.medium"],
+                    "capacityType": "SPOT",
+                    "minSize": 1,
+                    "desiredSize": 1,
+                    "maxSize": 2,
+                },
+                "workloads": {"instanceTypes": ["t3a.large"], "minSize": 0, "desiredSize": 1, "maxSize": 1},
+            }
+        },
+        (),
+        ("mlops-infra:nodeGroups.system.capacityType = 'SPOT'", "ON_DEMAND"),
+    ),
+    (
+        "production_on_sqlite_single_az",
+        "prod",
+        {K + "mlflow": {"backend": "sqlite"}, K + "network": {"availabilityZones": 3, "natGateways": 1}},
+        (),
+        (
+            "mlops-infra:mlflow.backend = \"sqlite\": production stacks require 'postgres'",
+            "mlops-infra:network.natGateways = 1: "
+            "production stacks require one NAT gateway per availability zone",
+        ),
+    ),
+    (
+        "production_short_backups_and_few_logs",
+        "prod",
+        {
+            K + "mlflow": {
+                "backend": "postgres",
+                "dbInstanceClass": "db.t4g.small",
+                "replicas": 2,
+                "dbBackupRetentionDays": 7,
+            },
+            K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "logTypes": ["api"]},
+        },
+        (),
+        (
+            "mlops-infra:mlflow.dbBackupRetentionDays = 7",
+            "at least 14 days",
+            'mlops-infra:cluster.logTypes = ["api"]',
+        ),
+    ),
+    (
+        "bad_log_retention",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "logRetentionDays": 10}},
+        (),
+        ("mlops-infra:cluster.logRetentionDays = 10", "CloudWatch retention values"),
+    ),
+    (
+        "email_without_smtp",
+        "dev",
+        {K + "monitoring": {"alertEmailTo": ["oncall@example.com"]}},
+        (),
+        ("mlops-infra:monitoring.alertEmailTo is set", "smtpSmarthost"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "changes", "removed", "fragments"),
+    [pytest.param(*case[1:], id=case[0]) for case in REJECTIONS],
+)
+def test_invalid_config_is_refused_before_any_resource(
+    stack: str, changes: dict[str, Any], removed: tuple[str, ...], fragments: tuple[str, ...]
+) -> None:
+    record = run_stack(stack, set_values=changes, remove=removed, expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    message = str(record.error)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert record.resources == []
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    record = run_stack(
+        "dev",
+        set_values={
+            K + "bogus": 1,
+            K + "mlflow": {"backend": "postgres", "replicas": 3},
+            K + "cluster": {"publicAccessCidrs": ["0.0.0.0/0"]},
+            K + "network": {"availabilityZones": 2, "natGateways": 3},
+        },
+        expect_error=True,
+    )
+    assert isinstance(record.error, SettingsError)
+    assert len(record.error.problems) == 4, record.error.problems
+    assert "4 invalid config value(s)" in str(record.error)
+    assert record.resources == []
+
+
+def test_secret_in_plain_text_is_refused() -> None:
+    record = run_stack(
+        "dev",
+        set_values={K + "alertSlackWebhookUrl": "https://hooks.slack.com/services/T/B/X"},
+        expect_error=True,
+    )
+    assert "mlops-infra:alertSlackWebhookUrl is stored in plain text" in str(record.error)
+    assert "--secret" in str(record.error)
+    assert record.resources == []
+
+
+def test_secret_set_with_secret_flag_is_accepted() -> None:
+    from harness.mocks import load_stack_config, run_program
+
+    config, secret_keys = load_stack_config("dev")
+    config[K + "alertWebhookUrl"] = "https://alerts.example.com/hook"
+    record = run_program("dev", config, [*secret_keys, K + "alertWebhookUrl"])
+    assert record.error is None
+
+
+def test_settings_error_lists_each_problem_on_its_own_line() -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from_config("dev", {"target": "aws", "nope": "1"}, None)
+    lines = str(caught.value).splitlines()
+    assert lines[0] == "stack 'dev' has 3 invalid config value(s):"
+    assert all(line.startswith("  - ") for line in lines[1:])
