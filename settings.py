@@ -483,10 +483,14 @@ def settings_from_config(
     )
 
 
+def _all_config() -> dict[str, str]:
+    """Every config key of the stack, as the language host hands them over (`project:key` -> text)."""
+    return {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
+
+
 def _project_config() -> dict[str, str]:
     prefix = f"{PROJECT}:"
-    all_config = pulumi.runtime.get_config_env()
-    return {k.removeprefix(prefix): v for k, v in all_config.items() if k.startswith(prefix)}
+    return {k.removeprefix(prefix): v for k, v in _all_config().items() if k.startswith(prefix)}
 
 
 def load_settings() -> StackSettings:
@@ -519,3 +523,42 @@ def load_secrets() -> StackSecrets:
         webhook_url=config.get_secret("alertWebhookUrl"),
         smtp_password=config.get_secret("alertSmtpPassword"),
     )
+
+
+# --- the bootstrap project (bootstrap/): GitHub OIDC trust and ECR, once per AWS account -------------
+
+BOOTSTRAP_PROJECT = "mlops-infra-bootstrap"
+
+
+class BootstrapSettings(_Section):
+    """Validated `mlops-infra-bootstrap:*` keys."""
+
+    github_repository: str = Field(pattern=r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+    """owner/name of the repository whose workflows may deploy."""
+    environments: list[str] = Field(default_factory=lambda: ["dev", "prod"], min_length=1)
+    """GitHub environments that get a deploy role each; protect `prod` with required reviewers."""
+    deploy_policy_arns: list[str] = Field(
+        default_factory=lambda: ["arn:aws:iam::aws:policy/AdministratorAccess"], min_length=1
+    )
+    """Managed policies of the deploy roles (creating EKS, VPC and IAM roles needs broad rights)."""
+    ecr_repositories: list[str] = Field(default_factory=lambda: ["mlops-pipeline-steps", "mlops-mlflow"])
+    state_bucket_arn: str | None = Field(default=None, pattern=r"^arn:aws:s3:::[a-z0-9.-]{3,63}$")
+    """The Pulumi S3 state bucket, when that backend is used: preview roles may read it."""
+    protect: bool = True
+
+
+def bootstrap_settings_from_config(stack: str, project_config: Mapping[str, str]) -> BootstrapSettings:
+    try:
+        return BootstrapSettings.model_validate({k: _parse_value(k, v) for k, v in project_config.items()})
+    except ValidationError as exc:
+        problems = [
+            _describe(error).replace(f"{PROJECT}:", f"{BOOTSTRAP_PROJECT}:")
+            for error in exc.errors(include_url=False)
+        ]
+        raise SettingsError(stack, problems) from None
+
+
+def load_bootstrap_settings() -> BootstrapSettings:
+    prefix = f"{BOOTSTRAP_PROJECT}:"
+    config = {k.removeprefix(prefix): v for k, v in _all_config().items() if k.startswith(prefix)}
+    return bootstrap_settings_from_config(pulumi.get_stack(), config)

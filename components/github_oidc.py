@@ -1,0 +1,245 @@
+"""GitHub Actions -> AWS without long-lived keys: the OIDC provider, per-environment roles, ECR.
+
+Created once per AWS account by the `bootstrap/` project, before the deploy workflow can run.
+
+- one deploy role per GitHub environment (`dev`, `prod`): only a job running in that environment of this
+  repository can assume it, and `prod` jobs wait for the environment's required reviewers;
+- one preview role for pull requests: read-only AWS access (plus the Pulumi state bucket, when the
+  S3 backend is used) so a pull request from a branch can never change infrastructure;
+- ECR repositories for the images we build (pipeline steps, MLflow server): immutable tags, scan on
+  push, encrypted, old untagged images expired.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+GITHUB_OIDC_URL = "https://token.actions.githubusercontent.com"
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+STS_AUDIENCE = "sts.amazonaws.com"
+# GitHub's published intermediate thumbprints. AWS validates GitHub tokens against its own CA library and
+# ignores these, but older provider versions require the field.
+GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
+READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+
+
+def environment_subject(repository: str, environment: str) -> str:
+    """The `sub` claim of a job that runs in a GitHub environment."""
+    return f"repo:{repository}:environment:{environment}"
+
+
+def pull_request_subject(repository: str) -> str:
+    """The `sub` claim of a job triggered by a pull request (no environment)."""
+    return f"repo:{repository}:pull_request"
+
+
+def github_trust_policy(provider_arn: str, subjects: list[str]) -> dict[str, Any]:
+    """Trust exactly these subjects of GitHub's OIDC provider, with the STS audience (CKV_AWS_358)."""
+    for subject in subjects:
+        if "*" in subject or not subject.startswith("repo:") or subject.count(":") < 2:
+            raise ValueError(
+                f"OIDC subject {subject!r}: expected repo:<owner>/<name>:<context> without wildcards"
+            )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": provider_arn},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
+                        f"{GITHUB_OIDC_HOST}:sub": sorted(subjects),
+                    }
+                },
+            }
+        ],
+    }
+
+
+def ecr_push_policy(repository_arns: list[str]) -> dict[str, Any]:
+    """Push and pull to our repositories only; the auth token call cannot be scoped to a resource."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:CompleteLayerUpload",
+                    "ecr:DescribeImages",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:InitiateLayerUpload",
+                    "ecr:PutImage",
+                    "ecr:UploadLayerPart",
+                ],
+                "Resource": sorted(repository_arns),
+            },
+        ],
+    }
+
+
+def state_bucket_policy(bucket_arn: str) -> dict[str, Any]:
+    """What `pulumi preview` needs of an S3 state backend: read state, write its lock file."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:ListBucket", "s3:GetBucketLocation"], "Resource": bucket_arn},
+            {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket_arn}/*"},
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"{bucket_arn}/.pulumi/locks/*",
+            },
+        ],
+    }
+
+
+def ecr_lifecycle_policy(keep_tagged: int, untagged_days: int) -> dict[str, Any]:
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"expire untagged images after {untagged_days} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": untagged_days,
+                },
+                "action": {"type": "expire"},
+            },
+            {
+                "rulePriority": 2,
+                "description": f"keep the newest {keep_tagged} images",
+                "selection": {
+                    "tagStatus": "any",
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep_tagged,
+                },
+                "action": {"type": "expire"},
+            },
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class GithubDeployAccessArgs:
+    repository: str
+    """GitHub repository allowed to deploy, as owner/name."""
+    environments: list[str]
+    """GitHub environments that get a deploy role each (e.g. dev, prod)."""
+    deploy_policy_arns: list[str]
+    """Managed policies for the deploy roles: what `pulumi up` needs to create the platform."""
+    ecr_repositories: list[str] = field(default_factory=list)
+    """ECR repositories the deploy workflow pushes images to."""
+    state_bucket_arn: str | None = None
+    """The Pulumi S3 state bucket, if that backend is used (preview needs to read it)."""
+    keep_images: int = 30
+    """Tagged images kept per ECR repository."""
+    protect: bool = True
+    """Protect the OIDC provider and repositories from accidental deletion."""
+
+
+class GithubDeployAccess(pulumi.ComponentResource):
+    """OIDC provider, deploy and preview roles, and ECR repositories for this repository's workflows."""
+
+    def __init__(
+        self, name: str, args: GithubDeployAccessArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlops:delivery:GithubDeployAccess", name, None, opts)
+        self._name = name
+        self._args = args
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
+
+        self.oidc_provider = aws.iam.OpenIdConnectProvider(
+            f"{name}-oidc",
+            url=GITHUB_OIDC_URL,
+            client_id_lists=[STS_AUDIENCE],
+            thumbprint_lists=list(GITHUB_THUMBPRINTS),
+            opts=stateful,
+        )
+        self.repositories = {repo: self._ecr_repository(repo, stateful) for repo in args.ecr_repositories}
+        self.deploy_roles = {env: self._deploy_role(env) for env in args.environments}
+        self.preview_role = self._preview_role()
+
+        self.deploy_role_arns = {env: role.arn for env, role in self.deploy_roles.items()}
+        self.repository_urls = {repo: r.repository_url for repo, r in self.repositories.items()}
+        self.register_outputs(
+            {
+                "deploy_role_arns": self.deploy_role_arns,
+                "preview_role_arn": self.preview_role.arn,
+                "repository_urls": self.repository_urls,
+            }
+        )
+
+    def _ecr_repository(self, repo: str, opts: pulumi.ResourceOptions) -> aws.ecr.Repository:
+        repository = aws.ecr.Repository(
+            f"{self._name}-ecr-{repo}",
+            name=repo,
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS"}],
+            force_delete=False,
+            opts=opts,
+        )
+        aws.ecr.LifecyclePolicy(
+            f"{self._name}-ecr-{repo}-lifecycle",
+            repository=repository.name,
+            policy=json.dumps(ecr_lifecycle_policy(self._args.keep_images, untagged_days=7)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return repository
+
+    def _role(self, role: str, subjects: list[str], policy_arns: list[str]) -> aws.iam.Role:
+        trust = self.oidc_provider.arn.apply(lambda arn: json.dumps(github_trust_policy(arn, subjects)))
+        iam_role = aws.iam.Role(
+            f"{self._name}-{role}",
+            assume_role_policy=trust,
+            max_session_duration=3600,
+            description=f"GitHub Actions {role} for {self._args.repository}",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        for index, arn in enumerate(policy_arns):
+            aws.iam.RolePolicyAttachment(
+                f"{self._name}-{role}-policy-{index}",
+                role=iam_role.name,
+                policy_arn=arn,
+                opts=pulumi.ResourceOptions(parent=iam_role),
+            )
+        return iam_role
+
+    def _deploy_role(self, environment: str) -> aws.iam.Role:
+        role = self._role(
+            f"deploy-{environment}",
+            [environment_subject(self._args.repository, environment)],
+            self._args.deploy_policy_arns,
+        )
+        if self.repositories:
+            arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
+            aws.iam.RolePolicy(
+                f"{self._name}-deploy-{environment}-ecr",
+                role=role.id,
+                policy=arns.apply(lambda values: json.dumps(ecr_push_policy(list(values)))),
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+        return role
+
+    def _preview_role(self) -> aws.iam.Role:
+        role = self._role("preview", [pull_request_subject(self._args.repository)], [READ_ONLY_POLICY_ARN])
+        if self._args.state_bucket_arn:
+            aws.iam.RolePolicy(
+                f"{self._name}-preview-state",
+                role=role.id,
+                policy=json.dumps(state_bucket_policy(self._args.state_bucket_arn)),
+                opts=pulumi.ResourceOptions(parent=role),
+            )
+        return role
