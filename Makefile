@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks tests)
+CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
 .PHONY: help venv lint typecheck test test-unit bench clean
 
