@@ -175,6 +175,17 @@ class MonitoringSettings(_Section):
     """Alert when no training run succeeded for this long."""
 
 
+class ImagesSettings(_Section):
+    registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
+    """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
+    from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
+    local registry `localhost:5001`."""
+    mlflow_repository: str = Field(default="mlops-mlflow", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    steps_repository: str = Field(default="mlops-pipeline-steps", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(default_factory=lambda: ["linux/amd64"])
+    """Node architectures to build for (Graviton node groups need linux/arm64)."""
+
+
 class _StackConfig(_Section):
     """The raw, validated `mlops-infra:*` keys. Defaults that depend on `production` stay None here."""
 
@@ -190,6 +201,7 @@ class _StackConfig(_Section):
     minio: MinioSettings = MinioSettings()
     kubeflow: KubeflowSettings = KubeflowSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    images: ImagesSettings = ImagesSettings()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -213,6 +225,11 @@ def _aws_rules(c: _StackConfig) -> list[str]:
         if c.mlflow.backend == "postgres":
             problems.append(
                 f"{_key('mlflow.backend')} = 'postgres': RDS needs target 'aws'; use 'sqlite' on 'local'"
+            )
+        if c.images.registry is None:
+            problems.append(
+                f"{_key('images.registry')} is not set: target 'local' needs a registry the cluster pulls "
+                "from, e.g. kind's local registry localhost:5001"
             )
         if c.minio.enabled is False:
             problems.append(
@@ -347,6 +364,7 @@ class StackSettings:
     minio: MinioSettings
     kubeflow: KubeflowSettings
     monitoring: MonitoringSettings
+    images: ImagesSettings
 
     @property
     def is_aws(self) -> bool:
@@ -422,6 +440,7 @@ def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
         "minio": minio,
         "kubeflow": raw.kubeflow,
         "monitoring": monitoring,
+        "images": raw.images,
     }
 
 

@@ -6,8 +6,8 @@ Created once per AWS account by the `bootstrap/` project, before the deploy work
   repository can assume it, and `prod` jobs wait for the environment's required reviewers;
 - one preview role for pull requests: read-only AWS access (plus the Pulumi state bucket, when the
   S3 backend is used) so a pull request from a branch can never change infrastructure;
-- ECR repositories for the images we build (pipeline steps, MLflow server): immutable tags, scan on
-  push, encrypted, old untagged images expired.
+- ECR repositories for the images we build (pipeline steps, MLflow server): immutable release tags
+  (only the build-cache tag moves), scan on push, encrypted, old untagged images expired.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # ignores these, but older provider versions require the field.
 GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
 READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+# The one mutable tag in our repositories: BuildKit's registry cache (components/images.py).
+BUILD_CACHE_TAG = "buildcache"
 
 
 def environment_subject(repository: str, environment: str) -> str:
@@ -185,7 +187,9 @@ class GithubDeployAccess(pulumi.ComponentResource):
         repository = aws.ecr.Repository(
             f"{self._name}-ecr-{repo}",
             name=repo,
-            image_tag_mutability="IMMUTABLE",
+            # Release tags never move; only the BuildKit layer cache tag is rewritten on each build.
+            image_tag_mutability="IMMUTABLE_WITH_EXCLUSION",
+            image_tag_mutability_exclusion_filters=[{"filter": BUILD_CACHE_TAG, "filter_type": "WILDCARD"}],
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS"}],
             force_delete=False,

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from components.github_oidc import (
+    BUILD_CACHE_TAG,
     STS_AUDIENCE,
     ecr_push_policy,
     environment_subject,
@@ -83,11 +84,14 @@ def test_no_long_lived_keys_anywhere(record: Record) -> None:
     assert not record.of_type("aws:iam/user:User")
 
 
-def test_ecr_repositories_are_immutable_scanned_encrypted_and_expire_old_images(record: Record) -> None:
+def test_ecr_release_tags_are_immutable_scanned_encrypted_and_expire_old_images(record: Record) -> None:
     repos = record.of_type("aws:ecr/repository:Repository")
     assert sorted(r.inputs["name"] for r in repos) == ["mlops-mlflow", "mlops-pipeline-steps"]
     for repo in repos:
-        assert repo.inputs["imageTagMutability"] == "IMMUTABLE"
+        assert repo.inputs["imageTagMutability"] == "IMMUTABLE_WITH_EXCLUSION"
+        assert repo.inputs["imageTagMutabilityExclusionFilters"] == [
+            {"filter": BUILD_CACHE_TAG, "filterType": "WILDCARD"}
+        ]
         assert repo.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
         assert repo.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS"}]
         assert repo.inputs["forceDelete"] is False

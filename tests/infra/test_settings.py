@@ -75,7 +75,11 @@ def _aws() -> dict[str, str]:
 
 
 def _local() -> dict[str, str]:
-    return {"target": "local", "cluster": '{"kubeContext": "kind-mlops"}'}
+    return {
+        "target": "local",
+        "cluster": '{"kubeContext": "kind-mlops"}',
+        "images": '{"registry": "localhost:5001"}',
+    }
 
 
 # (stack, config changes, keys to remove, fragments the message must contain)
@@ -186,6 +190,13 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         {K + "cluster": {}},
         (),
         ("mlops-infra:cluster.kubeContext is not set",),
+    ),
+    (
+        "local_without_registry",
+        "local",
+        {K + "images": {}},
+        (),
+        ("mlops-infra:images.registry is not set", "localhost:5001"),
     ),
     ("aws_without_region", "dev", {}, ("aws:region",), ("aws:region is not set",)),
     ("missing_target", "dev", {}, (K + "target",), ("mlops-infra:target is required",)),
