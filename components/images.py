@@ -114,17 +114,23 @@ class PlatformImages(pulumi.ComponentResource):
             cache = pulumi.Output.concat(target, ":", BUILD_CACHE_TAG)
             image = docker_build.Image(
                 f"{name}-{build.name}",
-                context={"location": str(REPO_ROOT)},
-                dockerfile={"location": str(REPO_ROOT / build.dockerfile)},
-                platforms=list(args.platforms),
+                context=docker_build.BuildContextArgs(location=str(REPO_ROOT)),
+                dockerfile=docker_build.DockerfileArgs(location=str(REPO_ROOT / build.dockerfile)),
+                platforms=[docker_build.Platform(p) for p in args.platforms],
                 # The image records its content tag (MLOPS_GIT_REV in lineage): no rebuild per commit.
                 build_args={**build.build_args, "GIT_REV": tag},
                 tags=[pulumi.Output.concat(target, ":", tag)],
                 push=True,
                 registries=registries,
                 # Reuse layers across CI runs through the registry instead of the runner's disk.
-                cache_from=[{"registry": {"ref": cache}}],
-                cache_to=[{"registry": {"ref": cache, "mode": "max"}}],
+                cache_from=[
+                    docker_build.CacheFromArgs(registry=docker_build.CacheFromRegistryArgs(ref=cache))
+                ],
+                cache_to=[
+                    docker_build.CacheToArgs(
+                        registry=docker_build.CacheToRegistryArgs(ref=cache, mode=docker_build.CacheMode.MAX)
+                    )
+                ],
                 opts=pulumi.ResourceOptions(parent=self),
             )
             self.refs[build.name] = image.ref
