@@ -175,6 +175,9 @@ class MonitoringSettings(_Section):
     """Alert when no training run succeeded for this long."""
 
 
+Platform = Literal["linux/amd64", "linux/arm64"]
+
+
 class ImagesSettings(_Section):
     registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
@@ -182,7 +185,7 @@ class ImagesSettings(_Section):
     local registry `localhost:5001`."""
     mlflow_repository: str = Field(default="mlops-mlflow", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
     steps_repository: str = Field(default="mlops-pipeline-steps", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
-    platforms: list[Literal["linux/amd64", "linux/arm64"]] = Field(default_factory=lambda: ["linux/amd64"])
+    platforms: list[Platform] = Field(default_factory=lambda: list[Platform](["linux/amd64"]))
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
 
