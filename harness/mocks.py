@@ -256,6 +256,10 @@ def _outputs_for(type_token: str, name: str, inputs: dict[str, Any]) -> tuple[st
             length = int(inputs.get("length", 16))
             digest = hashlib.sha256(f"password:{name}".encode()).hexdigest() * (1 + length // 64)
             outputs |= {"result": digest[:length]}
+        case "aws:rds/parameterGroup:ParameterGroup" | "aws:rds/subnetGroup:SubnetGroup":
+            # Auto-named by Pulumi (name + random suffix) when no name is given.
+            resource_id = inputs.get("name") or physical
+            outputs |= {"name": resource_id}
         case "kubernetes:kustomize/v2:Directory":
             # A remote component: the provider expands the kustomization, mocks cannot. No children.
             outputs |= {"resources": []}

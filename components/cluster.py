@@ -1,0 +1,564 @@
+"""The Kubernetes cluster the platform runs on: EKS in its own VPC on AWS, an existing kube context locally.
+
+On `aws` every option of pulumi-eks that touches security or cost is set explicitly (its defaults are a
+public endpoint, no control-plane logs, public node IPs and EXTENDED support). Nodes are EKS managed node
+groups declared here with plain pulumi-aws resources, so the launch template (IMDSv2, encrypted disks, no
+SSH key) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote component whose
+children nobody sees.
+
+Consumers use `provider` (a Kubernetes provider built from the cluster's kubeconfig output) and the flat
+outputs; on `local` only `provider` is set and no AWS resource exists.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_eks as eks
+import pulumi_kubernetes as k8s
+
+from components.pod_identity import pod_identity_trust_policy
+from components.subnets import plan_subnets
+from settings import ClusterSettings, NetworkSettings, NodeGroupSettings, NodeGroupsSettings
+
+# Managed policies a node needs to join the cluster, pull images and run the VPC CNI; nothing for apps,
+# which get their own roles through Pod Identity.
+NODE_ROLE_POLICY_ARNS = (
+    "arn:aws:iam::aws:policy/AmazonEKSWorkerNodePolicy",
+    "arn:aws:iam::aws:policy/AmazonEC2ContainerRegistryReadOnly",
+    "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
+)
+EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+GPU_TAINT_KEY = "nvidia.com/gpu"
+NODE_ROLE_LABEL = "mlops.platform/node-role"
+ROOT_DEVICE = "/dev/xvda"  # the root device of the EKS-optimized AL2023 AMIs
+_INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z-]*)\.[a-z0-9]+$")
+
+
+# --- pure planning ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    value: str
+    effect: Literal["NO_SCHEDULE", "NO_EXECUTE", "PREFER_NO_SCHEDULE"]
+
+
+@dataclass(frozen=True)
+class NodeGroupPlan:
+    """One managed node group, fully worked out from its settings."""
+
+    role: str
+    instance_types: tuple[str, ...]
+    capacity_type: str
+    min_size: int
+    desired_size: int
+    max_size: int
+    disk_size_gib: int
+    ami_type: str
+    labels: Mapping[str, str]
+    taints: tuple[Taint, ...] = ()
+
+
+def is_arm_instance_type(instance_type: str) -> bool:
+    """Graviton types carry a `g` among the attributes after the generation (m7g, c6gn); g4dn is x86."""
+    match = _INSTANCE_TYPE.match(instance_type)
+    if match is None:
+        raise ValueError(f"instance type {instance_type!r}: expected a name such as t3a.large or m6g.xlarge")
+    return "g" in match["attributes"]
+
+
+def _ami_type(role: str, instance_types: Sequence[str], gpu: bool) -> str:
+    arm = {is_arm_instance_type(t) for t in instance_types}
+    if len(arm) > 1:
+        raise ValueError(
+            f"nodeGroups.{role}.instanceTypes = {list(instance_types)}: mixes ARM (Graviton) and x86 types; "
+            "one node group runs one AMI architecture"
+        )
+    if gpu:
+        if arm == {True}:
+            return "AL2023_ARM_64_NVIDIA"
+        return "AL2023_x86_64_NVIDIA"
+    return "AL2023_ARM_64_STANDARD" if arm == {True} else "AL2023_x86_64_STANDARD"
+
+
+def _plan(role: str, group: NodeGroupSettings, *, gpu: bool = False) -> NodeGroupPlan:
+    return NodeGroupPlan(
+        role=role,
+        instance_types=tuple(group.instance_types),
+        capacity_type=group.capacity_type,
+        # A GPU node costs dollars per hour: it only exists while a job asks for it.
+        min_size=0 if gpu else group.min_size,
+        desired_size=group.desired_size,
+        max_size=group.max_size,
+        disk_size_gib=group.disk_size_gib,
+        ami_type=_ami_type(role, group.instance_types, gpu),
+        labels={NODE_ROLE_LABEL: role},
+        taints=(Taint(GPU_TAINT_KEY, "true", "NO_SCHEDULE"),) if gpu else (),
+    )
+
+
+def plan_node_groups(groups: NodeGroupsSettings) -> list[NodeGroupPlan]:
+    """system (on-demand, platform services), workloads (pipeline steps), optional tainted gpu."""
+    plans = [_plan("system", groups.system), _plan("workloads", groups.workloads)]
+    if groups.gpu is not None:
+        plans.append(_plan("gpu", groups.gpu, gpu=True))
+    return plans
+
+
+def eks_log_group_name(cluster_name: str) -> str:
+    """The log group EKS writes control-plane logs to; it creates it without retention if it is missing."""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
+def api_server_endpoint(kubeconfig_json: str) -> str:
+    return str(json.loads(kubeconfig_json)["clusters"][0]["cluster"]["server"])
+
+
+# --- the component ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PlatformClusterArgs:
+    target: Literal["local", "aws"]
+    """`local`: use an existing kube context, no AWS. `aws`: VPC + EKS + managed node groups."""
+    cluster: ClusterSettings
+    """Control-plane settings (endpoint access, logs, encryption, version, upgrade policy, kube context)."""
+    cluster_name: str | None = None
+    """Physical EKS cluster name (also names its log group); required on `aws`."""
+    network: NetworkSettings | None = None
+    """VPC range, AZ count and NAT gateway count; required on `aws`."""
+    node_groups: NodeGroupsSettings | None = None
+    """The managed node groups; required on `aws`."""
+    protect: bool = False
+    """Protect stateful resources (the secrets KMS key) and the cluster from deletion."""
+    instance_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for node instances and volumes: provider default tags stop at the launch template."""
+
+
+def validate_cluster_args(args: PlatformClusterArgs) -> None:
+    """Refuse an incomplete Args before anything is registered."""
+    if args.target == "local":
+        if not args.cluster.kube_context:
+            raise ValueError("PlatformClusterArgs.cluster.kube_context is not set: target 'local' needs it")
+        return
+    missing = [f for f in ("cluster_name", "network", "node_groups") if getattr(args, f) is None]
+    if missing:
+        raise ValueError(f"PlatformClusterArgs: target 'aws' needs {', '.join(missing)}")
+    assert args.network is not None and args.node_groups is not None
+    plan_subnets(args.network.vpc_cidr, args.network.availability_zones)
+    plan_node_groups(args.node_groups)
+
+
+@dataclass
+class _Network:
+    vpc: aws.ec2.Vpc
+    public_subnets: list[aws.ec2.Subnet]
+    private_subnets: list[aws.ec2.Subnet]
+    nat_gateways: list[aws.ec2.NatGateway]
+
+
+class PlatformCluster(pulumi.ComponentResource):
+    provider: k8s.Provider
+    cluster_name: pulumi.Output[str] | None = None
+    endpoint: pulumi.Output[str] | None = None
+    kubeconfig: pulumi.Output[str] | None = None
+    oidc_issuer: pulumi.Output[str] | None = None
+    node_role_arn: pulumi.Output[str] | None = None
+    vpc_id: pulumi.Output[str] | None = None
+    private_subnet_ids: pulumi.Output[list[str]] | None = None
+    public_subnet_ids: pulumi.Output[list[str]] | None = None
+    node_security_group_id: pulumi.Output[str] | None = None
+
+    def __init__(
+        self, name: str, args: PlatformClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        validate_cluster_args(args)
+        super().__init__("mlops:cluster:PlatformCluster", name, None, opts)
+        if args.target == "local":
+            self.provider = k8s.Provider(
+                f"{name}-k8s", context=args.cluster.kube_context, opts=pulumi.ResourceOptions(parent=self)
+            )
+            self.register_outputs({})
+            return
+
+        assert args.network is not None and args.node_groups is not None and args.cluster_name is not None
+        network = self._network(name, args.network)
+        secrets_key = self._secrets_key(name, args) if args.cluster.secrets_encryption else None
+        log_group = aws.cloudwatch.LogGroup(
+            f"{name}-control-plane-logs",
+            name=eks_log_group_name(args.cluster_name),
+            retention_in_days=args.cluster.log_retention_days,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        control_plane = self._control_plane(name, args, network, secrets_key, log_group)
+        # pulumi-eks is remote: its URN resolves once everything under it exists, so this name carries
+        # the dependency on the ready cluster to every node group and add-on.
+        cluster_name = control_plane.urn.apply(lambda _urn: args.cluster_name or "")
+        node_role, node_policies = self._node_role(name)
+        node_groups = [
+            self._node_group(
+                name,
+                plan,
+                cluster_name=cluster_name,
+                node_role=node_role,
+                node_policies=node_policies,
+                network=network,
+                instance_tags=args.instance_tags,
+            )
+            for plan in plan_node_groups(args.node_groups)
+        ]
+        self._addons(name, cluster_name, node_groups)
+
+        self.kubeconfig = pulumi.Output.secret(control_plane.kubeconfig_json)
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self._default_storage_class(name, args.protect)
+
+        self.cluster_name = cluster_name
+        self.endpoint = pulumi.Output.unsecret(control_plane.kubeconfig_json.apply(api_server_endpoint))
+        self.oidc_issuer = control_plane.oidc_issuer
+        self.node_role_arn = node_role.arn
+        self.vpc_id = network.vpc.id
+        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in network.private_subnets])
+        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in network.public_subnets])
+        self.node_security_group_id = control_plane.node_security_group_id
+        self.register_outputs(
+            {
+                "cluster_name": self.cluster_name,
+                "endpoint": self.endpoint,
+                "kubeconfig": self.kubeconfig,
+                "oidc_issuer": self.oidc_issuer,
+                "node_role_arn": self.node_role_arn,
+                "vpc_id": self.vpc_id,
+                "private_subnet_ids": self.private_subnet_ids,
+                "public_subnet_ids": self.public_subnet_ids,
+                "node_security_group_id": self.node_security_group_id,
+            }
+        )
+
+    # --- network -----------------------------------------------------------------------------------------
+
+    def _network(self, name: str, network: NetworkSettings) -> _Network:
+        child = pulumi.ResourceOptions(parent=self)
+        plans = plan_subnets(network.vpc_cidr, network.availability_zones)
+        # AZ names differ per account and region (ap-northeast-1 has no "b"), so ask rather than guess.
+        zones = aws.get_availability_zones_output(
+            state="available",
+            filters=[
+                aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
+            ],
+            opts=pulumi.InvokeOptions(parent=self),
+        )
+        vpc = aws.ec2.Vpc(
+            f"{name}-vpc",
+            cidr_block=network.vpc_cidr,
+            enable_dns_hostnames=True,
+            enable_dns_support=True,
+            tags={"Name": f"{name}-vpc"},
+            opts=child,
+        )
+        # The default security group allows all traffic between its members: strip its rules (CKV2_AWS_12).
+        aws.ec2.DefaultSecurityGroup(f"{name}-default-sg", vpc_id=vpc.id, ingress=[], egress=[], opts=child)
+        gateway = aws.ec2.InternetGateway(
+            f"{name}-igw", vpc_id=vpc.id, tags={"Name": f"{name}-igw"}, opts=child
+        )
+        public_routes = aws.ec2.RouteTable(
+            f"{name}-public-rt", vpc_id=vpc.id, tags={"Name": f"{name}-public"}, opts=child
+        )
+        aws.ec2.Route(
+            f"{name}-public-default-route",
+            route_table_id=public_routes.id,
+            destination_cidr_block="0.0.0.0/0",
+            gateway_id=gateway.id,
+            opts=child,
+        )
+        public_subnets: list[aws.ec2.Subnet] = []
+        private_subnets: list[aws.ec2.Subnet] = []
+        for plan in plans:
+            n = plan.az_index + 1
+            zone = zones.names[plan.az_index]
+            public = aws.ec2.Subnet(
+                f"{name}-public-{n}",
+                vpc_id=vpc.id,
+                cidr_block=plan.public_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-public-{n}", "kubernetes.io/role/elb": "1"},
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-public-{n}-rta", subnet_id=public.id, route_table_id=public_routes.id, opts=child
+            )
+            private = aws.ec2.Subnet(
+                f"{name}-private-{n}",
+                vpc_id=vpc.id,
+                cidr_block=plan.private_cidr,
+                availability_zone=zone,
+                map_public_ip_on_launch=False,
+                tags={"Name": f"{name}-private-{n}", "kubernetes.io/role/internal-elb": "1"},
+                opts=child,
+            )
+            public_subnets.append(public)
+            private_subnets.append(private)
+
+        nat_count = network.nat_gateways or 1
+        nat_gateways = []
+        for i in range(nat_count):
+            address = aws.ec2.Eip(
+                f"{name}-nat-{i + 1}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"}, opts=child
+            )
+            nat_gateways.append(
+                aws.ec2.NatGateway(
+                    f"{name}-nat-{i + 1}",
+                    allocation_id=address.allocation_id,
+                    subnet_id=public_subnets[i].id,
+                    connectivity_type="public",
+                    tags={"Name": f"{name}-nat-{i + 1}"},
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                )
+            )
+        for i, private in enumerate(private_subnets):
+            n = i + 1
+            # With fewer NATs than AZs, AZs share one; with one per AZ, losing an AZ loses only its own.
+            nat = nat_gateways[i % nat_count]
+            routes = aws.ec2.RouteTable(
+                f"{name}-private-{n}-rt", vpc_id=vpc.id, tags={"Name": f"{name}-private-{n}"}, opts=child
+            )
+            aws.ec2.Route(
+                f"{name}-private-{n}-default-route",
+                route_table_id=routes.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
+            )
+            aws.ec2.RouteTableAssociation(
+                f"{name}-private-{n}-rta", subnet_id=private.id, route_table_id=routes.id, opts=child
+            )
+        return _Network(vpc, public_subnets, private_subnets, nat_gateways)
+
+    # --- control plane -----------------------------------------------------------------------------------
+
+    def _secrets_key(self, name: str, args: PlatformClusterArgs) -> aws.kms.Key:
+        return aws.kms.Key(
+            f"{name}-secrets-key",
+            description=f"Envelope encryption of Kubernetes Secrets in EKS cluster {args.cluster_name}",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
+        )
+
+    def _control_plane(
+        self,
+        name: str,
+        args: PlatformClusterArgs,
+        network: _Network,
+        secrets_key: aws.kms.Key | None,
+        log_group: aws.cloudwatch.LogGroup,
+    ) -> eks.Cluster:
+        settings = args.cluster
+        return eks.Cluster(
+            f"{name}-eks",
+            eks.ClusterArgs(
+                name=args.cluster_name,
+                version=settings.kubernetes_version,
+                vpc_id=network.vpc.id,
+                public_subnet_ids=[s.id for s in network.public_subnets],
+                private_subnet_ids=[s.id for s in network.private_subnets],
+                node_associate_public_ip_address=False,
+                endpoint_private_access=settings.endpoint_private_access,
+                endpoint_public_access=settings.endpoint_public_access,
+                public_access_cidrs=list(settings.public_access_cidrs)
+                if settings.endpoint_public_access
+                else None,
+                enabled_cluster_log_types=list(settings.log_types or []),
+                encryption_config_key_arn=secrets_key.arn if secrets_key is not None else None,
+                authentication_mode=eks.AuthenticationMode.API,
+                upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.upgrade_policy),
+                deletion_protection=args.protect,
+                # Our managed node groups below replace pulumi-eks's self-managed default group.
+                skip_default_node_group=True,
+                # Managed nodes use the security group EKS creates; pulumi-eks's pair is for its own nodes.
+                skip_default_security_groups=True,
+                # Pods reach AWS through Pod Identity, which needs no IAM OIDC provider.
+                create_oidc_provider=False,
+                # pulumi-eks would install CoreDNS before our node groups exist; the add-on then stays
+                # DEGRADED and `pulumi up` times out (pulumi/pulumi-eks#1819). We add it after the nodes.
+                coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+            ),
+            # EKS would create the log group itself, without retention, if it did not exist yet.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+    # --- nodes -------------------------------------------------------------------------------------------
+
+    def _node_role(self, name: str) -> tuple[aws.iam.Role, list[aws.iam.RolePolicyAttachment]]:
+        role = aws.iam.Role(
+            f"{name}-node-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "ec2.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    ],
+                }
+            ),
+            description="EKS nodes: join the cluster, pull images, run the VPC CNI. No app permissions.",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachments = [
+            aws.iam.RolePolicyAttachment(
+                f"{name}-node-role-{arn.rsplit('/', 1)[-1]}",
+                role=role.name,
+                policy_arn=arn,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for arn in NODE_ROLE_POLICY_ARNS
+        ]
+        return role, attachments
+
+    def _node_group(
+        self,
+        name: str,
+        plan: NodeGroupPlan,
+        *,
+        cluster_name: pulumi.Output[str],
+        node_role: aws.iam.Role,
+        node_policies: Sequence[aws.iam.RolePolicyAttachment],
+        network: _Network,
+        instance_tags: Mapping[str, str],
+    ) -> aws.eks.NodeGroup:
+        tags = {**instance_tags, "Name": f"{name}-{plan.role}"}
+        template = aws.ec2.LaunchTemplate(
+            f"{name}-{plan.role}-lt",
+            description=f"EKS managed node group {plan.role}: IMDSv2 only, encrypted root volume, no SSH key",
+            metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                http_endpoint="enabled",
+                http_tokens="required",
+                # 1 keeps pods (one network hop further) away from the node's credentials.
+                http_put_response_hop_limit=1,
+            ),
+            block_device_mappings=[
+                aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                    device_name=ROOT_DEVICE,
+                    ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                        volume_size=plan.disk_size_gib,
+                        volume_type="gp3",
+                        encrypted="true",
+                        delete_on_termination="true",
+                    ),
+                )
+            ],
+            tag_specifications=[
+                aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
+                for kind in ("instance", "volume", "network-interface")
+            ],
+            update_default_version=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.eks.NodeGroup(
+            f"{name}-{plan.role}",
+            cluster_name=cluster_name,
+            node_role_arn=node_role.arn,
+            subnet_ids=[s.id for s in network.private_subnets],
+            instance_types=list(plan.instance_types),
+            capacity_type=plan.capacity_type,
+            ami_type=plan.ami_type,
+            scaling_config=aws.eks.NodeGroupScalingConfigArgs(
+                min_size=plan.min_size, desired_size=plan.desired_size, max_size=plan.max_size
+            ),
+            launch_template=aws.eks.NodeGroupLaunchTemplateArgs(
+                id=template.id, version=template.latest_version.apply(str)
+            ),
+            labels=dict(plan.labels),
+            taints=[
+                aws.eks.NodeGroupTaintArgs(key=t.key, value=t.value, effect=t.effect) for t in plan.taints
+            ],
+            update_config=aws.eks.NodeGroupUpdateConfigArgs(max_unavailable=1),
+            node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # Without its policies a node never joins, and deleting them first strands the group.
+                depends_on=list(node_policies),
+                # An autoscaler owns the current size once the group exists.
+                ignore_changes=["scalingConfig.desiredSize"],
+            ),
+        )
+
+    # --- add-ons and storage -----------------------------------------------------------------------------
+
+    def _addons(
+        self, name: str, cluster_name: pulumi.Output[str], node_groups: Sequence[aws.eks.NodeGroup]
+    ) -> None:
+        # Add-ons run as pods: EKS reports them degraded (and Pulumi waits) until nodes exist.
+        after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(node_groups))
+        aws.eks.Addon(
+            f"{name}-coredns",
+            cluster_name=cluster_name,
+            addon_name="coredns",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=after_nodes,
+        )
+        agent = aws.eks.Addon(
+            f"{name}-pod-identity-agent",
+            cluster_name=cluster_name,
+            addon_name="eks-pod-identity-agent",
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=after_nodes,
+        )
+        # PersistentVolumes on EKS need the EBS CSI driver; its controller gets its own Pod Identity role.
+        csi_role = aws.iam.Role(
+            f"{name}-ebs-csi-role",
+            assume_role_policy=json.dumps(pod_identity_trust_policy()),
+            description="EBS CSI controller (kube-system/ebs-csi-controller-sa) via EKS Pod Identity",
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        csi_policy = aws.iam.RolePolicyAttachment(
+            f"{name}-ebs-csi-policy",
+            role=csi_role.name,
+            policy_arn=EBS_CSI_POLICY_ARN,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.eks.Addon(
+            f"{name}-ebs-csi-driver",
+            cluster_name=cluster_name,
+            addon_name="aws-ebs-csi-driver",
+            pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(
+                    role_arn=csi_role.arn, service_account="ebs-csi-controller-sa"
+                )
+            ],
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, agent, csi_policy]),
+        )
+
+    def _default_storage_class(self, name: str, protect: bool) -> None:
+        """Encrypted gp3 as the default class: EKS 1.30+ clusters have no default StorageClass."""
+        k8s.storage.v1.StorageClass(
+            f"{name}-gp3",
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name="gp3", annotations={"storageclass.kubernetes.io/is-default-class": "true"}
+            ),
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            # In protected stacks a deleted claim leaves its volume (and data) behind for recovery.
+            reclaim_policy="Retain" if protect else "Delete",
+            opts=pulumi.ResourceOptions(parent=self, provider=self.provider),
+        )

@@ -1,0 +1,212 @@
+"""StackSettings -> itemised monthly estimate. Pure: no AWS calls, no Pulumi engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cost_estimate import prices
+from cost_estimate.prices import HOURS_PER_MONTH, UsageAssumptions
+from settings import NodeGroupSettings, StackSettings
+
+
+@dataclass(frozen=True)
+class LineItem:
+    category: str
+    item: str
+    quantity: str
+    """How the amount was reached, e.g. '2 x t3a.large on-demand x 730 h x $0.0752'."""
+    monthly_usd: float
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    stack: str
+    items: tuple[LineItem, ...]
+    usage: UsageAssumptions | None
+
+    @property
+    def total_usd(self) -> float:
+        return round(sum(i.monthly_usd for i in self.items), 2)
+
+
+def _ec2_hourly(instance_type: str) -> float:
+    try:
+        return prices.EC2_PER_HOUR[instance_type]
+    except KeyError:
+        raise ValueError(
+            f"instance type {instance_type!r} has no price in cost_estimate/prices.py EC2_PER_HOUR; "
+            "add its us-east-1 on-demand price from https://aws.amazon.com/ec2/pricing/on-demand/"
+        ) from None
+
+
+def _node_group_item(role: str, group: NodeGroupSettings) -> LineItem:
+    # On-demand groups launch the first listed type; spot groups may land on any, so take the dearest.
+    if group.capacity_type == "SPOT":
+        instance_type = max(group.instance_types, key=_ec2_hourly)
+        hourly = _ec2_hourly(instance_type) * (1 - prices.SPOT_DISCOUNT)
+        kind = f"spot (-{prices.SPOT_DISCOUNT:.0%})"
+    else:
+        instance_type = group.instance_types[0]
+        hourly = _ec2_hourly(instance_type)
+        kind = "on-demand"
+    return LineItem(
+        "Compute",
+        f"node group '{role}'",
+        f"{group.desired_size} x {instance_type} {kind} x {HOURS_PER_MONTH} h x ${hourly:.4f}",
+        group.desired_size * hourly * HOURS_PER_MONTH,
+    )
+
+
+def _storage_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
+    items: list[LineItem] = []
+    gp3 = prices.EBS_GP3_PER_GB_MONTH
+    groups = settings.node_groups
+    if groups is not None:
+        node_disks = [
+            (g.desired_size, g.disk_size_gib) for g in (groups.system, groups.workloads, groups.gpu) if g
+        ]
+        gib = sum(n * size for n, size in node_disks)
+        items.append(LineItem("Storage", "node root volumes (gp3)", f"{gib} GiB x ${gp3}", gib * gp3))
+    volumes = {
+        "Kubeflow": usage.kubeflow_storage_gib,
+        "Prometheus": settings.monitoring.storage_size_gib * (settings.monitoring.replicas or 1),
+    }
+    if settings.mlflow.backend == "sqlite":
+        volumes["MLflow"] = settings.mlflow.storage_size_gib
+    if settings.minio.enabled:
+        volumes["MinIO"] = settings.minio.storage_size_gib
+    gib = sum(volumes.values())
+    parts = " + ".join(f"{size} {owner}" for owner, size in volumes.items())
+    items.append(LineItem("Storage", "persistent volumes (gp3)", f"({parts}) GiB x ${gp3}", gib * gp3))
+    s3 = prices.S3_STANDARD_PER_GB_MONTH
+    items.append(
+        LineItem(
+            "Storage",
+            "S3 DVC remote + MLflow artifacts",
+            f"{usage.s3_stored_gb:g} GB x ${s3}",
+            usage.s3_stored_gb * s3,
+        )
+    )
+    return items
+
+
+def _network_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
+    nat = settings.network.nat_gateways or 1
+    return [
+        LineItem(
+            "Network",
+            "NAT gateways",
+            f"{nat} x {HOURS_PER_MONTH} h x ${prices.NAT_GATEWAY_PER_HOUR}",
+            nat * HOURS_PER_MONTH * prices.NAT_GATEWAY_PER_HOUR,
+        ),
+        LineItem(
+            "Network",
+            "NAT public IPv4 addresses",
+            f"{nat} x {HOURS_PER_MONTH} h x ${prices.PUBLIC_IPV4_PER_HOUR}",
+            nat * HOURS_PER_MONTH * prices.PUBLIC_IPV4_PER_HOUR,
+        ),
+        LineItem(
+            "Network",
+            "NAT data processing",
+            f"{usage.nat_data_gb:g} GB x ${prices.NAT_GATEWAY_PER_GB}",
+            usage.nat_data_gb * prices.NAT_GATEWAY_PER_GB,
+        ),
+    ]
+
+
+def _database_items(settings: StackSettings) -> list[LineItem]:
+    ml = settings.mlflow
+    if ml.backend != "postgres" or ml.db_instance_class is None:
+        return []
+    try:
+        hourly = prices.RDS_POSTGRES_PER_HOUR[ml.db_instance_class]
+    except KeyError:
+        raise ValueError(
+            f"mlflow.dbInstanceClass {ml.db_instance_class!r} has no price in cost_estimate/prices.py "
+            "RDS_POSTGRES_PER_HOUR; add it from https://aws.amazon.com/rds/postgresql/pricing/"
+        ) from None
+    copies = 2 if ml.db_multi_az else 1
+    layout = "Multi-AZ" if ml.db_multi_az else "single-AZ"
+    gib = ml.db_allocated_storage_gib
+    return [
+        LineItem(
+            "Database",
+            f"RDS PostgreSQL {ml.db_instance_class} ({layout})",
+            f"{copies} x {HOURS_PER_MONTH} h x ${hourly}",
+            copies * HOURS_PER_MONTH * hourly,
+        ),
+        LineItem(
+            "Database",
+            "RDS storage",
+            f"{copies} x {gib} GiB x ${prices.RDS_GP2_PER_GB_MONTH}",
+            copies * gib * prices.RDS_GP2_PER_GB_MONTH,
+        ),
+    ]
+
+
+def _operations_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
+    log_types = len(settings.cluster.log_types or [])
+    ingest_gb = log_types * usage.control_plane_log_gb_per_type
+    # Steady state: retention/30 months of logs are stored at any time.
+    stored_gb = ingest_gb * settings.cluster.log_retention_days / 30
+    keys = int(bool(settings.cluster.secrets_encryption)) + int(bool(settings.dvc_remote.kms_key))
+    items = [
+        LineItem(
+            "Operations",
+            "control-plane log ingestion",
+            f"{log_types} types x {usage.control_plane_log_gb_per_type:g} GB x "
+            f"${prices.CLOUDWATCH_LOGS_INGEST_PER_GB}",
+            ingest_gb * prices.CLOUDWATCH_LOGS_INGEST_PER_GB,
+        ),
+        LineItem(
+            "Operations",
+            f"control-plane log storage ({settings.cluster.log_retention_days} d retention)",
+            f"{stored_gb:.1f} GB x ${prices.CLOUDWATCH_LOGS_STORAGE_PER_GB_MONTH}",
+            stored_gb * prices.CLOUDWATCH_LOGS_STORAGE_PER_GB_MONTH,
+        ),
+    ]
+    if keys:
+        items.append(
+            LineItem("Operations", "KMS customer keys", f"{keys} x ${prices.KMS_KEY_PER_MONTH}", keys * 1.0)
+        )
+    return items
+
+
+def estimate_monthly_cost(settings: StackSettings, usage: UsageAssumptions | None = None) -> CostEstimate:
+    """Itemised monthly cost in USD at us-east-1 list prices; a `local` stack costs nothing on AWS."""
+    if not settings.is_aws:
+        return CostEstimate(settings.stack, (), None)
+    usage = usage or (prices.PRODUCTION_USAGE if settings.production else prices.NON_PRODUCTION_USAGE)
+    items = [
+        LineItem(
+            "Cluster",
+            "EKS control plane",
+            f"{HOURS_PER_MONTH} h x ${prices.EKS_CONTROL_PLANE_PER_HOUR}",
+            HOURS_PER_MONTH * prices.EKS_CONTROL_PLANE_PER_HOUR,
+        )
+    ]
+    if settings.cluster.upgrade_policy == "EXTENDED":
+        surcharge = prices.EKS_EXTENDED_SUPPORT_PER_HOUR - prices.EKS_CONTROL_PLANE_PER_HOUR
+        items.append(
+            LineItem(
+                "Cluster",
+                "EKS extended support (once the version leaves standard support)",
+                f"{HOURS_PER_MONTH} h x ${surcharge:.2f}",
+                HOURS_PER_MONTH * surcharge,
+            )
+        )
+    groups = settings.node_groups
+    if groups is not None:
+        items.append(_node_group_item("system", groups.system))
+        items.append(_node_group_item("workloads", groups.workloads))
+        if groups.gpu is not None:
+            items.append(_node_group_item("gpu", groups.gpu))
+    items += _network_items(settings, usage)
+    items += _storage_items(settings, usage)
+    items += _database_items(settings)
+    items += _operations_items(settings, usage)
+    return CostEstimate(
+        settings.stack,
+        tuple(LineItem(i.category, i.item, i.quantity, round(i.monthly_usd, 2)) for i in items),
+        usage,
+    )

@@ -1,0 +1,110 @@
+"""The monthly cost estimate: guardrails on the committed stacks and the arithmetic behind them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cost_estimate import prices
+from cost_estimate.__main__ import main
+from cost_estimate.estimate import CostEstimate, estimate_monthly_cost
+from cost_estimate.report import committed_stack_settings, render_markdown
+from settings import StackSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUDGET_USD = {"dev": 160.0, "prod": 550.0}
+
+
+def _estimate(stack: str) -> CostEstimate:
+    return estimate_monthly_cost(committed_stack_settings(stack))
+
+
+def _item(estimate: CostEstimate, item: str) -> float:
+    [amount] = [i.monthly_usd for i in estimate.items if i.item == item]
+    return amount
+
+
+def _with(settings: StackSettings, **changes: object) -> StackSettings:
+    return StackSettings(**{**settings.__dict__, **changes})
+
+
+@pytest.mark.parametrize("stack", sorted(BUDGET_USD))
+def test_committed_stack_stays_within_its_monthly_budget(stack: str) -> None:
+    estimate = _estimate(stack)
+    assert estimate.total_usd <= BUDGET_USD[stack], render_markdown(estimate)
+
+
+def test_local_stack_costs_nothing_on_aws() -> None:
+    estimate = _estimate("local")
+    assert estimate.items == () and estimate.total_usd == 0
+
+
+def test_itemised_lines_cover_every_cost_driver() -> None:
+    dev, prod = _estimate("dev"), _estimate("prod")
+    assert _item(dev, "EKS control plane") == 73.0
+    assert _item(dev, "NAT gateways") == 32.85 and _item(prod, "NAT gateways") == 98.55
+    assert _item(prod, "NAT public IPv4 addresses") == 10.95
+    assert {i.category for i in prod.items} == {
+        "Cluster",
+        "Compute",
+        "Network",
+        "Storage",
+        "Database",
+        "Operations",
+    }
+    assert not [i for i in dev.items if i.category == "Database"], "dev keeps MLflow on SQLite"
+    assert _item(prod, "RDS PostgreSQL db.t4g.small (Multi-AZ)") == round(2 * 730 * 0.032, 2)
+    assert _item(prod, "KMS customer keys") == 2.0
+    assert estimate_total_matches_items(prod)
+
+
+def estimate_total_matches_items(estimate: CostEstimate) -> bool:
+    return estimate.total_usd == round(sum(i.monthly_usd for i in estimate.items), 2)
+
+
+def test_on_demand_uses_the_first_type_and_spot_the_dearest_type_discounted() -> None:
+    dev = _estimate("dev")
+    assert _item(dev, "node group 'system'") == round(1 * 730 * prices.EC2_PER_HOUR["t3a.medium"], 2)
+    # Workloads may land on any listed spot type: price the dearest (t3.medium), discounted.
+    expected_spot = 1 * 730 * prices.EC2_PER_HOUR["t3.medium"] * (1 - prices.SPOT_DISCOUNT)
+    assert _item(dev, "node group 'workloads'") == round(expected_spot, 2)
+
+
+def test_extended_support_adds_its_surcharge() -> None:
+    settings = committed_stack_settings("dev")
+    extended = _with(settings, cluster=settings.cluster.model_copy(update={"upgrade_policy": "EXTENDED"}))
+    surcharge = estimate_monthly_cost(extended).total_usd - estimate_monthly_cost(settings).total_usd
+    assert surcharge == pytest.approx(730 * 0.50, abs=0.01)
+
+
+def test_an_unpriced_instance_type_is_named_in_the_error() -> None:
+    settings = committed_stack_settings("dev")
+    assert settings.node_groups is not None
+    groups = settings.node_groups.model_copy(
+        update={"system": settings.node_groups.system.model_copy(update={"instance_types": ["x9z.huge"]})}
+    )
+    with pytest.raises(ValueError, match=r"'x9z\.huge' has no price in cost_estimate/prices\.py"):
+        estimate_monthly_cost(_with(settings, node_groups=groups))
+
+
+def test_docs_cost_table_is_current() -> None:
+    """docs/cost.md shows what `python -m cost_estimate --format markdown` prints for each stack."""
+    document = (REPO_ROOT / "docs" / "cost.md").read_text()
+    for stack in ("dev", "prod"):
+        assert render_markdown(_estimate(stack)) in document, (
+            f"docs/cost.md is stale for {stack}: python -m cost_estimate --stack {stack} --format markdown"
+        )
+
+
+def test_cli_prints_an_itemised_estimate(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "dev", "--stack", "prod"]) == 0
+    out = capsys.readouterr().out
+    assert "stack dev:" in out and "stack prod:" in out
+    assert out.count("TOTAL") == 2 and "EKS control plane" in out
+
+
+def test_cli_names_a_missing_stack_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--stack", "staging"]) == 2
+    err = capsys.readouterr().err
+    assert "Pulumi.staging.yaml does not exist" in err and "dev" in err
