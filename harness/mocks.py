@@ -51,6 +51,8 @@ class Recorded:
     remote: bool
     parent: str
     provider: str
+    providers: dict[str, str]
+    """Package -> provider reference, as a component (remote ones included) received them."""
     protect: bool
     retain_on_delete: bool
     delete_before_replace: bool
@@ -342,6 +344,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 remote=request.remote,
                 parent=request.parent,
                 provider=request.provider,
+                providers=dict(request.providers),
                 protect=request.protect,
                 retain_on_delete=request.retainOnDelete,
                 delete_before_replace=request.deleteBeforeReplace,

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 
-import harness.mocks
 from harness.mocks import Record, run_stack
 from tests.infra.stack_records import committed, provider_ref
 
@@ -54,16 +52,9 @@ def test_node_instances_and_volumes_carry_the_default_tags(stack: str) -> None:
         assert all(default_tags.items() <= tags.items() for tags in specs.values()), template.name
 
 
-def test_pulumi_eks_component_gets_the_tagged_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_pulumi_eks_component_gets_the_tagged_provider() -> None:
     """pulumi-eks is remote: what it creates is tagged only if its `providers` map holds our provider."""
-    providers_of_remote: dict[str, dict[str, Any]] = {}
-    register = harness.mocks.RecordingMonitor.RegisterResource
-
-    def recording_providers(self: harness.mocks.RecordingMonitor, request: Any) -> Any:
-        if request.remote:
-            providers_of_remote[request.name] = dict(request.providers)
-        return register(self, request)
-
-    monkeypatch.setattr(harness.mocks.RecordingMonitor, "RegisterResource", recording_providers)
     record = run_stack("dev")
-    assert providers_of_remote["platform-eks"]["aws"] == _tagged_provider(record)
+    eks = record.one("eks:index:Cluster")
+    assert eks.remote
+    assert eks.providers["aws"] == _tagged_provider(record)
