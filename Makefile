@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lint typecheck test test-unit bench clean
+.PHONY: help venv demo demo-drift lint typecheck test test-unit bench cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,6 +22,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 
 venv: $(STAMP)  ## Create or update .venv from the pinned requirements
 
+demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, MLflow on SQLite, local DVC)
+	$(PY) -m pipelines run --local
+
+demo-drift: $(STAMP)  ## The same on a drifted batch: see drift detected and the champion kept
+	$(PY) -m pipelines run --local --drifted
+
 lint: $(STAMP)  ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check $(CODE)
 	$(VENV)/bin/ruff format --check $(CODE)
@@ -34,6 +40,13 @@ test: lint typecheck  ## Lint, type-check and run the whole test suite
 
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
 	$(PY) -m pytest -m "not integration and not slow"
+
+bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency
+	$(PY) -m benchmarks
+	$(PY) -m benchmarks.bench_alert_latency --rounds 5
+
+cost: $(STAMP)  ## Itemised monthly cost estimate of the dev and prod stacks
+	$(PY) -m cost_estimate --stack dev --stack prod
 
 clean:  ## Remove caches and build output (keeps .venv and .state)
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache

@@ -9,8 +9,9 @@ a push replaces only the values of its own group, so one stage's push never eras
 latest run's value for each stage is what alerts see.
 
 Without a Pushgateway (the laptop demo) the same samples go to one Prometheus text file per group,
-in the format node_exporter's textfile collector reads. Publishing is best effort: a failure is logged as
-a warning and never fails the run.
+in the format node_exporter's textfile collector reads, with the Pushgateway's add semantics: metrics not
+in the new batch keep their previous value (a failed run leaves the last-success time as it was).
+Publishing is best effort: a failure is logged as a warning and never fails the run.
 """
 
 from __future__ import annotations
@@ -93,9 +94,7 @@ def publish(batch: MetricsBatch, target: MetricsTarget) -> bool:
     ok = True
     if target.textfile_dir is not None:
         try:
-            target.textfile_dir.mkdir(parents=True, exist_ok=True)
-            name = "-".join(_UNSAFE_FILENAME.sub("_", v) for v in batch.grouping_key.values())
-            write_to_textfile(str(target.textfile_dir / f"{name}.prom"), batch.registry)
+            _add_to_textfile(batch, target.textfile_dir)
         except OSError as exc:
             log.warning("could not write metrics to %s: %s", target.textfile_dir, exc)
             ok = False
@@ -112,6 +111,30 @@ def publish(batch: MetricsBatch, target: MetricsTarget) -> bool:
             log.warning("could not push metrics to %s: %s", target.pushgateway_url, exc)
             ok = False
     return ok
+
+
+def _metric_name(line: str) -> str:
+    """The metric a text-format line belongs to (`# HELP name ...`, `# TYPE name ...` or a sample)."""
+    if line.startswith("#"):
+        parts = line.split()
+        return parts[2] if len(parts) > 2 else ""
+    return re.split(r"[{\s]", line, maxsplit=1)[0]
+
+
+def _add_to_textfile(batch: MetricsBatch, folder: Path) -> None:
+    """Write the batch's group file, keeping the previous lines of metrics the batch does not set."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "-".join(_UNSAFE_FILENAME.sub("_", v) for v in batch.grouping_key.values())
+    path = folder / f"{name}.prom"
+    fresh = folder / f".{name}.prom.new"
+    write_to_textfile(str(fresh), batch.registry)
+    if path.exists():
+        replaced = {_metric_name(line) for line in fresh.read_text().splitlines()}
+        kept = [line for line in path.read_text().splitlines() if _metric_name(line) not in replaced]
+        if kept:
+            with fresh.open("a", encoding="utf-8") as out:
+                out.write("\n".join(kept) + "\n")
+    fresh.replace(path)
 
 
 def publish_all(batches: list[MetricsBatch], target: MetricsTarget) -> bool:

@@ -1,0 +1,1 @@
+"""`make bench`: performance of the training flow (`python -m benchmarks`)."""

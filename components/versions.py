@@ -1,0 +1,97 @@
+"""Every image and manifest version the platform deploys, in one place, with where each digest came from.
+
+Images are referenced as `repository:tag@sha256:digest`: the tag tells a reader what runs, the digest makes
+the pull immutable (CKV_K8S_14, CKV_K8S_43). `docs/platform-services.md` explains how these get updated.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImagePin:
+    repository: str
+    """Registry and repository, e.g. quay.io/minio/minio."""
+    tag: str
+    """Human-readable release tag."""
+    digest: str | None
+    """Content digest of the tag (manifest-list digest for multi-arch images); None only for our own
+    image before its first build, see `docs/platform-services.md`."""
+    source: str
+    """Where the digest was read, so the next person can re-check it."""
+
+    def __post_init__(self) -> None:
+        if self.digest is not None and not _DIGEST.match(self.digest):
+            raise ValueError(
+                f"image {self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex>"
+            )
+
+    @property
+    def reference(self) -> str:
+        """The string a Pod's `image` field gets."""
+        pinned = f"{self.repository}:{self.tag}"
+        return f"{pinned}@{self.digest}" if self.digest else pinned
+
+
+# MinIO stopped publishing community images in late 2025; RELEASE.2025-09-07T16-13-09Z is the last release
+# with a published image. Only the local stack uses it (and optionally others); see docs.
+MINIO_SERVER = ImagePin(
+    repository="quay.io/minio/minio",
+    tag="RELEASE.2025-09-07T16-13-09Z",
+    digest="sha256:14cea493d9a34af32f524e538b8346cf79f3321eff8e708c1e2960462bd8936e",
+    source="manifest-list digest pinned identically by several independent public repositories for both "
+    "quay.io/minio/minio and docker.io/minio/minio at this tag; not pulled from the registry here (offline)",
+)
+MINIO_CLIENT = ImagePin(
+    repository="quay.io/minio/mc",
+    tag="RELEASE.2025-08-13T08-35-41Z",
+    digest="sha256:a7fe349ef4bd8521fb8497f55c6042871b2ae640607cf99d9bede5e9bdf11727",
+    source="manifest-list digest pinned identically by several independent public repositories; "
+    "not pulled from the registry here (offline)",
+)
+
+# The base of our MLflow server image (docker/mlflow/Dockerfile). The upstream MLflow image has no
+# PostgreSQL driver; we build our own on the same base MLflow's own Dockerfile.full pins.
+PYTHON_BASE = ImagePin(
+    repository="python",
+    tag="3.11-slim-bookworm",
+    digest="sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3",
+    source="mlflow/mlflow docker/Dockerfile.full (FROM line)",
+)
+
+MLFLOW_VERSION = "3.17.2"
+# Built from docker/mlflow/Dockerfile by the deploy workflow and pushed under this tag. The digest is
+# unknown until that build ran: the workflow writes it here (see docs/platform-services.md).
+MLFLOW_SERVER = ImagePin(
+    repository="ghcr.io/mlops-infra/mlflow-server",
+    tag=f"{MLFLOW_VERSION}-1",
+    digest=None,
+    source="docker/mlflow/Dockerfile, built and pushed by the deploy workflow; the digest is written here "
+    "by that workflow after the push",
+)
+
+# Kubeflow Pipelines standalone, installed from the upstream kustomize manifests at this git tag.
+# The manifests pin their own images by tag (ghcr.io/kubeflow/kfp-*:<version>); their digests could not be
+# read offline, so they are not overridden here (see docs).
+KUBEFLOW_PIPELINES_VERSIONS = ("2.5.0",)
+KUBEFLOW_PIPELINES_REPO = "https://github.com/kubeflow/pipelines"
+
+
+def kubeflow_pipelines_manifest_url(path: str, version: str) -> str:
+    """A kustomize remote target for one folder of the upstream manifests at a release tag."""
+    if version not in KUBEFLOW_PIPELINES_VERSIONS:
+        raise ValueError(
+            f"Kubeflow Pipelines {version} is not a version this program was checked against "
+            f"(mlops-infra:kubeflow.version); expected one of {list(KUBEFLOW_PIPELINES_VERSIONS)}"
+        )
+    return f"{KUBEFLOW_PIPELINES_REPO}//manifests/kustomize/{path}?ref={version}"
+
+
+# RDS PostgreSQL for MLflow's backend store in production: major version pinned, minor versions applied
+# by AWS in the maintenance window (auto_minor_version_upgrade). The parameter-group family must match.
+POSTGRES_ENGINE_VERSION = "16"
+POSTGRES_PARAMETER_FAMILY = "postgres16"

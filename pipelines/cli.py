@@ -1,0 +1,144 @@
+"""`python -m pipelines`: prepare the data, compile, run locally, or submit to a Kubeflow Pipelines endpoint.
+
+prepare-data                          regenerate the DVC-tracked dataset, check its hash, push it locally
+compile [--output F] [--steps-image-digest sha256:...]
+run --local [--data CSV | --drifted] [--state DIR]
+submit --host URL [--experiment NAME] [--run-name N] [--mlflow-uri U] [--pushgateway-url U]
+       [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME] [--package F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from pipelines import images
+
+DEFAULT_KFP_EXPERIMENT = "mlops-training"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pipelines", description="The MLOps training flow.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    commands.add_parser(
+        "prepare-data", help="materialize the DVC-tracked dataset and push it to the local remote"
+    )
+
+    compile_cmd = commands.add_parser("compile", help="compile the pipeline to YAML")
+    compile_cmd.add_argument(
+        "--output", type=Path, default=None, help="default: pipelines/training_pipeline.yaml"
+    )
+    compile_cmd.add_argument(
+        "--steps-image-digest",
+        default=None,
+        help="pin the steps image to this digest (sha256:<64 hex>), e.g. right after the deploy build",
+    )
+
+    run = commands.add_parser("run", help="run the whole pipeline")
+    run.add_argument("--local", action="store_true", required=True, help="through kfp.local (the only mode)")
+    batch = run.add_mutually_exclusive_group()
+    batch.add_argument(
+        "--data", type=Path, default=None, help="train on and check this CSV of the declared schema"
+    )
+    batch.add_argument("--drifted", action="store_true", help="check a simulated drifted batch")
+    run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
+
+    submit = commands.add_parser(
+        "submit", help="submit the compiled pipeline to a Kubeflow Pipelines endpoint"
+    )
+    submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    submit.add_argument("--experiment", default=DEFAULT_KFP_EXPERIMENT, help="KFP experiment name")
+    submit.add_argument("--run-name", default=None)
+    submit.add_argument(
+        "--package", type=Path, default=None, help="compiled YAML (default: the committed one)"
+    )
+    submit.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
+    submit.add_argument("--pushgateway-url", default=os.environ.get("MLOPS_PUSHGATEWAY_URL", ""))
+    submit.add_argument(
+        "--dvc-repo", default="", help="Git URL of this repository (default: the image's copy)"
+    )
+    submit.add_argument("--dvc-rev", default="", help="Git revision whose data to train on")
+    submit.add_argument(
+        "--dvc-remote", default="", help="DVC remote to read from (default: the repo's default)"
+    )
+    submit.add_argument("--drifted", action="store_true")
+    return parser
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
+
+    image = images.STEPS.with_digest(args.steps_image_digest) if args.steps_image_digest else images.STEPS
+    output = compile_pipeline(args.output or COMPILED_PIPELINE, image.reference)
+    print(f"compiled {output} (steps image {image.reference})")
+    return 0
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    from pipelines.local_run import LocalRunError, run_local, state_layout, summary_lines
+
+    layout = state_layout(args.state)
+    try:
+        records = run_local(args.data, args.drifted, layout)
+    except LocalRunError as exc:
+        print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(summary_lines(records, layout)))
+    return 0
+
+
+def submit_arguments(args: argparse.Namespace) -> dict[str, Any]:
+    """The pipeline parameters a submission passes; empty strings mean "use the image's defaults"."""
+    if not args.mlflow_uri:
+        raise SystemExit("submit: no MLflow URI: pass --mlflow-uri or set MLFLOW_TRACKING_URI")
+    return {
+        "mlflow_tracking_uri": args.mlflow_uri,
+        "pushgateway_url": args.pushgateway_url,
+        "dvc_repo": args.dvc_repo,
+        "dvc_rev": args.dvc_rev,
+        "dvc_remote": args.dvc_remote,
+        "drifted": args.drifted,
+    }
+
+
+def _submit(args: argparse.Namespace) -> int:
+    import kfp
+
+    from pipelines.pipeline import COMPILED_PIPELINE
+
+    package = args.package or COMPILED_PIPELINE
+    if not package.is_file():
+        print(f"submit: {package} does not exist; run `python -m pipelines compile` first", file=sys.stderr)
+        return 2
+    arguments = submit_arguments(args)
+    try:
+        client = kfp.Client(host=args.host)
+        run = client.create_run_from_pipeline_package(
+            str(package), arguments=arguments, experiment_name=args.experiment, run_name=args.run_name
+        )
+    except Exception as exc:
+        print(f"submit: could not submit to Kubeflow Pipelines at {args.host}: {exc}", file=sys.stderr)
+        return 1
+    print(f"submitted run {run.run_id} to {args.host} (experiment {args.experiment})")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    if args.command == "prepare-data":
+        from pipelines.local_run import prepare_data
+
+        print(f"data/breast_cancer.csv ready (md5 {prepare_data()}), pushed to the local DVC remote")
+        return 0
+    if args.command == "compile":
+        return _compile(args)
+    if args.command == "run":
+        return _run_local(args)
+    return _submit(args)

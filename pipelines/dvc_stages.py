@@ -1,0 +1,99 @@
+"""`dvc repro` stages (dvc.yaml): the same step functions as the pipeline, without KFP or MLflow.
+
+  prepare   validate data/breast_cancer.csv and split it          -> build/training/{train,test}.csv
+  train     fit the classifier on the training split               -> build/training/model.pkl
+  evaluate  score it on the test split against the thresholds      -> build/training/metrics.json
+
+Outputs are written in stable formats so that the same inputs give the same hashes in dvc.lock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pipelines import dataset
+from pipelines.params import load_params
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+OUT_DIR = Path("build/training")
+TRAIN_CSV = OUT_DIR / "train.csv"
+TEST_CSV = OUT_DIR / "test.csv"
+MODEL_PKL = OUT_DIR / "model.pkl"
+METRICS_JSON = OUT_DIR / "metrics.json"
+
+
+class ThresholdError(RuntimeError):
+    """The model is below a configured threshold."""
+
+
+def prepare(root: Path) -> None:
+    from pipelines.steps.train import split
+    from pipelines.steps.validate import validate_batch
+
+    params = load_params(root / "params.yaml")
+    frame = validate_batch(root / params.data.path, params.data)
+    train, test = split(frame, params.split)
+    (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
+    (root / TRAIN_CSV).write_bytes(dataset.frame_csv_bytes(train))
+    (root / TEST_CSV).write_bytes(dataset.frame_csv_bytes(test))
+
+
+def _read(path: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    from pipelines.steps.validate import to_typed
+
+    return to_typed(pd.read_csv(path, dtype=str))
+
+
+def train(root: Path) -> None:
+    from pipelines.steps.train import fit
+
+    params = load_params(root / "params.yaml")
+    model = fit(_read(root / TRAIN_CSV), params.train)
+    with (root / MODEL_PKL).open("wb") as handle:
+        pickle.dump(model, handle, protocol=5)
+
+
+def evaluate(root: Path) -> None:
+    from pipelines.steps.evaluate import decide
+    from pipelines.steps.train import score
+
+    params = load_params(root / "params.yaml")
+    with (root / MODEL_PKL).open("rb") as handle:
+        # Written by the train stage above from the same code.
+        model = pickle.load(handle)
+    metrics = {name: round(value, 6) for name, value in score(model, _read(root / TEST_CSV)).items()}
+    decision = decide(metrics, None, params.evaluate)
+    report = {**metrics, "passes_thresholds": not decision.failed_thresholds}
+    (root / METRICS_JSON).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    if decision.failed_thresholds:
+        raise ThresholdError(decision.reason)
+
+
+STAGES = {"prepare": prepare, "train": train, "evaluate": evaluate}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pipelines.dvc_stages")
+    parser.add_argument("stage", choices=sorted(STAGES))
+    parser.add_argument("--root", type=Path, default=Path.cwd(), help="repository root (default: cwd)")
+    args = parser.parse_args(argv)
+    try:
+        STAGES[args.stage](args.root)
+    except Exception as exc:
+        print(f"dvc stage {args.stage} failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The container images of the training pipeline, in one place, with where each digest came from.
+
+Every KFP component runs in the steps image, built from `pipelines/Dockerfile` on the pinned Python base
+below. Images are referenced as `repository:tag@sha256:digest`: the tag tells a reader what runs, the
+digest makes the pull immutable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    repository: str
+    tag: str
+    digest: str | None
+    """None only for our own image before the deploy workflow first built it (docs/training-flow.md)."""
+    source: str
+    """Where the digest was read, so the next person can re-check it."""
+
+    def __post_init__(self) -> None:
+        if self.digest is not None and not _DIGEST.match(self.digest):
+            raise ValueError(
+                f"image {self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex>"
+            )
+
+    @property
+    def reference(self) -> str:
+        pinned = f"{self.repository}:{self.tag}"
+        return f"{pinned}@{self.digest}" if self.digest else pinned
+
+    def with_digest(self, digest: str) -> ImageRef:
+        return ImageRef(self.repository, self.tag, digest, "given on the command line")
+
+
+# The FROM line of pipelines/Dockerfile (a test keeps them equal). The same multi-platform digest the
+# platform's own Python images use (components/versions.py); 3.11.15 is the release behind it.
+PYTHON_BASE = ImageRef(
+    repository="docker.io/library/python",
+    tag="3.11.15-slim-bookworm",
+    digest="sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3",
+    source="multi-platform digest of python:3.11.15-slim-bookworm as pinned by several independent public "
+    "repositories and by mlflow/mlflow docker/Dockerfile.full; not pulled here (offline)",
+)
+
+# Built from pipelines/Dockerfile by the deploy workflow and pushed under this tag. Its digest exists
+# only after that build: the workflow writes it here and recompiles the pipeline YAML.
+STEPS = ImageRef(
+    repository="ghcr.io/mlops-infra/training-steps",
+    tag="python3.11.15-kfp2.17.3-1",
+    digest=None,
+    source="pipelines/Dockerfile, built and pushed by the deploy workflow",
+)

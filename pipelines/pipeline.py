@@ -1,0 +1,90 @@
+"""The training pipeline (KFP v2) and its compilation to the committed YAML."""
+
+# No `from __future__ import annotations`: KFP reads the pipeline's parameter annotations as real types.
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from kfp import compiler, dsl
+
+from pipelines import images
+from pipelines.components import make_components
+from pipelines.stage import PIPELINE_NAME
+
+COMPILED_PIPELINE = Path(__file__).resolve().parent / "training_pipeline.yaml"
+
+DESCRIPTION = (
+    "Ingest the DVC-versioned breast cancer data, validate it, train and evaluate a classifier, register it "
+    "in MLflow (alias 'champion' moves only if better), and check the newest batch for drift with Evidently."
+)
+
+
+def build_pipeline(image: str = images.STEPS.reference) -> Callable[..., Any]:
+    """The @dsl.pipeline function with every component pinned to `image`."""
+    c = make_components(image)
+
+    @dsl.pipeline(name=PIPELINE_NAME, description=DESCRIPTION)
+    def training_pipeline(  # noqa: PLR0917 - KFP passes pipeline parameters positionally
+        data_csv: str = "",
+        drifted: bool = False,
+        dvc_repo: str = "",
+        dvc_rev: str = "",
+        dvc_remote: str = "",
+        mlflow_tracking_uri: str = "",
+        pushgateway_url: str = "",
+    ) -> None:
+        run_name = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
+        exit_task = c.report_run_status(pushgateway_url=pushgateway_url).set_display_name("Report run status")
+        with dsl.ExitHandler(exit_task, name="training-flow"):
+            ingest = c.ingest(
+                data_csv=data_csv,
+                drifted=drifted,
+                dvc_repo=dvc_repo,
+                dvc_rev=dvc_rev,
+                dvc_remote=dvc_remote,
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Ingest")
+            validate = c.validate(
+                training_data=ingest.outputs["training_data"],
+                new_batch=ingest.outputs["new_batch"],
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Validate")
+            train = c.train(
+                training_data=validate.outputs["valid_training_data"],
+                data_md5=ingest.outputs["data_md5"],
+                data_source=ingest.outputs["data_source"],
+                pipeline_run=run_name,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Train")
+            evaluate = c.evaluate(
+                model=train.outputs["model"],
+                test_data=train.outputs["test_data"],
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Evaluate")
+            register = c.register(
+                model=train.outputs["model"],
+                evaluation=evaluate.outputs["evaluation"],
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Register")
+            drift = c.drift(
+                reference_data=ingest.outputs["reference_data"],
+                new_batch=validate.outputs["valid_batch"],
+                pipeline_run=run_name,
+                mlflow_tracking_uri=mlflow_tracking_uri,
+                pushgateway_url=pushgateway_url,
+            ).set_display_name("Drift")
+            # Registry state and MLflow side effects make every run different: never reuse a cached result.
+            for task in (ingest, validate, train, evaluate, register, drift):
+                task.set_caching_options(False)
+        exit_task.set_caching_options(False)
+
+    return training_pipeline
+
+
+def compile_pipeline(output: Path = COMPILED_PIPELINE, image: str = images.STEPS.reference) -> Path:
+    compiler.Compiler().compile(build_pipeline(image), package_path=str(output))
+    return output

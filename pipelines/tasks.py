@@ -1,0 +1,323 @@
+"""One function per pipeline task: files and strings in, files and a result out.
+
+The KFP components (pipelines/components.py) only unpack their artifacts and call these; the in-process
+runner and the tests call them directly. Each wraps its step in `run_stage`, which publishes the stage's
+outcome whether it succeeds or fails. Parameters come from params.yaml (`MLOPS_PARAMS_FILE` overrides the
+path, e.g. for tests with short retry settings).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pickle
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from monitoring import metrics as m
+from pipelines import schema
+from pipelines.params import DEFAULT_PARAMS_FILE, REPO_ROOT, FlowParams, load_params
+from pipelines.stage import run_stage
+from pipelines.steps.evaluate import Decision
+from pipelines.steps.ingest import DvcSource, IngestResult
+from pipelines.steps.train import Lineage
+from pipelines.tracking import Tracking, resolve_tracking
+
+log = logging.getLogger(__name__)
+
+PARAMS_FILE_ENV = "MLOPS_PARAMS_FILE"
+GIT_REV_ENV = "MLOPS_GIT_REV"
+
+MODEL_FILE = "model.pkl"
+TRAINING_FILE = "training.json"
+
+
+def flow_params(env: Mapping[str, str] | None = None) -> FlowParams:
+    environment = os.environ if env is None else env
+    return load_params(Path(environment.get(PARAMS_FILE_ENV) or DEFAULT_PARAMS_FILE))
+
+
+def git_rev(env: Mapping[str, str] | None = None) -> str:
+    """The source revision: `MLOPS_GIT_REV` (set when the steps image is built), else Git, else 'unknown'."""
+    environment = os.environ if env is None else env
+    if environment.get(GIT_REV_ENV):
+        return environment[GIT_REV_ENV]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "diff", "--quiet", "HEAD"], check=False
+        ).returncode
+    except (OSError, subprocess.CalledProcessError):
+        log.warning(
+            "no Git revision found (no %s, no commit in %s): lineage records 'unknown'",
+            GIT_REV_ENV,
+            REPO_ROOT,
+        )
+        return "unknown"
+    return f"{rev}-dirty" if dirty else rev
+
+
+def dataset_label(params: FlowParams) -> str:
+    return Path(params.data.path).stem
+
+
+def _tracking(mlflow_tracking_uri: str, params: FlowParams) -> Tracking:
+    return resolve_tracking(mlflow_tracking_uri, params.registry.experiment, params.mlflow, os.environ)
+
+
+def ingest_task(
+    training_out: Path,
+    reference_out: Path,
+    batch_out: Path,
+    *,
+    data_csv: str = "",
+    drifted: bool = False,
+    dvc_repo: str = "",
+    dvc_rev: str = "",
+    dvc_remote: str = "",
+    pushgateway_url: str = "",
+) -> IngestResult:
+    from pipelines.steps.ingest import ingest
+
+    with run_stage("ingest", pushgateway_url) as report:
+        params = flow_params()
+        source = DvcSource(
+            path=params.data.path,
+            repo=dvc_repo or str(REPO_ROOT),
+            rev=dvc_rev or None,
+            remote=dvc_remote or None,
+        )
+        result = ingest(
+            reference=source,
+            user_csv=Path(data_csv) if data_csv else None,
+            drifted=drifted,
+            drift_params=params.drift,
+            training_out=training_out,
+            reference_out=reference_out,
+            batch_out=batch_out,
+        )
+        report.result = asdict(result)
+        return result
+
+
+def validate_task(
+    training_in: Path, batch_in: Path, training_out: Path, batch_out: Path, *, pushgateway_url: str = ""
+) -> dict[str, Any]:
+    """Both the training data and the newest batch must pass; valid files are passed on byte for byte,
+    so the data hash recorded downstream is the hash DVC tracks."""
+    from pipelines.steps.validate import DataValidationError, summarize, validate_batch
+
+    with run_stage("validate", pushgateway_url) as report:
+        params = flow_params()
+        summaries = {}
+        problems: list[str] = []
+        inputs = [("training data", training_in), ("newest batch", batch_in)]
+        if training_in.read_bytes() == batch_in.read_bytes():
+            # A user batch (--data) is both: report its problems once.
+            inputs = [("training data", training_in)]
+        for role, path in inputs:
+            try:
+                summaries[role] = asdict(summarize(validate_batch(path, params.data)))
+            except DataValidationError as exc:
+                problems += [f"{role}: {p}" for p in exc.problems]
+        if problems:
+            raise DataValidationError("the input data", problems)
+        summaries.setdefault("newest batch", summaries["training data"])
+        for source, target in ((training_in, training_out), (batch_in, batch_out)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        report.result = summaries
+        return summaries
+
+
+def train_task(
+    training_in: Path,
+    model_out: Path,
+    test_out: Path,
+    *,
+    data_md5: str,
+    data_source: str,
+    pipeline_run: str,
+    mlflow_tracking_uri: str = "",
+    pushgateway_url: str = "",
+) -> dict[str, Any]:
+    import pandas as pd
+
+    from pipelines import dataset
+    from pipelines.steps.train import fit, log_training_run, score, split
+    from pipelines.steps.validate import to_typed
+
+    with run_stage("train", pushgateway_url) as report:
+        params = flow_params()
+        frame = to_typed(pd.read_csv(training_in, dtype=str))
+        train, test = split(frame, params.split)
+        model = fit(train, params.train)
+        lineage = Lineage(
+            data_md5=data_md5 or dataset.md5_of_file(training_in),
+            data_source=data_source,
+            git_rev=git_rev(),
+            pipeline_run=pipeline_run,
+        )
+        run = log_training_run(
+            model=model,
+            train=train,
+            metrics=score(model, test),
+            params=params.train,
+            lineage=lineage,
+            tracking=_tracking(mlflow_tracking_uri, params),
+        )
+        model_out.mkdir(parents=True, exist_ok=True)
+        with (model_out / MODEL_FILE).open("wb") as handle:
+            pickle.dump(model, handle)
+        training = {
+            "run_id": run.run_id,
+            "model_uri": run.model_uri,
+            "metrics": run.metrics,
+            "lineage": asdict(lineage),
+        }
+        (model_out / TRAINING_FILE).write_text(
+            json.dumps(training, indent=2, sort_keys=True), encoding="utf-8"
+        )
+        test_out.parent.mkdir(parents=True, exist_ok=True)
+        test_out.write_bytes(dataset.frame_csv_bytes(test))
+        report.result = training
+        return training
+
+
+def _read_model_dir(model_in: Path) -> tuple[Any, dict[str, Any]]:
+    with (model_in / MODEL_FILE).open("rb") as handle:
+        # Our own artifact, written by train_task of the same image in the same pipeline run.
+        model = pickle.load(handle)
+    training = json.loads((model_in / TRAINING_FILE).read_text(encoding="utf-8"))
+    return model, training
+
+
+def evaluate_task(
+    model_in: Path,
+    test_in: Path,
+    evaluation_out: Path,
+    *,
+    mlflow_tracking_uri: str = "",
+    pushgateway_url: str = "",
+) -> Decision:
+    import pandas as pd
+
+    from pipelines.steps.evaluate import champion_scores, evaluate
+    from pipelines.steps.validate import to_typed
+
+    with run_stage("evaluate", pushgateway_url) as report:
+        params = flow_params()
+        model, _ = _read_model_dir(model_in)
+        test = to_typed(pd.read_csv(test_in, dtype=str))
+        champion = champion_scores(
+            _tracking(mlflow_tracking_uri, params),
+            params.registry.model_name,
+            params.registry.champion_alias,
+            test,
+        )
+        decision = evaluate(model, test, champion, params.evaluate)
+        evaluation_out.parent.mkdir(parents=True, exist_ok=True)
+        evaluation_out.write_text(json.dumps(decision.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
+        for metric, minimum in params.evaluate.thresholds.items():
+            report.set_metric(
+                m.MODEL_METRIC_THRESHOLD, minimum, model_name=params.registry.model_name, metric=metric
+            )
+        report.result = decision.to_dict()
+        return decision
+
+
+def register_task(
+    model_in: Path, evaluation_in: Path, *, mlflow_tracking_uri: str = "", pushgateway_url: str = ""
+) -> dict[str, Any]:
+    from pipelines.steps.register import register
+
+    with run_stage("register", pushgateway_url) as report:
+        params = flow_params()
+        _, training = _read_model_dir(model_in)
+        decision = Decision.from_dict(json.loads(evaluation_in.read_text(encoding="utf-8")))
+        registration = register(
+            run_id=training["run_id"],
+            model_uri=training["model_uri"],
+            model_name=params.registry.model_name,
+            alias=params.registry.champion_alias,
+            decision=decision,
+            lineage=Lineage(**training["lineage"]),
+            tracking=_tracking(mlflow_tracking_uri, params),
+        )
+        name = registration.model_name
+        for metric, value in decision.candidate.items():
+            report.set_metric(
+                m.MODEL_METRIC, value, model_name=name, model_version=str(registration.version), metric=metric
+            )
+        report.set_metric(m.MODEL_REGISTERED_VERSION, registration.version, model_name=name)
+        if registration.champion_version is not None:
+            report.set_metric(m.MODEL_CHAMPION_VERSION, registration.champion_version, model_name=name)
+        result = {**asdict(registration), "run_id": training["run_id"], "metrics": decision.candidate}
+        report.result = result
+        return result
+
+
+def drift_task(
+    reference_in: Path,
+    batch_in: Path,
+    report_out: Path,
+    result_out: Path,
+    *,
+    pipeline_run: str = "",
+    mlflow_tracking_uri: str = "",
+    pushgateway_url: str = "",
+) -> dict[str, Any]:
+    import pandas as pd
+
+    from pipelines.steps.drift import detect_drift, log_drift_run
+
+    with run_stage("drift", pushgateway_url) as report:
+        params = flow_params()
+        reference = pd.read_csv(reference_in)
+        batch = pd.read_csv(batch_in)
+        result = detect_drift(
+            reference,
+            batch,
+            list(schema.FEATURE_NAMES),
+            share_threshold=params.drift.share_threshold,
+            max_rows=params.drift.max_rows,
+            seed=params.drift.seed,
+            report_path=report_out,
+        )
+        run_id = log_drift_run(result, report_out, pipeline_run, _tracking(mlflow_tracking_uri, params))
+        summary = {**result.to_dict(), "mlflow_run_id": run_id}
+        result_out.parent.mkdir(parents=True, exist_ok=True)
+        result_out.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
+        label = dataset_label(params)
+        report.set_metric(m.DRIFT_DETECTED, 1.0 if result.drifted else 0.0, dataset=label)
+        report.set_metric(m.DRIFT_SHARE, result.share, dataset=label)
+        report.set_metric(m.DRIFT_SHARE_THRESHOLD, result.share_threshold, dataset=label)
+        report.set_metric(m.DRIFT_DRIFTED_FEATURES, result.drifted_count, dataset=label)
+        for feature, value in result.feature_scores.items():
+            report.set_metric(m.DRIFT_FEATURE_SCORE, value, dataset=label, feature=feature)
+        report.result = summary
+        return summary
+
+
+def report_run_task(final_state: str, ended_at: float, *, pushgateway_url: str = "") -> bool:
+    """The exit handler's work: the run-level outcome. Returns whether the run succeeded."""
+    from pipelines import telemetry
+    from pipelines.stage import PIPELINE_NAME, RUN_RECORD_DIR_ENV, metrics_target, write_record
+
+    succeeded = final_state == "SUCCEEDED"
+    batch = telemetry.run_outcome(PIPELINE_NAME, succeeded=succeeded, ended_at=ended_at)
+    telemetry.publish(batch, metrics_target(os.environ, pushgateway_url))
+    record_dir = os.environ.get(RUN_RECORD_DIR_ENV)
+    if record_dir:
+        write_record(
+            Path(record_dir), "run", {"state": final_state, "succeeded": succeeded, "ended_at": ended_at}
+        )
+    print(f"[{PIPELINE_NAME}] run finished: {final_state}", flush=True)
+    return succeeded

@@ -1,0 +1,133 @@
+"""`python -m pipelines`: submit (against a recording client and a closed port) and whole local runs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pipelines import cli
+from pipelines.params import REPO_ROOT
+from pipelines.pipeline import COMPILED_PIPELINE
+from tests.pipelines.conftest import free_port
+
+
+class RecordingClient:
+    calls: list[dict[str, Any]] = []
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def create_run_from_pipeline_package(self, package: str, **kwargs: Any) -> Any:
+        RecordingClient.calls.append({"host": self.host, "package": package, **kwargs})
+        return type("Run", (), {"run_id": "run-42"})()
+
+
+def test_submit_sends_the_committed_package_with_parameters(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import kfp
+
+    RecordingClient.calls = []
+    monkeypatch.setattr(kfp, "Client", RecordingClient)
+    code = cli.main(
+        [
+            "submit",
+            "--host",
+            "http://kfp.example:8080",
+            "--experiment",
+            "nightly",
+            "--mlflow-uri",
+            "http://mlflow:5000",
+            "--pushgateway-url",
+            "http://pgw:9091",
+            "--dvc-rev",
+            "v1.2",
+        ]
+    )
+    assert code == 0
+    assert "submitted run run-42" in capsys.readouterr().out
+    (call,) = RecordingClient.calls
+    assert call["host"] == "http://kfp.example:8080"
+    assert call["package"] == str(COMPILED_PIPELINE)
+    assert call["experiment_name"] == "nightly"
+    assert call["arguments"] == {
+        "mlflow_tracking_uri": "http://mlflow:5000",
+        "pushgateway_url": "http://pgw:9091",
+        "dvc_repo": "",
+        "dvc_rev": "v1.2",
+        "dvc_remote": "",
+        "drifted": False,
+    }
+
+
+def test_submit_to_an_unreachable_endpoint_fails_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
+    host = f"http://127.0.0.1:{free_port()}"
+    assert cli.main(["submit", "--host", host, "--mlflow-uri", "http://mlflow:5000"]) == 1
+    assert f"could not submit to Kubeflow Pipelines at {host}" in capsys.readouterr().err
+
+
+def test_submit_without_mlflow_uri_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(SystemExit, match="no MLflow URI"):
+        cli.main(["submit", "--host", "http://kfp:8080", "--mlflow-uri", ""])
+
+
+def test_data_and_drifted_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.main(["run", "--local", "--data", "x.csv", "--drifted"])
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def _run_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_"))}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines", "run", "--local", "--state", str(state), *args],
+        cwd=REPO_ROOT,
+        env={**env, "MLOPS_GIT_REV": "cli-test"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_local_kfp_run_twice_then_champion_stays(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    first = _run_cli(state)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "champion moved to v1" in first.stdout
+    assert "no drift" in first.stdout
+    for stage in ("ingest", "validate", "train", "evaluate", "register", "drift"):
+        assert f"stage {stage}: succeeded" in first.stdout
+    second = _run_cli(state, "--drifted")
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert "version 2" in second.stdout
+    assert "champion stays at v1" in second.stdout
+    assert "DRIFT DETECTED" in second.stdout
+    reports = sorted((state / "drift-reports").glob("*.html"))
+    assert len(reports) == 2
+    run_metrics = (state / "metrics" / "breast-cancer-training.prom").read_text(encoding="utf-8")
+    assert 'mlops_pipeline_run_success{pipeline="breast-cancer-training"} 1.0' in run_metrics
+
+
+@pytest.mark.slow
+def test_local_kfp_run_on_bad_data_exits_non_zero_with_the_validation_message(
+    tmp_path: Path, sample_frame: pd.DataFrame
+) -> None:
+    bad = tmp_path / "bad.csv"
+    sample_frame.assign(target=1).to_csv(bad, index=False)
+    state = tmp_path / "state"
+    result = _run_cli(state, "--data", str(bad))
+    assert result.returncode == 1
+    assert "stage validate failed" in result.stderr
+    assert "column 'target' has only one class (1)" in result.stderr
+    validate = (state / "metrics" / "breast-cancer-training-validate.prom").read_text(encoding="utf-8")
+    assert 'stage="validate"} 0.0' in validate
+    assert not (state / "metrics" / "breast-cancer-training-train.prom").exists()

@@ -1,0 +1,47 @@
+"""The sample dataset is byte-for-byte reproducible, so the committed DVC hash holds on a fresh clone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines import dataset, schema
+from pipelines.params import REPO_ROOT
+
+DVC_FILE = REPO_ROOT / "data" / "breast_cancer.csv.dvc"
+
+
+def test_regenerated_dataset_matches_the_committed_dvc_hash(tmp_path: Path) -> None:
+    target = tmp_path / "breast_cancer.csv"
+    md5 = dataset.materialize_sample_dataset(target, DVC_FILE)
+    assert md5 == dataset.tracked_md5(DVC_FILE)
+    assert dataset.md5_of_file(target) == md5
+
+
+def test_dataset_format_is_stable() -> None:
+    data = dataset.sample_dataset_bytes()
+    assert b"\r" not in data
+    lines = data.decode().splitlines()
+    assert lines[0].split(",") == list(schema.COLUMNS)
+    assert len(lines) == 570
+    assert lines[1].startswith("17.99,10.38,122.8,1001.0,")
+
+
+def test_hash_mismatch_writes_nothing(tmp_path: Path) -> None:
+    wrong = tmp_path / "x.csv.dvc"
+    wrong.write_text("outs:\n- md5: ffffffffffffffffffffffffffffffff\n  path: x.csv\n", encoding="utf-8")
+    target = tmp_path / "x.csv"
+    with pytest.raises(dataset.DatasetHashMismatchError, match="records ffffffffffffffffffffffffffffffff"):
+        dataset.materialize_sample_dataset(target, wrong)
+    assert not target.exists()
+
+
+def test_simulated_batches_are_deterministic_and_drift_only_when_asked(sample_frame) -> None:
+    plain = dataset.simulate_batch(sample_frame, 200, seed=3, drifted=False)
+    again = dataset.simulate_batch(sample_frame, 200, seed=3, drifted=False)
+    drifted = dataset.simulate_batch(sample_frame, 200, seed=3, drifted=True)
+    assert dataset.frame_csv_bytes(plain) == dataset.frame_csv_bytes(again)
+    ratio = drifted["mean_radius"].mean() / plain["mean_radius"].mean()
+    assert ratio == pytest.approx(dataset.DRIFT_SCALE, rel=0.01)
+    assert drifted["radius_error"].equals(plain["radius_error"])

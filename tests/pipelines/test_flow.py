@@ -1,0 +1,239 @@
+"""The whole flow in one process against MLflow on SQLite: registration, lineage, champion gating,
+metrics, bad data, and faults (MLflow unreachable, alias move failing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from pipelines import dataset, tasks
+from pipelines.params import REPO_ROOT, load_params
+from pipelines.sequential import run_in_process
+from pipelines.steps.evaluate import ChampionScores, Decision
+from pipelines.steps.validate import DataValidationError
+from pipelines.tracking import TrackingUnavailableError
+from tests.pipelines.conftest import FlowEnv, free_port
+
+PARAMS = load_params()
+MODEL = PARAMS.registry.model_name
+COMMITTED_MD5 = dataset.tracked_md5(REPO_ROOT / "data" / "breast_cancer.csv.dvc")
+
+
+def _client(env: FlowEnv) -> Any:
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=env.tracking_uri, registry_uri=env.tracking_uri)
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlowEnv, dict[str, Any]]]:
+    """One successful run, shared by the tests that inspect its results (MLflow runs take seconds)."""
+    from pipelines.tracking import local_tracking_env
+    from tests.pipelines.conftest import write_params
+
+    root = tmp_path_factory.mktemp("flow")
+    with pytest.MonkeyPatch.context() as patch:
+        tracking = local_tracking_env(root / "state")
+        env = FlowEnv(
+            root=root,
+            metrics_dir=root / "metrics",
+            records_dir=root / "records",
+            params_file=write_params(
+                root / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
+            ),
+            tracking_uri=tracking["MLFLOW_TRACKING_URI"],
+        )
+        for key, value in tracking.items():
+            patch.setenv(key, value)
+        patch.setenv("MLOPS_METRICS_DIR", str(env.metrics_dir))
+        patch.setenv("MLOPS_RUN_RECORD_DIR", str(env.records_dir))
+        patch.setenv("MLOPS_PARAMS_FILE", str(env.params_file))
+        patch.setenv("MLOPS_GIT_REV", "0123abcd")
+        patch.delenv("MLOPS_PUSHGATEWAY_URL", raising=False)
+        results = run_in_process(root / "run1", pipeline_run="run-1")
+        yield env, results
+
+
+def test_first_run_registers_version_1_as_champion_with_lineage(
+    first_run: tuple[FlowEnv, dict[str, Any]],
+) -> None:
+    env, results = first_run
+    registration = results["register"]
+    assert (registration["version"], registration["champion_moved"]) == (1, True)
+    version = _client(env).get_model_version_by_alias(MODEL, "champion")
+    assert int(version.version) == 1
+    assert version.tags["mlops.data_md5"] == COMMITTED_MD5
+    assert version.tags["mlops.git_rev"] == "0123abcd"
+    assert version.tags["mlops.run_id"] == results["train"]["run_id"] == version.run_id
+    assert version.tags["mlops.pipeline_run"] == "run-1"
+
+
+def test_training_run_logs_params_metrics_signature_and_example(
+    first_run: tuple[FlowEnv, dict[str, Any]],
+) -> None:
+    import mlflow
+
+    env, results = first_run
+    run = _client(env).get_run(results["train"]["run_id"])
+    assert run.data.params["C"] == str(PARAMS.train.C)
+    assert run.data.metrics["roc_auc"] >= PARAMS.evaluate.thresholds["roc_auc"]
+    info = mlflow.models.get_model_info(results["train"]["model_uri"])
+    assert info.signature is not None
+    assert info.saved_input_example_info is not None
+
+
+def test_every_stage_and_the_run_report_success_metrics(first_run: tuple[FlowEnv, dict[str, Any]]) -> None:
+    env, _ = first_run
+    for stage in ("ingest", "validate", "train", "evaluate", "register", "drift"):
+        assert f'stage="{stage}"}} 1.0' in env.metric_file(stage)
+    assert 'mlops_pipeline_run_success{pipeline="breast-cancer-training"} 1.0' in env.metric_file()
+    register = env.metric_file("register")
+    labels = 'model_name="breast-cancer-classifier",pipeline="breast-cancer-training"'
+    assert f"mlops_model_champion_version{{{labels}}} 1.0" in register
+    assert 'metric="roc_auc",model_name="breast-cancer-classifier",model_version="1"' in register
+    drift = env.metric_file("drift")
+    assert 'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training"} 0.0' in drift
+    assert drift.count("mlops_drift_feature_score{") == 30
+
+
+def test_drift_report_is_saved_and_logged_to_mlflow(first_run: tuple[FlowEnv, dict[str, Any]]) -> None:
+    env, results = first_run
+    drift = results["drift"]
+    assert (
+        Path(drift["report_path"]).read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    )
+    artifacts = [a.path for a in _client(env).list_artifacts(drift["mlflow_run_id"], "drift")]
+    assert artifacts == ["drift/drift-report.html"]
+
+
+def test_second_run_on_drifted_batch_keeps_champion_and_detects_drift(
+    first_run: tuple[FlowEnv, dict[str, Any]],
+) -> None:
+    env, _ = first_run
+    results = run_in_process(env.root / "run2", drifted=True, pipeline_run="run-2")
+    registration = results["register"]
+    assert registration["version"] == 2
+    assert not registration["champion_moved"]
+    assert registration["champion_version"] == 1
+    assert "not better than the champion" in registration["reason"]
+    assert int(_client(env).get_model_version_by_alias(MODEL, "champion").version) == 1
+    assert results["drift"]["drifted"]
+    assert (
+        'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training"} 1.0'
+        in env.metric_file("drift")
+    )
+
+
+def _candidate(env: FlowEnv, name: str) -> tuple[Path, dict[str, Any]]:
+    """A freshly trained and logged candidate (model folder and training record)."""
+    work = env.root / name
+    tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv")
+    training = tasks.train_task(
+        work / "t.csv", work / "model", work / "test.csv", data_md5="", data_source="test", pipeline_run=name
+    )
+    return work, training
+
+
+def _write_decision(work: Path, promote: bool, champion_version: int | None) -> Path:
+    metrics = {"accuracy": 1.0, "f1": 1.0, "roc_auc": 1.0}
+    champion = ChampionScores(champion_version, metrics) if champion_version else None
+    decision = Decision(metrics, champion, {}, promote, promote, "test decision")
+    path = work / "evaluation.json"
+    import json
+
+    path.write_text(json.dumps(decision.to_dict()), encoding="utf-8")
+    return path
+
+
+def test_better_candidate_moves_champion(first_run: tuple[FlowEnv, dict[str, Any]]) -> None:
+    env, _ = first_run
+    client = _client(env)
+    before = int(client.get_model_version_by_alias(MODEL, "champion").version)
+    work, _ = _candidate(env, "better")
+    result = tasks.register_task(work / "model", _write_decision(work, True, before))
+    assert result["champion_moved"]
+    assert int(client.get_model_version_by_alias(MODEL, "champion").version) == result["version"] > before
+
+
+def test_stale_comparison_does_not_move_champion(first_run: tuple[FlowEnv, dict[str, Any]]) -> None:
+    env, _ = first_run
+    client = _client(env)
+    before = int(client.get_model_version_by_alias(MODEL, "champion").version)
+    work, _ = _candidate(env, "stale")
+    # Evaluated against a champion that is no longer the champion.
+    result = tasks.register_task(work / "model", _write_decision(work, True, before + 100))
+    assert not result["champion_moved"]
+    assert int(client.get_model_version_by_alias(MODEL, "champion").version) == before
+
+
+def test_failed_alias_move_leaves_no_new_version_and_no_champion_change(
+    first_run: tuple[FlowEnv, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+
+    env, _ = first_run
+    client = _client(env)
+    before = int(client.get_model_version_by_alias(MODEL, "champion").version)
+    versions_before = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    work, _ = _candidate(env, "alias-fails")
+
+    def refuse(*_: object, **__: object) -> None:
+        raise ConnectionRefusedError("registry went away")
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_alias", refuse)
+    with pytest.raises(TrackingUnavailableError, match="moving champion to version"):
+        tasks.register_task(work / "model", _write_decision(work, True, before))
+    monkeypatch.undo()
+    assert {v.version for v in client.search_model_versions(f"name='{MODEL}'")} == versions_before
+    assert int(client.get_model_version_by_alias(MODEL, "champion").version) == before
+    assert 'stage="register"} 0.0' in env.metric_file("register")
+
+
+def test_bad_data_stops_the_run_registers_nothing_and_emits_failure(
+    flow_env: FlowEnv, sample_frame: pd.DataFrame
+) -> None:
+    bad = flow_env.root / "bad.csv"
+    sample_frame.drop(columns=["mean_radius"]).to_csv(bad, index=False)
+    with pytest.raises(DataValidationError, match="column 'mean_radius' is missing"):
+        run_in_process(flow_env.root / "work", data_csv=str(bad))
+    assert 'stage="validate"} 0.0' in flow_env.metric_file("validate")
+    assert 'mlops_pipeline_run_success{pipeline="breast-cancer-training"} 0.0' in flow_env.metric_file()
+    assert not (flow_env.metrics_dir / "breast-cancer-training-train.prom").exists()
+    assert not (flow_env.root / "state" / "mlflow" / "mlflow.db").exists()  # nothing ever reached MLflow
+
+
+def test_mlflow_unreachable_fails_train_after_bounded_retries(flow_env: FlowEnv) -> None:
+    work = flow_env.root / "work"
+    tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv")
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(
+        TrackingUnavailableError, match=rf"MLflow at {uri} did not answer: a health check failed 2 time"
+    ):
+        tasks.train_task(
+            work / "t.csv",
+            work / "model",
+            work / "test.csv",
+            data_md5="",
+            data_source="x",
+            pipeline_run="x",
+            mlflow_tracking_uri=uri,
+        )
+    assert not (work / "model").exists()
+    assert 'stage="train"} 0.0' in flow_env.metric_file("train")
+
+
+def test_mlflow_unreachable_fails_register_and_registers_nothing(
+    first_run: tuple[FlowEnv, dict[str, Any]],
+) -> None:
+    env, _ = first_run
+    client = _client(env)
+    versions_before = {v.version for v in client.search_model_versions(f"name='{MODEL}'")}
+    work = env.root / "run1"
+    uri = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(TrackingUnavailableError, match=rf"MLflow at {uri} did not answer"):
+        tasks.register_task(work / "model", work / "evaluation.json", mlflow_tracking_uri=uri)
+    assert {v.version for v in client.search_model_versions(f"name='{MODEL}'")} == versions_before

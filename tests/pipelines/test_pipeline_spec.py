@@ -1,0 +1,79 @@
+"""The compiled pipeline: committed YAML up to date, every component pinned, nothing installed at run time."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from pipelines import images
+from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
+
+DOCKERFILE = Path(images.__file__).with_name("Dockerfile")
+
+
+@pytest.fixture(scope="module")
+def spec() -> dict:
+    return yaml.safe_load(COMPILED_PIPELINE.read_text(encoding="utf-8"))
+
+
+def test_committed_yaml_is_up_to_date(tmp_path: Path) -> None:
+    fresh = compile_pipeline(tmp_path / "pipeline.yaml")
+    assert fresh.read_text(encoding="utf-8") == COMPILED_PIPELINE.read_text(encoding="utf-8"), (
+        "pipelines/training_pipeline.yaml is out of date: run `python -m pipelines compile` and commit it"
+    )
+
+
+def test_every_component_runs_the_steps_image_without_installing_anything(spec: dict) -> None:
+    executors = spec["deploymentSpec"]["executors"]
+    assert len(executors) == 7
+    for name, executor in executors.items():
+        container = executor["container"]
+        assert container["image"] == images.STEPS.reference, name
+        assert "pip install" not in " ".join(container["command"]), name
+
+
+def test_stages_run_inside_an_exit_handler_that_reports_the_final_status(spec: dict) -> None:
+    root_tasks = spec["root"]["dag"]["tasks"]
+    exit_task = root_tasks["report-run-status"]
+    assert exit_task["triggerPolicy"]["strategy"] == "ALL_UPSTREAM_TASKS_COMPLETED"
+    assert "taskFinalStatus" in exit_task["inputs"]["parameters"]["status"]
+    inner = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    assert set(inner) == {"ingest", "validate", "train", "evaluate", "register", "drift"}
+    assert all(task["cachingOptions"] == {} for task in inner.values())  # caching off
+
+
+def test_pipeline_parameters(spec: dict) -> None:
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    assert set(parameters) == {
+        "data_csv",
+        "drifted",
+        "dvc_repo",
+        "dvc_rev",
+        "dvc_remote",
+        "mlflow_tracking_uri",
+        "pushgateway_url",
+    }
+
+
+def test_dockerfile_builds_on_the_pinned_python_base() -> None:
+    from_lines = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    assert from_lines == [images.PYTHON_BASE.reference]
+    assert re.fullmatch(r".+:[\w.-]+@sha256:[0-9a-f]{64}", images.PYTHON_BASE.reference)
+
+
+def test_steps_image_base_matches_the_platform_python_base() -> None:
+    from components.versions import PYTHON_BASE
+
+    assert images.PYTHON_BASE.digest == PYTHON_BASE.digest
+
+
+def test_a_digest_pins_the_steps_image() -> None:
+    digest = "sha256:" + "ab" * 32
+    assert (
+        images.STEPS.with_digest(digest).reference == f"{images.STEPS.repository}:{images.STEPS.tag}@{digest}"
+    )
+    with pytest.raises(ValueError, match="is not sha256:<64 hex>"):
+        images.STEPS.with_digest("latest")
