@@ -1,7 +1,9 @@
 """AWS list prices (us-east-1, on-demand, USD) and the usage assumptions the estimate rests on.
 
-Prices are the public list prices on the pages below, as published when this table was written
-(PRICES_CHECKED_ON). They change a few times a year: re-check the pages and update the date together.
+Prices are the public list prices on the pages below as the table's authors knew them on
+PRICES_CHECKED_ON; that day they could not be compared with the live pages (no network access), so treat
+them as the last known list prices. They change a few times a year: re-check the pages and update the
+date together.
 A stack in another region costs somewhat more (us-east-1 is among the cheapest regions).
 
 Sources:

@@ -38,7 +38,7 @@ def render_text(estimate: CostEstimate) -> str:
         return f"stack {estimate.stack}: no AWS resources (target local): $0.00/month on AWS\n"
     width = max(len(i.item) for i in estimate.items)
     lines = [
-        f"stack {estimate.stack}: estimated monthly cost, {prices.REGION} list prices of "
+        f"stack {estimate.stack}: estimated monthly cost, {prices.REGION} last known list prices of "
         f"{prices.PRICES_CHECKED_ON.isoformat()}"
     ]
     for i in estimate.items:
@@ -54,7 +54,7 @@ def render_markdown(estimate: CostEstimate) -> str:
     return (
         "\n".join(
             [
-                f"**{estimate.stack}** ({prices.REGION}, list prices of {prices.PRICES_CHECKED_ON})",
+                f"**{estimate.stack}** ({prices.REGION}, last known list prices of {prices.PRICES_CHECKED_ON})",
                 "",
                 "| Category | Item | Quantity | USD/month |",
                 "|---|---|---|---:|",
