@@ -1,8 +1,9 @@
 """`python -m pipelines`: prepare the data, compile, run locally, or submit to a Kubeflow Pipelines endpoint.
 
 prepare-data                          regenerate the DVC-tracked dataset, check its hash, push it locally
-compile [--output F] [--steps-image-digest sha256:...]
-run --local [--data CSV | --drifted] [--state DIR]
+compile [--output F] [--steps-image-digest sha256:... | --steps-image REF]
+run --local [--data CSV | --drifted] [--state DIR] [--verbose]
+upload --host URL --steps-image REF --version V [--name N]
 submit --host URL [--experiment NAME] [--run-name N] [--mlflow-uri U] [--pushgateway-url U]
        [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME] [--package F]
 """
@@ -12,7 +13,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from typing import Any
 from pipelines import images
 
 DEFAULT_KFP_EXPERIMENT = "mlops-training"
+PIPELINE_DISPLAY_NAME = "breast-cancer-training"
+PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,10 +39,16 @@ def _parser() -> argparse.ArgumentParser:
     compile_cmd.add_argument(
         "--output", type=Path, default=None, help="default: pipelines/training_pipeline.yaml"
     )
-    compile_cmd.add_argument(
+    pin = compile_cmd.add_mutually_exclusive_group()
+    pin.add_argument(
         "--steps-image-digest",
         default=None,
-        help="pin the steps image to this digest (sha256:<64 hex>), e.g. right after the deploy build",
+        help="pin the default steps image to this digest (sha256:<64 hex>)",
+    )
+    pin.add_argument(
+        "--steps-image",
+        default=None,
+        help="the full steps image reference to run, e.g. the `training_steps_image` stack output",
     )
 
     run = commands.add_parser("run", help="run the whole pipeline")
@@ -48,6 +59,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--drifted", action="store_true", help="check a simulated drifted batch")
     run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
+    run.add_argument(
+        "--verbose", action="store_true", help="show every task's full kfp.local output (inputs, outputs)"
+    )
+
+    upload = commands.add_parser(
+        "upload", help="compile for a built steps image and upload it as a new pipeline version"
+    )
+    upload.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8888")
+    upload.add_argument(
+        "--steps-image", required=True, help="pinned steps image (`training_steps_image` stack output)"
+    )
+    upload.add_argument("--version", required=True, help="pipeline version name, e.g. the git commit")
+    upload.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
 
     submit = commands.add_parser(
         "submit", help="submit the compiled pipeline to a Kubeflow Pipelines endpoint"
@@ -74,9 +98,49 @@ def _parser() -> argparse.ArgumentParser:
 def _compile(args: argparse.Namespace) -> int:
     from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
 
-    image = images.STEPS.with_digest(args.steps_image_digest) if args.steps_image_digest else images.STEPS
-    output = compile_pipeline(args.output or COMPILED_PIPELINE, image.reference)
-    print(f"compiled {output} (steps image {image.reference})")
+    if args.steps_image:
+        reference = _pinned(args.steps_image)
+    elif args.steps_image_digest:
+        reference = images.STEPS.with_digest(args.steps_image_digest).reference
+    else:
+        reference = images.STEPS.reference
+    output = compile_pipeline(args.output or COMPILED_PIPELINE, reference)
+    print(f"compiled {output} (steps image {reference})")
+    return 0
+
+
+def _pinned(reference: str) -> str:
+    if not PINNED_IMAGE.match(reference):
+        raise SystemExit(
+            f"--steps-image {reference!r}: expected a reference pinned by digest, "
+            "registry/repository[:tag]@sha256:<64 hex>"
+        )
+    return reference
+
+
+def _upload(args: argparse.Namespace) -> int:
+    """Compile for the image `pulumi up` built and add it to the pipeline as a new version."""
+    import kfp
+
+    from pipelines.pipeline import compile_pipeline
+
+    reference = _pinned(args.steps_image)
+    with tempfile.TemporaryDirectory() as folder:
+        package = compile_pipeline(Path(folder) / "pipeline.yaml", reference)
+        try:
+            client = kfp.Client(host=args.host)
+            pipeline_id = client.get_pipeline_id(args.name)
+            if pipeline_id is None:
+                # The first upload creates the pipeline together with its first version.
+                client.upload_pipeline(str(package), pipeline_name=args.name, description=args.version)
+            else:
+                client.upload_pipeline_version(
+                    str(package), pipeline_version_name=args.version, pipeline_id=pipeline_id
+                )
+        except Exception as exc:
+            print(f"upload: could not upload to Kubeflow Pipelines at {args.host}: {exc}", file=sys.stderr)
+            return 1
+    print(f"uploaded {args.name} version {args.version} (steps image {reference}) to {args.host}")
     return 0
 
 
@@ -85,7 +149,7 @@ def _run_local(args: argparse.Namespace) -> int:
 
     layout = state_layout(args.state)
     try:
-        records = run_local(args.data, args.drifted, layout)
+        records = run_local(args.data, args.drifted, layout, verbose=args.verbose)
     except LocalRunError as exc:
         print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
         return 1
@@ -141,4 +205,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _compile(args)
     if args.command == "run":
         return _run_local(args)
+    if args.command == "upload":
+        return _upload(args)
     return _submit(args)

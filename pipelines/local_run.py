@@ -11,15 +11,18 @@ Layout of the state folder (git-ignored):
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from monitoring.metrics import STAGES
 from pipelines import dataset
@@ -113,7 +116,46 @@ def read_records(record_dir: Path) -> dict[str, dict[str, Any]]:
     }
 
 
-def run_local(data_csv: Path | None, drifted: bool, layout: StateLayout) -> dict[str, dict[str, Any]]:
+class _TaskOutputFilter(io.TextIOBase):
+    """Passes kfp.local's task headers and our stages' progress; drops the executors' JSON dumps.
+
+    kfp.local prints each task's streamed log indented by four spaces; most of it is the executor input
+    and output as pretty-printed JSON. A newcomer needs the stages, their outcomes and any error.
+    """
+
+    KEEP = ("[breast-cancer-training]", "Traceback", "Error", "error:", "WARNING", "Warning")
+
+    def __init__(self, target: TextIO) -> None:
+        self._target = target
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            if not line.startswith("    ") or any(marker in line for marker in self.KEEP):
+                self._target.write(line.strip() + "\n" if line.startswith("    ") else line + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+
+@contextlib.contextmanager
+def _quiet_task_output(verbose: bool) -> Iterator[None]:
+    if verbose:
+        yield
+        return
+    with contextlib.redirect_stdout(_TaskOutputFilter(sys.stdout)):
+        yield
+
+
+def run_local(
+    data_csv: Path | None, drifted: bool, layout: StateLayout, *, verbose: bool = False
+) -> dict[str, dict[str, Any]]:
     """Run the pipeline through kfp.local; return each stage's record. Raises LocalRunError on failure."""
     import kfp.local
 
@@ -136,7 +178,7 @@ def run_local(data_csv: Path | None, drifted: bool, layout: StateLayout) -> dict
         raise_on_error=False,
     )
     pipeline = build_pipeline()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet_task_output(verbose):
         # Display names and caching options matter on a cluster; kfp.local warns that it ignores them.
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
         pipeline(

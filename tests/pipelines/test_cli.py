@@ -131,3 +131,34 @@ def test_local_kfp_run_on_bad_data_exits_non_zero_with_the_validation_message(
     validate = (state / "metrics" / "breast-cancer-training-validate.prom").read_text(encoding="utf-8")
     assert 'stage="validate"} 0.0' in validate
     assert not (state / "metrics" / "breast-cancer-training-train.prom").exists()
+
+
+def test_compile_takes_a_pinned_steps_image_and_refuses_an_unpinned_one(tmp_path: Path) -> None:
+    from pipelines.cli import main
+
+    pinned = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-pipeline-steps:py3.11-abc@sha256:" + "a" * 64
+    output = tmp_path / "pipeline.yaml"
+    assert main(["compile", "--output", str(output), "--steps-image", pinned]) == 0
+    assert output.read_text().count(pinned) >= 6, "every component runs in the pinned image"
+    with pytest.raises(SystemExit, match="expected a reference pinned by digest"):
+        main(["compile", "--output", str(output), "--steps-image", "ghcr.io/x/steps:latest"])
+
+
+def test_task_output_filter_keeps_progress_and_errors_and_drops_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    from pipelines.local_run import _TaskOutputFilter
+
+    stream = _TaskOutputFilter(sys.stdout)
+    stream.write("12:00:00.000 - INFO - Executing task 'train'\n")
+    stream.write('    {\n        "inputs": {}\n    }\n')
+    stream.write("    [breast-cancer-training] stage train: succeeded in 1.0 s\n")
+    stream.write("    ValueError: column 'mean radius' has 3 nulls\n")
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "12:00:00.000 - INFO - Executing task 'train'",
+        "[breast-cancer-training] stage train: succeeded in 1.0 s",
+        "ValueError: column 'mean radius' has 3 nulls",
+    ]
