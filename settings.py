@@ -125,6 +125,11 @@ class ClusterSettings(_Section):
     """EXTENDED support costs $0.60/h per cluster after standard support ends."""
     kube_context: str | None = None
     """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
+    admin_principal_arns: list[
+        Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
+    ] = Field(default_factory=list)
+    """IAM roles/users that get cluster-admin through EKS access entries (the creator always has it):
+    e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
 
 class DvcRemoteSettings(_Section):

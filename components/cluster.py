@@ -165,6 +165,25 @@ class _Network:
     nat_gateways: list[aws.ec2.NatGateway]
 
 
+CLUSTER_ADMIN_POLICY_ARN = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+
+def admin_access_entries(principal_arns: list[str]) -> dict[str, eks.AccessEntryArgs]:
+    """Cluster-admin access entries, one per principal (EKS grants the creator admin on its own)."""
+    return {
+        f"admin-{index}": eks.AccessEntryArgs(
+            principal_arn=arn,
+            access_policies={
+                "cluster-admin": eks.AccessPolicyAssociationArgs(
+                    policy_arn=CLUSTER_ADMIN_POLICY_ARN,
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                )
+            },
+        )
+        for index, arn in enumerate(principal_arns)
+    }
+
+
 class PlatformCluster(pulumi.ComponentResource):
     provider: k8s.Provider
     cluster_name: pulumi.Output[str] | None = None
@@ -382,6 +401,7 @@ class PlatformCluster(pulumi.ComponentResource):
                 enabled_cluster_log_types=list(settings.log_types or []),
                 encryption_config_key_arn=secrets_key.arn if secrets_key is not None else None,
                 authentication_mode=eks.AuthenticationMode.API,
+                access_entries=admin_access_entries(settings.admin_principal_arns),
                 upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.upgrade_policy),
                 deletion_protection=args.protect,
                 # Our managed node groups below replace pulumi-eks's self-managed default group.

@@ -372,3 +372,32 @@ def test_local_registers_no_aws_resource_and_uses_the_kube_context() -> None:
     provider = record.one("pulumi:providers:kubernetes")
     assert provider.inputs["context"] == "kind-mlops"
     assert "kubeconfig" not in provider.inputs
+
+
+def test_extra_admins_get_cluster_admin_through_access_entries_only() -> None:
+    deploy_role = "arn:aws:iam::123456789012:role/github-deploy-prod"
+    record = run_stack(
+        "dev",
+        set_values={
+            "mlops-infra:cluster": {
+                "publicAccessCidrs": ["198.51.100.0/24"],
+                "adminPrincipalArns": [deploy_role],
+            }
+        },
+    )
+    entries = record.one("eks:index:Cluster").inputs["accessEntries"]
+    assert entries == {
+        "admin-0": {
+            "principalArn": deploy_role,
+            "accessPolicies": {
+                "cluster-admin": {
+                    "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
+                    "accessScope": {"type": "cluster"},
+                }
+            },
+        }
+    }
+    assert not record.of_type("kubernetes:core/v1:ConfigMap") or all(
+        r.inputs.get("metadata", {}).get("name") != "aws-auth"
+        for r in record.of_type("kubernetes:core/v1:ConfigMap")
+    ), "access entries, not the aws-auth ConfigMap"

@@ -257,6 +257,13 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         ("mlops-infra:cluster.logRetentionDays = 10", "CloudWatch retention values"),
     ),
     (
+        "admin_principal_not_an_iam_arn",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "adminPrincipalArns": ["alice"]}},
+        (),
+        ('mlops-infra:cluster.adminPrincipalArns.0 = "alice"', "should match pattern"),
+    ),
+    (
         "email_without_smtp",
         "dev",
         {K + "monitoring": {"alertEmailTo": ["oncall@example.com"]}},
