@@ -6,12 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+CHECKOV := .venv-checkov/bin/checkov
+CHECKOV_VERSION := 3.3.30
 CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv demo demo-drift lint typecheck test test-unit bench cost clean
+.PHONY: help venv demo demo-drift lint typecheck test test-unit bench chart-template cost clean
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 # The venv is rebuilt only when a requirements file changes, so repeated runs cost nothing.
 $(STAMP): requirements.txt requirements-dev.txt
@@ -21,6 +23,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(STAMP)  ## Create or update .venv from the pinned requirements
+
+# checkov pins its own boto3/botocore/packaging and would downgrade ours: it lives in a venv of its own.
+$(CHECKOV): Makefile
+	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION)
+	touch $@
 
 demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, MLflow on SQLite, local DVC)
 	$(PY) -m pipelines run --local
@@ -35,7 +43,7 @@ lint: $(STAMP)  ## ruff check + ruff format --check
 typecheck: $(STAMP)  ## mypy on our code
 	$(VENV)/bin/mypy $(CODE)
 
-test: lint typecheck  ## Lint, type-check and run the whole test suite
+test: lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite
 	$(PY) -m pytest
 
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
@@ -44,6 +52,9 @@ test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline 
 bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency
 	$(PY) -m benchmarks
 	$(PY) -m benchmarks.bench_alert_latency --rounds 5
+
+chart-template: $(STAMP)  ## helm template of every chart each stack installs, with our values (needs helm)
+	for stack in local dev prod; do $(PY) -m harness charts --stack $$stack --template || exit 1; done
 
 cost: $(STAMP)  ## Itemised monthly cost estimate of the dev and prod stacks
 	$(PY) -m cost_estimate --stack dev --stack prod

@@ -1,10 +1,17 @@
 """Wiring only: stack settings -> components -> stack outputs."""
 
+import dataclasses
+
 import pulumi
 import pulumi_aws as aws
 
 from components.cluster import PlatformCluster, PlatformClusterArgs
 from components.dvc_remote import DvcRemote, DvcRemoteArgs
+from components.images import MLFLOW_SERVER, TRAINING_STEPS, PlatformImages, PlatformImagesArgs
+from components.kubeflow import KubeflowPipelines, KubeflowPipelinesArgs, PipelineAws, PipelineMinio
+from components.minio import Minio, MinioArgs
+from components.mlflow import MinioArtifacts, MlflowServer, MlflowServerArgs, PostgresNetwork, S3Artifacts
+from components.monitoring import AlertReceivers, MlflowScrapeTarget, MonitoringStack, MonitoringStackArgs
 from settings import load_secrets, load_settings
 
 settings = load_settings()
@@ -50,6 +57,80 @@ dvc_remote = (
     else None
 )
 
+# Our two images, built and pushed by `pulumi up`, deployed by digest.
+images = PlatformImages(
+    "images",
+    PlatformImagesArgs(
+        builds=[
+            dataclasses.replace(MLFLOW_SERVER, repository=settings.images.mlflow_repository),
+            dataclasses.replace(TRAINING_STEPS, repository=settings.images.steps_repository),
+        ],
+        registry=settings.images.registry,
+        ecr_region=settings.aws_region if settings.images.registry is None else None,
+        platforms=settings.images.platforms,
+    ),
+    aws_opts,
+)
+
+# Platform services on the cluster; AWS children (RDS, Pod Identity roles) use the tagged AWS provider.
+k8s_opts = pulumi.ResourceOptions(providers=[p for p in (aws_provider, cluster.provider) if p is not None])
+minio = (
+    Minio(
+        "minio",
+        MinioArgs(storage_size_gib=settings.minio.storage_size_gib, protect=settings.protect),
+        k8s_opts,
+    )
+    if settings.minio.enabled
+    else None
+)
+if dvc_remote is not None:
+    artifacts: S3Artifacts | MinioArtifacts = S3Artifacts.from_dvc_remote(
+        dvc_remote, cluster, settings.aws_region
+    )
+else:
+    assert minio is not None  # settings: target 'local' keeps artifacts in MinIO
+    artifacts = MinioArtifacts.from_minio(minio, bucket="mlflow")
+mlflow = MlflowServer(
+    "mlflow",
+    MlflowServerArgs(
+        settings=settings.mlflow,
+        image=images.refs[MLFLOW_SERVER.name],
+        artifacts=artifacts,
+        protect=settings.protect,
+        postgres=PostgresNetwork.from_cluster(cluster, settings.network.vpc_cidr, dvc_remote)
+        if settings.mlflow.backend == "postgres"
+        else None,
+    ),
+    k8s_opts,
+)
+monitoring = MonitoringStack(
+    "monitoring",
+    MonitoringStackArgs(
+        settings=settings.monitoring,
+        eks=settings.is_aws,
+        receivers=AlertReceivers.from_settings(settings.monitoring, secrets),
+        mlflow=MlflowScrapeTarget.from_server(mlflow),
+    ),
+    k8s_opts,
+)
+kubeflow = KubeflowPipelines(
+    "kubeflow",
+    KubeflowPipelinesArgs(
+        version=settings.kubeflow.version,
+        mlflow_tracking_uri=mlflow.tracking_uri,
+        mlflow_username=mlflow.admin_username,
+        mlflow_password=mlflow.admin_password,
+        pushgateway_url=monitoring.pushgateway_url,
+        aws=PipelineAws(cluster.cluster_name, dvc_remote.bucket_arn, dvc_remote.kms_key_arn)
+        if dvc_remote is not None and cluster.cluster_name is not None
+        else None,
+        minio=PipelineMinio(minio.endpoint_url, minio.access_key, minio.secret_key)
+        if dvc_remote is None and minio is not None
+        else None,
+    ),
+    k8s_opts,
+)
+
 pulumi.export("target", settings.target)
 pulumi.export("production", settings.production)
 
@@ -66,3 +147,18 @@ if dvc_remote is not None:
     pulumi.export("dvc_remote_bucket", dvc_remote.bucket_name)
     pulumi.export("dvc_remote_url", dvc_remote.url)
     pulumi.export("dvc_remote_commands", dvc_remote.commands)
+pulumi.export("mlflow_image", images.refs[MLFLOW_SERVER.name])
+pulumi.export("training_steps_image", images.refs[TRAINING_STEPS.name])
+pulumi.export("kubeflow_namespace", kubeflow.namespace)
+pulumi.export("mlflow_tracking_uri", mlflow.tracking_uri)
+pulumi.export("mlflow_port_forward", mlflow.port_forward)
+pulumi.export("mlflow_admin_username", mlflow.admin_username)
+pulumi.export("mlflow_admin_password", mlflow.admin_password)
+pulumi.export("kfp_ui_port_forward", kubeflow.ui_port_forward)
+pulumi.export("kfp_api_port_forward", kubeflow.api_port_forward)
+pulumi.export("pushgateway_url", monitoring.pushgateway_url)
+pulumi.export("grafana_port_forward", monitoring.grafana_port_forward)
+pulumi.export("grafana_admin_password", monitoring.grafana_admin_password)
+pulumi.export("alertmanager_port_forward", monitoring.alertmanager_port_forward)
+if minio is not None:
+    pulumi.export("minio_endpoint", minio.endpoint_url)

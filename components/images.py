@@ -22,6 +22,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from components.github_oidc import BUILD_CACHE_TAG
+from components.versions import MLFLOW_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,6 +41,8 @@ class ImageBuild:
     """Files and folders (relative to the repository root) whose content the image is built from."""
     version: str
     """Human-readable start of the tag (the main component's version)."""
+    context: str = "."
+    """Build context relative to the repository root (the root's .dockerignore applies to ".")."""
     build_args: dict[str, str] = field(default_factory=dict)
 
 
@@ -85,16 +88,25 @@ TRAINING_STEPS = ImageBuild(
     ),
     version="py3.11",
 )
+MLFLOW_SERVER = ImageBuild(
+    name="mlflow-server",
+    repository="mlops-mlflow",
+    dockerfile="docker/mlflow/Dockerfile",
+    inputs=("docker/mlflow",),
+    version=MLFLOW_VERSION,
+    context="docker/mlflow",
+)
 
 
 @dataclass(frozen=True)
 class PlatformImagesArgs:
     builds: Sequence[ImageBuild]
     """The images to build."""
-    registry: pulumi.Input[str]
-    """Registry host (and optional path) to push to, e.g. an ECR registry or localhost:5001."""
-    ecr_login: bool
-    """Authenticate to ECR with a short-lived token from the AWS provider (no stored credentials)."""
+    registry: str | None
+    """Registry host (and optional path) to push to, e.g. localhost:5001; None: this account's ECR."""
+    ecr_region: str | None
+    """Region of the account's ECR, used when `registry` is None; pushes then log in with a short-lived
+    token from the AWS provider (no stored credentials)."""
     platforms: Sequence[str] = ("linux/amd64",)
     """Architectures to build for."""
 
@@ -106,15 +118,23 @@ class PlatformImages(pulumi.ComponentResource):
         self, name: str, args: PlatformImagesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:images:PlatformImages", name, None, opts)
-        registries = self._registry_login(name, args) if args.ecr_login else None
+        if args.registry is None and args.ecr_region is None:
+            raise ValueError("PlatformImages: give a registry, or the ECR region of this account")
+        registry: pulumi.Input[str]
+        if args.registry is not None:
+            registry, registries = args.registry, None
+        else:
+            account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
+            registry = ecr_registry(account, str(args.ecr_region))
+            registries = self._ecr_login(registry)
         self.refs: dict[str, pulumi.Output[str]] = {}
         for build in args.builds:
             tag = content_tag(build)
-            target = pulumi.Output.concat(args.registry, "/", build.repository)
+            target = pulumi.Output.concat(registry, "/", build.repository)
             cache = pulumi.Output.concat(target, ":", BUILD_CACHE_TAG)
             image = docker_build.Image(
                 f"{name}-{build.name}",
-                context=docker_build.BuildContextArgs(location=str(REPO_ROOT)),
+                context=docker_build.BuildContextArgs(location=str(REPO_ROOT / build.context)),
                 dockerfile=docker_build.DockerfileArgs(location=str(REPO_ROOT / build.dockerfile)),
                 platforms=[docker_build.Platform(p) for p in args.platforms],
                 # The image records its content tag (MLOPS_GIT_REV in lineage): no rebuild per commit.
@@ -136,11 +156,11 @@ class PlatformImages(pulumi.ComponentResource):
             self.refs[build.name] = image.ref
         self.register_outputs({"refs": self.refs})
 
-    def _registry_login(self, name: str, args: PlatformImagesArgs) -> list[docker_build.RegistryArgs]:
+    def _ecr_login(self, registry: pulumi.Input[str]) -> list[docker_build.RegistryArgs]:
         token = aws.ecr.get_authorization_token_output(opts=pulumi.InvokeOutputOptions(parent=self))
         return [
             docker_build.RegistryArgs(
-                address=args.registry,
+                address=registry,
                 username=token.user_name,
                 password=pulumi.Output.secret(token.password),
             )

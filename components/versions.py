@@ -18,14 +18,13 @@ class ImagePin:
     """Registry and repository, e.g. quay.io/minio/minio."""
     tag: str
     """Human-readable release tag."""
-    digest: str | None
-    """Content digest of the tag (manifest-list digest for multi-arch images); None only for our own
-    image before its first build, see `docs/platform-services.md`."""
+    digest: str
+    """Content digest of the tag (manifest-list digest for multi-arch images)."""
     source: str
     """Where the digest was read, so the next person can re-check it."""
 
     def __post_init__(self) -> None:
-        if self.digest is not None and not _DIGEST.match(self.digest):
+        if not _DIGEST.match(self.digest):
             raise ValueError(
                 f"image {self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex>"
             )
@@ -33,8 +32,7 @@ class ImagePin:
     @property
     def reference(self) -> str:
         """The string a Pod's `image` field gets."""
-        pinned = f"{self.repository}:{self.tag}"
-        return f"{pinned}@{self.digest}" if self.digest else pinned
+        return f"{self.repository}:{self.tag}@{self.digest}"
 
 
 # MinIO stopped publishing community images in late 2025; RELEASE.2025-09-07T16-13-09Z is the last release
@@ -64,15 +62,8 @@ PYTHON_BASE = ImagePin(
 )
 
 MLFLOW_VERSION = "3.17.2"
-# Built from docker/mlflow/Dockerfile by the deploy workflow and pushed under this tag. The digest is
-# unknown until that build ran: the workflow writes it here (see docs/platform-services.md).
-MLFLOW_SERVER = ImagePin(
-    repository="ghcr.io/mlops-infra/mlflow-server",
-    tag=f"{MLFLOW_VERSION}-1",
-    digest=None,
-    source="docker/mlflow/Dockerfile, built and pushed by the deploy workflow; the digest is written here "
-    "by that workflow after the push",
-)
+# Our MLflow server image is built from docker/mlflow/Dockerfile by `pulumi up` and deployed by digest
+# (components/images.py, MLFLOW_SERVER); its tag starts with this version.
 
 # Kubeflow Pipelines standalone, installed from the upstream kustomize manifests at this git tag.
 # The manifests pin their own images by tag (ghcr.io/kubeflow/kfp-*:<version>); their digests could not be

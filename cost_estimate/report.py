@@ -54,7 +54,8 @@ def render_markdown(estimate: CostEstimate) -> str:
     return (
         "\n".join(
             [
-                f"**{estimate.stack}** ({prices.REGION}, last known list prices of {prices.PRICES_CHECKED_ON})",
+                f"**{estimate.stack}** ({prices.REGION}, "
+                f"last known list prices of {prices.PRICES_CHECKED_ON})",
                 "",
                 "| Category | Item | Quantity | USD/month |",
                 "|---|---|---|---:|",

@@ -206,6 +206,11 @@ def _outputs_for(type_token: str, name: str, inputs: dict[str, Any]) -> tuple[st
                 "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/{repo}",
                 "registryId": ACCOUNT_ID,
             }
+        case "docker-build:index:Image":
+            # What BuildKit reports after a push: the first tag pinned by the manifest digest.
+            digest = "sha256:" + hashlib.sha256(repr(sorted(inputs.items())).encode()).hexdigest()
+            tags = inputs.get("tags") or [f"registry.invalid/{name}:latest"]
+            outputs |= {"digest": digest, "ref": f"{tags[0]}@{digest}"}
         case "aws:cloudwatch/logGroup:LogGroup":
             outputs |= {"arn": _arn("logs", f"log-group:{inputs.get('name', physical)}")}
         case "aws:ec2/eip:Eip":
@@ -294,6 +299,16 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
         "dnsSuffix": "amazonaws.com",
         "reverseDnsPrefix": "com.amazonaws",
         "id": "aws",
+    },
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda _args: {
+        "authorizationToken": "QVdTOmV4YW1wbGUtdG9rZW4=",
+        "expiresAt": "2026-11-27T08:00:00Z",
+        "id": REGION,
+        "password": "example-token",
+        "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com",
+        "region": REGION,
+        "registryId": ACCOUNT_ID,
+        "userName": "AWS",
     },
     "aws:index/getRegion:getRegion": lambda _args: {
         "name": REGION,

@@ -183,8 +183,15 @@ class StackValuesArgs:
         default_factory=lambda: Resources("20m", "32Mi", "200m", "64Mi")
     )
     sidecar_resources: Resources = field(default_factory=lambda: Resources("10m", "64Mi", "100m", "128Mi"))
+    node_exporter_namespace: str | None = None
+    """Namespace for node-exporter alone (it needs host access, which Pod Security `restricted` forbids);
+    None keeps it in the release namespace."""
 
     def __post_init__(self) -> None:
+        if self.node_exporter_namespace is not None and not _DNS_NAME.match(self.node_exporter_namespace):
+            raise ValueError(
+                f"node_exporter_namespace must be a namespace name, got {self.node_exporter_namespace!r}"
+            )
         for name in ("grafana_admin_secret", "alertmanager_config_secret"):
             if not _DNS_NAME.match(getattr(self, name)):
                 raise ValueError(f"{name} must be a Kubernetes object name, got {getattr(self, name)!r}")
@@ -318,6 +325,8 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
             "resources": args.node_exporter_resources.as_dict(),
         },
     }
+    if args.node_exporter_namespace is not None:
+        values["prometheus-node-exporter"]["namespaceOverride"] = args.node_exporter_namespace
     return values
 
 

@@ -4,8 +4,8 @@ prepare-data                          regenerate the DVC-tracked dataset, check 
 compile [--output F] [--steps-image-digest sha256:... | --steps-image REF]
 run --local [--data CSV | --drifted] [--state DIR] [--verbose]
 upload --host URL --steps-image REF --version V [--name N]
-submit --host URL [--experiment NAME] [--run-name N] [--mlflow-uri U] [--pushgateway-url U]
-       [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME] [--package F]
+submit --host URL (--steps-image REF | --package F) [--experiment NAME] [--run-name N]
+       [--mlflow-uri U] [--pushgateway-url U] [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME]
 """
 
 from __future__ import annotations
@@ -79,9 +79,11 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     submit.add_argument("--experiment", default=DEFAULT_KFP_EXPERIMENT, help="KFP experiment name")
     submit.add_argument("--run-name", default=None)
-    submit.add_argument(
-        "--package", type=Path, default=None, help="compiled YAML (default: the committed one)"
+    source = submit.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--steps-image", default=None, help="pinned steps image: the `training_steps_image` stack output"
     )
+    source.add_argument("--package", type=Path, default=None, help="an already compiled pipeline YAML")
     submit.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
     submit.add_argument("--pushgateway-url", default=os.environ.get("MLOPS_PUSHGATEWAY_URL", ""))
     submit.add_argument(
@@ -174,13 +176,16 @@ def submit_arguments(args: argparse.Namespace) -> dict[str, Any]:
 def _submit(args: argparse.Namespace) -> int:
     import kfp
 
-    from pipelines.pipeline import COMPILED_PIPELINE
+    from pipelines.pipeline import compile_pipeline
 
-    package = args.package or COMPILED_PIPELINE
-    if not package.is_file():
-        print(f"submit: {package} does not exist; run `python -m pipelines compile` first", file=sys.stderr)
-        return 2
     arguments = submit_arguments(args)
+    if args.steps_image:
+        package = compile_pipeline(Path(tempfile.mkdtemp()) / "pipeline.yaml", _pinned(args.steps_image))
+    else:
+        package = args.package
+    if not package.is_file():
+        print(f"submit: {package} does not exist", file=sys.stderr)
+        return 2
     try:
         client = kfp.Client(host=args.host)
         run = client.create_run_from_pipeline_package(

@@ -47,11 +47,13 @@ PYTHON_BASE = ImageRef(
     "repositories and by mlflow/mlflow docker/Dockerfile.full; not pulled here (offline)",
 )
 
-# Built from pipelines/Dockerfile by the deploy workflow and pushed under this tag. Its digest exists
-# only after that build: the workflow writes it here and recompiles the pipeline YAML.
+# The image the committed pipelines/training_pipeline.yaml names: a readable placeholder of the steps
+# image, for review and for the golden test. What runs on a cluster is the digest-pinned image `pulumi up`
+# built from pipelines/Dockerfile (stack output `training_steps_image`): `python -m pipelines upload` and
+# `submit --steps-image` compile the pipeline for it.
 STEPS = ImageRef(
-    repository="ghcr.io/mlops-infra/training-steps",
-    tag="python3.11.15-kfp2.17.3-1",
+    repository="mlops-pipeline-steps",
+    tag="built-by-pulumi-up",
     digest=None,
-    source="pipelines/Dockerfile, built and pushed by the deploy workflow",
+    source="pipelines/Dockerfile, built and pushed by `pulumi up` (components/images.py)",
 )

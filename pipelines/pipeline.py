@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kfp import compiler, dsl
+from kfp import compiler, dsl, kubernetes
 
-from pipelines import images
+from pipelines import cluster_env, images
 from pipelines.components import make_components
 from pipelines.stage import PIPELINE_NAME
 
@@ -81,8 +81,23 @@ def build_pipeline(image: str = images.STEPS.reference) -> Callable[..., Any]:
             for task in (ingest, validate, train, evaluate, register, drift):
                 task.set_caching_options(False)
         exit_task.set_caching_options(False)
+        for task in (ingest, validate, train, evaluate, register, drift, exit_task):
+            _mount_cluster_env(task)
 
     return training_pipeline
+
+
+def _mount_cluster_env(task: Any) -> None:
+    """MLflow and Pushgateway settings from the platform's Secret (kfp.local ignores this)."""
+    kubernetes.use_secret_as_env(
+        task, secret_name=cluster_env.SECRET_NAME, secret_key_to_env={k: k for k in cluster_env.REQUIRED_KEYS}
+    )
+    kubernetes.use_secret_as_env(
+        task,
+        secret_name=cluster_env.SECRET_NAME,
+        secret_key_to_env={k: k for k in cluster_env.MINIO_KEYS},
+        optional=True,
+    )
 
 
 def compile_pipeline(output: Path = COMPILED_PIPELINE, image: str = images.STEPS.reference) -> Path:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from components.images import TRAINING_STEPS, ImageBuild, build_files, content_tag
+from components.images import MLFLOW_SERVER, TRAINING_STEPS, ImageBuild, build_files, content_tag
+from harness.mocks import run_stack
 from tests.support.tools import REPO_ROOT
 
-BUILDS = [TRAINING_STEPS]
+BUILDS = [TRAINING_STEPS, MLFLOW_SERVER]
 
 
 def _tree(tmp_path: Path) -> tuple[ImageBuild, Path]:
@@ -56,13 +58,16 @@ def _copied_sources(dockerfile: Path) -> set[str]:
 @pytest.mark.parametrize("build", BUILDS, ids=lambda b: b.name)
 def test_build_inputs_cover_every_copied_path(build: ImageBuild) -> None:
     """A COPY source outside the inputs would change the image without changing its tag."""
-    copied = _copied_sources(REPO_ROOT / build.dockerfile)
+    copied = {
+        (Path(build.context) / source).as_posix() for source in _copied_sources(REPO_ROOT / build.dockerfile)
+    }
     assert copied, "no COPY lines found"
-    assert copied <= set(build.inputs), f"copied but not hashed: {sorted(copied - set(build.inputs))}"
-    assert build_files(build)
+    hashed = {f.relative_to(REPO_ROOT).as_posix() for f in build_files(build)}
+    unhashed = {c for c in copied if c not in build.inputs and not any(h.startswith(c) for h in hashed)}
+    assert not unhashed, f"copied but not hashed: {sorted(unhashed)}"
 
 
-@pytest.mark.parametrize("build", BUILDS, ids=lambda b: b.name)
+@pytest.mark.parametrize("build", [b for b in BUILDS if b.context == "."], ids=lambda b: b.name)
 def test_dockerignore_sends_every_build_input(build: ImageBuild) -> None:
     allowed = {
         line.removeprefix("!").rstrip("/")
@@ -70,3 +75,70 @@ def test_dockerignore_sends_every_build_input(build: ImageBuild) -> None:
         if line.startswith("!")
     }
     assert set(build.inputs) <= allowed, f"ignored by .dockerignore: {sorted(set(build.inputs) - allowed)}"
+
+
+IMAGE = "docker-build:index:Image"
+ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_aws_stacks_build_both_images_into_the_accounts_ecr_with_a_short_lived_login(stack: str) -> None:
+    record = run_stack(stack)
+    images = {r.name: r for r in record.of_type(IMAGE)}
+    assert set(images) == {"images-mlflow-server", "images-training-steps"}
+    pairs = (
+        (MLFLOW_SERVER, images["images-mlflow-server"]),
+        (TRAINING_STEPS, images["images-training-steps"]),
+    )
+    for build, image in pairs:
+        assert image.inputs["push"] is True
+        assert image.inputs["tags"] == [f"{ECR}/{build.repository}:{content_tag(build)}"]
+        assert image.inputs["platforms"] == ["linux/amd64"]
+        assert image.inputs["context"]["location"] == str(REPO_ROOT / build.context)
+        assert image.inputs["dockerfile"]["location"] == str(REPO_ROOT / build.dockerfile)
+        (login,) = image.inputs["registries"]
+        assert login["address"] == ECR and login["username"] == "AWS"
+        (cache_to,) = image.inputs["cacheTo"]
+        assert (cache_to["registry"]["ref"], cache_to["registry"]["mode"]) == (
+            f"{ECR}/{build.repository}:buildcache",
+            "max",
+        )
+    assert "aws:ecr/getAuthorizationToken:getAuthorizationToken" in {t for t, _ in _invokes(stack)}
+
+
+def _invokes(stack: str) -> list[tuple[str, dict[str, Any]]]:
+    import harness.mocks
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    original = harness.mocks.RecordingMocks.call
+
+    def recording(self: harness.mocks.RecordingMocks, args: Any) -> Any:
+        seen.append((args.token, args.args))
+        return original(self, args)
+
+    harness.mocks.RecordingMocks.call = recording  # type: ignore[method-assign]
+    try:
+        run_stack(stack)
+    finally:
+        harness.mocks.RecordingMocks.call = original  # type: ignore[method-assign]
+    return seen
+
+
+def test_local_stack_pushes_to_the_configured_registry_without_aws() -> None:
+    record = run_stack("local")
+    images = record.of_type(IMAGE)
+    assert len(images) == 2
+    for image in images:
+        assert image.inputs["tags"][0].startswith("localhost:5001/")
+        assert "registries" not in image.inputs
+
+
+@pytest.mark.parametrize("stack", ["local", "dev", "prod"])
+def test_mlflow_runs_exactly_the_image_that_was_built_and_exports_the_steps_image(stack: str) -> None:
+    record = run_stack(stack)
+    built = record.one(IMAGE, "images-mlflow-server").outputs["ref"]
+    assert re.fullmatch(r".+:3\.17\.2-[0-9a-f]{12}@sha256:[0-9a-f]{64}", built)
+    deployment = record.one("kubernetes:apps/v1:Deployment", "mlflow-deployment")
+    containers = deployment.inputs["spec"]["template"]["spec"]["containers"]
+    assert [c["image"] for c in containers if c["name"] == "mlflow"] == [built]
+    assert record.exports["training_steps_image"] == record.one(IMAGE, "images-training-steps").outputs["ref"]

@@ -28,7 +28,12 @@ class RecordingClient:
         return type("Run", (), {"run_id": "run-42"})()
 
 
-def test_submit_sends_the_committed_package_with_parameters(
+PINNED_STEPS = (
+    "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-pipeline-steps:py3.11-abc@sha256:" + "b" * 64
+)
+
+
+def test_submit_compiles_for_the_pinned_steps_image_and_sends_parameters(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import kfp
@@ -48,13 +53,15 @@ def test_submit_sends_the_committed_package_with_parameters(
             "http://pgw:9091",
             "--dvc-rev",
             "v1.2",
+            "--steps-image",
+            PINNED_STEPS,
         ]
     )
     assert code == 0
     assert "submitted run run-42" in capsys.readouterr().out
     (call,) = RecordingClient.calls
     assert call["host"] == "http://kfp.example:8080"
-    assert call["package"] == str(COMPILED_PIPELINE)
+    assert PINNED_STEPS in Path(call["package"]).read_text()
     assert call["experiment_name"] == "nightly"
     assert call["arguments"] == {
         "mlflow_tracking_uri": "http://mlflow:5000",
@@ -68,14 +75,25 @@ def test_submit_sends_the_committed_package_with_parameters(
 
 def test_submit_to_an_unreachable_endpoint_fails_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     host = f"http://127.0.0.1:{free_port()}"
-    assert cli.main(["submit", "--host", host, "--mlflow-uri", "http://mlflow:5000"]) == 1
+    submit = [
+        "submit",
+        "--host",
+        host,
+        "--mlflow-uri",
+        "http://mlflow:5000",
+        "--package",
+        str(COMPILED_PIPELINE),
+    ]
+    assert cli.main(submit) == 1
     assert f"could not submit to Kubeflow Pipelines at {host}" in capsys.readouterr().err
 
 
 def test_submit_without_mlflow_uri_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(SystemExit, match="no MLflow URI"):
-        cli.main(["submit", "--host", "http://kfp:8080", "--mlflow-uri", ""])
+        cli.main(
+            ["submit", "--host", "http://kfp:8080", "--mlflow-uri", "", "--package", str(COMPILED_PIPELINE)]
+        )
 
 
 def test_data_and_drifted_exclude_each_other(capsys: pytest.CaptureFixture[str]) -> None:
@@ -162,3 +180,39 @@ def test_task_output_filter_keeps_progress_and_errors_and_drops_json(
         "[breast-cancer-training] stage train: succeeded in 1.0 s",
         "ValueError: column 'mean radius' has 3 nulls",
     ]
+
+
+class RecordingUploadClient:
+    existing: str | None = None
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+
+    def get_pipeline_id(self, name: str) -> str | None:
+        return self.existing
+
+    def upload_pipeline(self, package: str, **kwargs: Any) -> None:
+        self.calls.append(("pipeline", {"image_pinned": PINNED_STEPS in Path(package).read_text(), **kwargs}))
+
+    def upload_pipeline_version(self, package: str, **kwargs: Any) -> None:
+        self.calls.append(("version", {"image_pinned": PINNED_STEPS in Path(package).read_text(), **kwargs}))
+
+
+@pytest.mark.parametrize(("existing", "kind"), [(None, "pipeline"), ("p-1", "version")])
+def test_upload_creates_the_pipeline_once_then_adds_versions(
+    monkeypatch: pytest.MonkeyPatch, existing: str | None, kind: str
+) -> None:
+    import kfp
+
+    RecordingUploadClient.existing, RecordingUploadClient.calls = existing, []
+    monkeypatch.setattr(kfp, "Client", RecordingUploadClient)
+    argv = ["upload", "--host", "http://kfp:8888", "--steps-image", PINNED_STEPS, "--version", "abc123"]
+    assert cli.main(argv) == 0
+    ((called, details),) = RecordingUploadClient.calls
+    assert called == kind
+    assert details["image_pinned"]
+    if kind == "version":
+        assert (details["pipeline_version_name"], details["pipeline_id"]) == ("abc123", "p-1")
+    else:
+        assert details["pipeline_name"] == "breast-cancer-training"

@@ -8,15 +8,32 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import images
+from pipelines import cluster_env, images
 from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
 
 DOCKERFILE = Path(images.__file__).with_name("Dockerfile")
 
 
 @pytest.fixture(scope="module")
-def spec() -> dict:
-    return yaml.safe_load(COMPILED_PIPELINE.read_text(encoding="utf-8"))
+def documents() -> list[dict]:
+    """The pipeline spec, then the Kubernetes platform config (kfp-kubernetes) as a second document."""
+    return list(yaml.safe_load_all(COMPILED_PIPELINE.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def spec(documents: list[dict]) -> dict:
+    return documents[0]
+
+
+def test_every_step_gets_mlflow_and_pushgateway_from_the_platform_secret(documents: list[dict]) -> None:
+    platform = documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(platform) == set(documents[0]["deploymentSpec"]["executors"]), "every executor, exit task too"
+    for name, executor in platform.items():
+        mounts = {m["optional"]: m for m in executor["secretAsEnv"]}
+        required, optional = mounts[False], mounts[True]
+        assert required["secretName"] == optional["secretName"] == cluster_env.SECRET_NAME, name
+        assert [k["secretKey"] for k in required["keyToEnv"]] == list(cluster_env.REQUIRED_KEYS), name
+        assert [k["secretKey"] for k in optional["keyToEnv"]] == list(cluster_env.MINIO_KEYS), name
 
 
 def test_committed_yaml_is_up_to_date(tmp_path: Path) -> None:

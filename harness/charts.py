@@ -1,0 +1,110 @@
+"""The Helm releases a stack declares, exactly as the program passes them, for `helm template` in CI.
+
+No helm binary runs here; CI's job renders each chart with the values written by
+`python -m harness charts --stack dev --out build/charts/dev`:
+
+    jq -c '.[]' build/charts/dev/releases.json | while read -r r; do
+      helm template "$(jq -r .name <<<"$r")" "$(jq -r .chart <<<"$r")" --repo "$(jq -r .repo <<<"$r")" \
+        --version "$(jq -r .version <<<"$r")" --namespace "$(jq -r .namespace <<<"$r")" \
+        -f "build/charts/dev/$(jq -r .values_file <<<"$r")"
+    done
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import yaml
+
+from harness.mocks import Record, run_stack
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+RELEASES_FILE = "releases.json"
+
+
+class ChartRelease(NamedTuple):
+    """One `helm.v3.Release` as recorded: where the chart comes from and the values it gets."""
+
+    repo: str
+    chart: str
+    version: str
+    values: dict[str, Any]
+    namespace: str
+
+
+def _integral(value: Any) -> Any:
+    """The Pulumi wire format turns integers into floats; Helm templates want them back (`replicas: 2`)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral(v) for v in value]
+    return value
+
+
+def releases_in(record: Record) -> dict[str, ChartRelease]:
+    """Helm release name -> its chart, version, repository, namespace and values."""
+    releases: dict[str, ChartRelease] = {}
+    for resource in record.of_type(HELM_RELEASE):
+        inputs = resource.inputs
+        name = inputs.get("name")
+        repo = (inputs.get("repositoryOpts") or {}).get("repo")
+        missing = [
+            key
+            for key, value in (
+                ("name", name),
+                ("repositoryOpts.repo", repo),
+                ("version", inputs.get("version")),
+            )
+            if not value
+        ]
+        if missing:
+            raise ValueError(
+                f"Helm release {resource.name}: {', '.join(missing)} not set; every release needs a fixed "
+                "name, a chart repository and a pinned chart version"
+            )
+        if name in releases:
+            raise ValueError(f"two Helm releases are both named {name!r}")
+        releases[str(name)] = ChartRelease(
+            repo=str(repo),
+            chart=str(inputs["chart"]),
+            version=str(inputs["version"]),
+            values=_integral(inputs.get("values") or {}),
+            namespace=str(inputs.get("namespace") or "default"),
+        )
+    return releases
+
+
+def chart_values(stack: str) -> dict[str, ChartRelease]:
+    """The releases of `stack`, from a run of the program under the recording mocks."""
+    return releases_in(run_stack(stack))
+
+
+def write(releases: dict[str, ChartRelease], out_dir: Path) -> list[Path]:
+    """Replace `out_dir` with one `<release>.values.yaml` per release plus `releases.json`."""
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    index = []
+    written = []
+    for name, release in sorted(releases.items()):
+        values_file = f"{name}.values.yaml"
+        (out_dir / values_file).write_text(yaml.safe_dump(release.values, sort_keys=True))
+        written.append(out_dir / values_file)
+        index.append(
+            {
+                "name": name,
+                "namespace": release.namespace,
+                "repo": release.repo,
+                "chart": release.chart,
+                "version": release.version,
+                "values_file": values_file,
+            }
+        )
+    (out_dir / RELEASES_FILE).write_text(json.dumps(index, indent=2) + "\n")
+    written.append(out_dir / RELEASES_FILE)
+    return written

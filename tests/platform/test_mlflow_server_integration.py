@@ -1,0 +1,289 @@
+"""A real `mlflow server` with the container's arguments, on PostgreSQL 15 and an S3 endpoint (moto).
+
+The arguments come from `container_server_args`, the function the MlflowServer component gives the pod;
+only the listen address, port and the Prometheus scratch folder differ. The backend store URI reaches the
+server through MLFLOW_BACKEND_STORE_URI as in production (a Secret-backed variable there).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from components.mlflow import auth_config_ini, container_server_args
+from tests.support.tools import REPO_ROOT, require_tool
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+PG_BIN = "/usr/lib/postgresql/15/bin"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"
+BUCKET = "mlops-dvc-it"
+MODEL = "platform-integration"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+    except ProcessLookupError:
+        pass
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(
+                f"{process.args!r} exited with {process.returncode}:\n{log.read_text()[-4000:]}"
+            )
+        try:
+            if requests.get(url, timeout=5).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"{url} not ready after {timeout}s:\n{log.read_text()[-4000:]}")
+
+
+@dataclass
+class Postgres:
+    uri: str
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    # initdb refuses to run as root; CI containers run as root, laptops usually do not.
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def run(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False, start_new_session=True)
+    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
+
+
+@pytest.fixture
+def postgres() -> Iterator[Postgres]:
+    require_tool("initdb", PG_BIN)
+    pg_ctl = require_tool("pg_ctl", PG_BIN)
+    # Not under pytest's tmp_path: as root, that is private to root and the postgres user cannot enter it.
+    root = Path(tempfile.mkdtemp(prefix="mlops-pg-"))
+    data, sockets = root / "data", root / "sock"
+    sockets.mkdir()
+    if os.geteuid() == 0:
+        for path in (root, sockets):
+            shutil.chown(path, "postgres")
+    port = free_port()
+    try:
+        run(
+            _as_postgres_user(
+                [f"{PG_BIN}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
+            )
+        )
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
+        run(
+            _as_postgres_user(
+                [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "pg.log"), "-w", "start"]
+            )
+        )
+        try:
+            run(
+                _as_postgres_user(
+                    [f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"]
+                )
+            )
+            yield Postgres(uri=f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow")
+        finally:
+            subprocess.run(
+                _as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
+                capture_output=True,
+                check=False,
+            )
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def s3_endpoint(tmp_path: Path) -> Iterator[str]:
+    moto = require_tool("moto_server", str(VENV_BIN))
+    port = free_port()
+    log = tmp_path / "moto.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [moto, "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(f"{url}/moto-api/", process, log, timeout=30)
+        yield url
+    finally:
+        stop_group(process)
+
+
+@dataclass
+class Server:
+    url: str
+    username: str
+    password: str
+
+
+def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
+    postgres: Postgres, s3_endpoint: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    import requests
+
+    aws_env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=s3_endpoint,
+        **{k.lower(): v for k, v in aws_env.items() if k != "AWS_DEFAULT_REGION"},
+        region_name="us-east-1",
+    )
+    s3.create_bucket(Bucket=BUCKET)
+
+    port = free_port()
+    args = container_server_args(
+        namespace="mlflow",
+        bucket=BUCKET,
+        backend="postgres",
+        host="127.0.0.1",
+        port=port,
+        prometheus_dir=str(tmp_path / "prometheus"),
+    )
+    auth_ini = tmp_path / "basic_auth.ini"
+    auth_ini.write_text(auth_config_ini(postgres.uri))
+    server = Server(url=f"http://127.0.0.1:{port}", username="admin", password=secrets.token_urlsafe(24))
+    env = {
+        **os.environ,
+        **aws_env,
+        "HOME": str(tmp_path),
+        "MLFLOW_S3_ENDPOINT_URL": s3_endpoint,
+        "MLFLOW_BACKEND_STORE_URI": postgres.uri,
+        "MLFLOW_AUTH_CONFIG_PATH": str(auth_ini),
+        "MLFLOW_AUTH_ADMIN_USERNAME": server.username,
+        "MLFLOW_AUTH_ADMIN_PASSWORD": server.password,
+        "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(32),
+        "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    log = tmp_path / "mlflow.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(VENV_BIN / "mlflow"), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=tmp_path,
+            start_new_session=True,
+        )
+    try:
+        wait_for(f"{server.url}/health", process, log)
+        refused = requests.get(
+            f"{server.url}/api/2.0/mlflow/experiments/search", params={"max_results": 1}, timeout=10
+        )
+        assert refused.status_code == 401, refused.text
+        wrong = requests.get(
+            f"{server.url}/api/2.0/mlflow/experiments/search",
+            params={"max_results": 1},
+            auth=(server.username, "not-the-password"),
+            timeout=10,
+        )
+        assert wrong.status_code == 401
+        rebinding = requests.get(f"{server.url}/", headers={"Host": "attacker.example"}, timeout=10)
+        assert rebinding.status_code == 403
+
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.username)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.password)
+        for name in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            monkeypatch.delenv(name, raising=False)  # the client uploads through the server's proxy
+        try:
+            run_id, version = log_train_and_register(server.url)
+        except Exception as exc:
+            # Say why the server stopped answering instead of only "connection refused".
+            state = "exited" if process.poll() is not None else "still running"
+            raise AssertionError(
+                f"MLflow client failed ({exc}); server {state}:\n{log.read_text()[-4000:]}"
+            ) from exc
+
+        check_read_back(server.url, run_id, version)
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/").get("Contents", [])]
+        assert any(k.endswith("/MLmodel") for k in keys), keys
+        assert all(k.startswith("mlflow/") for k in keys)
+        metrics = requests.get(f"{server.url}/metrics", auth=(server.username, server.password), timeout=10)
+        assert metrics.status_code == 200 and "mlflow_http_request" in metrics.text
+    finally:
+        stop_group(process)
+
+
+def log_train_and_register(tracking_uri: str) -> tuple[str, str]:
+    import mlflow
+    from mlflow import MlflowClient
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)  # a process-wide setting: never inherit another test's
+    mlflow.set_experiment("platform-integration")
+    features, target = load_iris(return_X_y=True, as_frame=True)
+    with mlflow.start_run() as run:
+        model = LogisticRegression(max_iter=300).fit(features, target)
+        mlflow.log_params({"max_iter": 300, "model": "logistic_regression"})
+        mlflow.log_metric("train_accuracy", float(model.score(features, target)))
+        # Explicit requirements: inferring them imports the model in a subprocess (minutes on a busy machine).
+        info = mlflow.sklearn.log_model(
+            model, name="model", registered_model_name=MODEL, pip_requirements=["scikit-learn", "mlflow"]
+        )
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(MODEL, "champion", version)
+    return run.info.run_id, version
+
+
+def check_read_back(tracking_uri: str, run_id: str, version: str) -> None:
+    import mlflow
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    run = client.get_run(run_id)
+    assert run.data.params["max_iter"] == "300"
+    assert run.data.metrics["train_accuracy"] > 0.9
+    champion = client.get_model_version_by_alias(MODEL, "champion")
+    assert str(champion.version) == version
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL}@champion")
+    assert (
+        len(loaded.predict(__import__("sklearn.datasets").datasets.load_iris(as_frame=True).data.head(3)))
+        == 3
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(pytest.main([__file__, "-q"]))
