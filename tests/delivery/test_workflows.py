@@ -65,7 +65,7 @@ def test_workflows_match_the_github_schema() -> None:
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
-def test_top_level_permissions_are_empty_and_jobs_ask_for_what_they_need(path: Path) -> None:
+def test_ckv2_gha_1_top_level_permissions_empty_jobs_ask_for_what_they_need(path: Path) -> None:
     document = _load(path)
     assert document["permissions"] == {}
     for name, job in document["jobs"].items():
