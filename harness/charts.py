@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from harness.mocks import Record, run_stack
+from harness.mocks import Record, integral_numbers, run_stack
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 RELEASES_FILE = "releases.json"
@@ -33,17 +33,6 @@ class ChartRelease(NamedTuple):
     version: str
     values: dict[str, Any]
     namespace: str
-
-
-def _integral(value: Any) -> Any:
-    """The Pulumi wire format turns integers into floats; Helm templates want them back (`replicas: 2`)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
 
 
 def releases_in(record: Record) -> dict[str, ChartRelease]:
@@ -73,7 +62,7 @@ def releases_in(record: Record) -> dict[str, ChartRelease]:
             repo=str(repo),
             chart=str(inputs["chart"]),
             version=str(inputs["version"]),
-            values=_integral(inputs.get("values") or {}),
+            values=integral_numbers(inputs.get("values") or {}),
             namespace=str(inputs.get("namespace") or "default"),
         )
     return releases

@@ -371,6 +371,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         return response
 
 
+def integral_numbers(value: Any) -> Any:
+    """The Pulumi wire format turns integers into floats; manifests and Helm want them back."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: integral_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(v) for v in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     """Strip Pulumi's secret wrappers so tests compare plain data."""
     if isinstance(value, dict):

@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from harness.mocks import REPO_ROOT, Record, Recorded, run_stack
+from harness.mocks import REPO_ROOT, Record, Recorded, integral_numbers, run_stack
 
 REDACTED = "REDACTED"
 UNEXPANDED_FILE = "UNEXPANDED.yaml"
@@ -40,17 +40,6 @@ class Rendered:
     """Kubernetes objects as they would be applied (secret values redacted)."""
     unexpanded: list[dict[str, Any]]
     """Components whose objects only the provider can produce: type, name, inputs."""
-
-
-def _integral(value: Any) -> Any:
-    """The Pulumi wire format turns integers into floats; a manifest wants them back."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _integral(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_integral(v) for v in value]
-    return value
 
 
 def _redact(obj: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +65,7 @@ def is_kubernetes_object(resource: Recorded) -> bool:
 
 def kubernetes_object(resource: Recorded) -> dict[str, Any]:
     """The manifest of one recorded Kubernetes resource: its inputs, ordered like `kubectl get -o yaml`."""
-    inputs = _integral(resource.inputs)
+    inputs = integral_numbers(resource.inputs)
     ordered = {key: inputs[key] for key in ("apiVersion", "kind", "metadata") if key in inputs}
     ordered |= {k: v for k, v in inputs.items() if k not in ordered}
     return _redact(ordered)
@@ -97,7 +86,7 @@ def _describe_unexpanded(resource: Recorded) -> dict[str, Any]:
     described: dict[str, Any] = {
         "type": resource.type,
         "name": resource.name,
-        "inputs": _integral(resource.inputs),
+        "inputs": integral_numbers(resource.inputs),
     }
     directory = resource.inputs.get("directory")
     if isinstance(directory, str) and "://" not in directory:
