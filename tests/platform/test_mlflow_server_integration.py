@@ -27,7 +27,9 @@ from tests.support.tools import REPO_ROOT, require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-PG_BIN = "/usr/lib/postgresql/15/bin"
+# Debian 12 ships PostgreSQL 15, Ubuntu 24.04 (GitHub runners) 16: take the newest installed.
+_PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
+PG_BIN = str(_PG_BINS[-1]) if _PG_BINS else "/usr/lib/postgresql/15/bin"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BUCKET = "mlops-dvc-it"
 MODEL = "platform-integration"
