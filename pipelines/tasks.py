@@ -191,12 +191,16 @@ def train_task(
         return training
 
 
-def _read_model_dir(model_in: Path) -> tuple[Any, dict[str, Any]]:
+def _read_model(model_in: Path) -> Any:
     with (model_in / MODEL_FILE).open("rb") as handle:
         # Our own artifact, written by train_task of the same image in the same pipeline run.
-        model = pickle.load(handle)
-    training = json.loads((model_in / TRAINING_FILE).read_text(encoding="utf-8"))
-    return model, training
+        return pickle.load(handle)
+
+
+def _read_training(model_in: Path) -> dict[str, Any]:
+    """The run id, model URI, metrics and lineage train_task recorded; no unpickling (no sklearn import)."""
+    training: dict[str, Any] = json.loads((model_in / TRAINING_FILE).read_text(encoding="utf-8"))
+    return training
 
 
 def evaluate_task(
@@ -214,7 +218,7 @@ def evaluate_task(
 
     with run_stage("evaluate", pushgateway_url) as report:
         params = flow_params()
-        model, _ = _read_model_dir(model_in)
+        model = _read_model(model_in)
         test = to_typed(pd.read_csv(test_in, dtype=str))
         champion = champion_scores(
             _tracking(mlflow_tracking_uri, params),
@@ -240,7 +244,7 @@ def register_task(
 
     with run_stage("register", pushgateway_url) as report:
         params = flow_params()
-        _, training = _read_model_dir(model_in)
+        training = _read_training(model_in)
         decision = Decision.from_dict(json.loads(evaluation_in.read_text(encoding="utf-8")))
         registration = register(
             run_id=training["run_id"],
