@@ -6,33 +6,22 @@ the pull immutable (CKV_K8S_14, CKV_K8S_43). `docs/platform-services.md` explain
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+from pipelines.images import ImageRef
 
 
 @dataclass(frozen=True)
-class ImagePin:
-    repository: str
-    """Registry and repository, e.g. quay.io/minio/minio."""
-    tag: str
-    """Human-readable release tag."""
+class ImagePin(ImageRef):
+    """A third-party image: the digest is required (ImageRef validates its form and builds `reference`)."""
+
     digest: str
     """Content digest of the tag (manifest-list digest for multi-arch images)."""
-    source: str
-    """Where the digest was read, so the next person can re-check it."""
 
     def __post_init__(self) -> None:
-        if not _DIGEST.match(self.digest):
-            raise ValueError(
-                f"image {self.repository}:{self.tag}: digest {self.digest!r} is not sha256:<64 hex>"
-            )
-
-    @property
-    def reference(self) -> str:
-        """The string a Pod's `image` field gets."""
-        return f"{self.repository}:{self.tag}@{self.digest}"
+        if self.digest is None:
+            raise ValueError(f"image {self.repository}:{self.tag}: third-party images need a digest")
+        super().__post_init__()
 
 
 # MinIO stopped publishing community images in late 2025; RELEASE.2025-09-07T16-13-09Z is the last release

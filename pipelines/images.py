@@ -18,7 +18,7 @@ class ImageRef:
     repository: str
     tag: str
     digest: str | None
-    """None only for our own image before the deploy workflow first built it (docs/training-flow.md)."""
+    """None only for the committed pipeline YAML's placeholder of our own steps image (see STEPS)."""
     source: str
     """Where the digest was read, so the next person can re-check it."""
 
