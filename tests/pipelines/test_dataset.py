@@ -45,3 +45,21 @@ def test_simulated_batches_are_deterministic_and_drift_only_when_asked(sample_fr
     ratio = drifted["mean_radius"].mean() / plain["mean_radius"].mean()
     assert ratio == pytest.approx(dataset.DRIFT_SCALE, rel=0.01)
     assert drifted["radius_error"].equals(plain["radius_error"])
+
+
+def test_a_file_already_matching_the_dvc_hash_is_not_regenerated(tmp_path: Path, monkeypatch) -> None:
+    target = tmp_path / "breast_cancer.csv"
+    md5 = dataset.materialize_sample_dataset(target, DVC_FILE)
+
+    def must_not_regenerate() -> bytes:
+        raise AssertionError("regenerated a dataset that already matched its DVC hash")
+
+    monkeypatch.setattr(dataset, "sample_dataset_bytes", must_not_regenerate)
+    assert dataset.materialize_sample_dataset(target, DVC_FILE) == md5
+
+
+def test_a_file_differing_from_the_dvc_hash_is_rewritten(tmp_path: Path) -> None:
+    target = tmp_path / "breast_cancer.csv"
+    target.write_bytes(b"edited by hand\n")
+    md5 = dataset.materialize_sample_dataset(target, DVC_FILE)
+    assert dataset.md5_of_file(target) == md5 == dataset.tracked_md5(DVC_FILE)
