@@ -3,6 +3,7 @@
 KFP copies each function's source into the compiled YAML and runs it in the steps image, where the
 project is importable, so every import happens inside the body. The functions are plain here and turned
 into components by `make_components(image)`, so the pinned image is chosen in one place at compile time.
+Each ends with `freeze_heap_for_exit()`: its process exits right after, and teardown should not cost a second.
 """
 
 # No `from __future__ import annotations`: KFP reads the annotations as real types.
@@ -28,7 +29,7 @@ def ingest(
 ) -> NamedTuple("IngestOutputs", [("data_md5", str), ("data_source", str)]):  # type: ignore[valid-type]
     from pathlib import Path
 
-    from pipelines.tasks import ingest_task
+    from pipelines.tasks import freeze_heap_for_exit, ingest_task
 
     result = ingest_task(
         Path(training_data.path),
@@ -44,6 +45,7 @@ def ingest(
     training_data.metadata.update({"md5": result.training_md5, "source": result.training_source})
     reference_data.metadata.update({"md5": result.reference_md5})
     new_batch.metadata.update({"source": result.batch_source})
+    freeze_heap_for_exit()
     return (result.training_md5, result.training_source)
 
 
@@ -57,7 +59,7 @@ def validate(
 ):
     from pathlib import Path
 
-    from pipelines.tasks import validate_task
+    from pipelines.tasks import freeze_heap_for_exit, validate_task
 
     summaries = validate_task(
         Path(training_data.path),
@@ -68,6 +70,7 @@ def validate(
     )
     valid_training_data.metadata.update({"rows": summaries["training data"]["rows"]})
     valid_batch.metadata.update({"rows": summaries["newest batch"]["rows"]})
+    freeze_heap_for_exit()
 
 
 def train(
@@ -84,7 +87,7 @@ def train(
 ):
     from pathlib import Path
 
-    from pipelines.tasks import train_task
+    from pipelines.tasks import freeze_heap_for_exit, train_task
 
     training = train_task(
         Path(training_data.path),
@@ -99,6 +102,7 @@ def train(
     model.metadata.update({"mlflow_run_id": training["run_id"], "mlflow_model_uri": training["model_uri"]})
     for name, value in training["metrics"].items():
         metrics.log_metric(name, value)
+    freeze_heap_for_exit()
 
 
 def evaluate(
@@ -112,7 +116,7 @@ def evaluate(
 ):
     from pathlib import Path
 
-    from pipelines.tasks import evaluate_task
+    from pipelines.tasks import evaluate_task, freeze_heap_for_exit
 
     decision = evaluate_task(
         Path(model.path),
@@ -127,6 +131,7 @@ def evaluate(
     if decision.champion is not None:
         for name, value in decision.champion.metrics.items():
             metrics.log_metric(f"champion_{name}", value)
+    freeze_heap_for_exit()
 
 
 def register(
@@ -138,7 +143,7 @@ def register(
 ) -> NamedTuple("RegisterOutputs", [("model_version", int), ("champion_moved", bool)]):  # type: ignore[valid-type]
     from pathlib import Path
 
-    from pipelines.tasks import register_task
+    from pipelines.tasks import freeze_heap_for_exit, register_task
 
     registration = register_task(
         Path(model.path),
@@ -146,6 +151,7 @@ def register(
         mlflow_tracking_uri=mlflow_tracking_uri,
         pushgateway_url=pushgateway_url,
     )
+    freeze_heap_for_exit()
     return (registration["version"], registration["champion_moved"])
 
 
@@ -162,7 +168,7 @@ def drift(
 ):
     from pathlib import Path
 
-    from pipelines.tasks import drift_task
+    from pipelines.tasks import drift_task, freeze_heap_for_exit
 
     result = drift_task(
         Path(reference_data.path),
@@ -176,14 +182,16 @@ def drift(
     metrics.log_metric("drift_detected", 1.0 if result["drifted"] else 0.0)
     metrics.log_metric("drift_share", result["share"])
     metrics.log_metric("drifted_features", result["drifted_count"])
+    freeze_heap_for_exit()
 
 
 def report_run_status(*, status: dsl.PipelineTaskFinalStatus, pushgateway_url: str):
     import time
 
-    from pipelines.tasks import report_run_task
+    from pipelines.tasks import freeze_heap_for_exit, report_run_task
 
     report_run_task(status.state, time.time(), pushgateway_url=pushgateway_url)
+    freeze_heap_for_exit()
 
 
 @dataclass(frozen=True)

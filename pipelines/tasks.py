@@ -8,6 +8,7 @@ path, e.g. for tests with short retry settings).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -325,3 +326,15 @@ def report_run_task(final_state: str, ended_at: float, *, pushgateway_url: str =
         )
     print(f"[{PIPELINE_NAME}] run finished: {final_state}", flush=True)
     return succeeded
+
+
+def freeze_heap_for_exit() -> None:
+    """The last call of every KFP component, whose process exits as soon as KFP has written the outputs.
+
+    Interpreter teardown runs the garbage collector over every object the libraries allocated: ~0.8 s per
+    task after MLflow's SQL store, ~1.4 s after Evidently (measured; `make bench`). Frozen objects are out
+    of the collector's reach, so the process exits in ~0.1 s; nothing else about the exit changes (atexit
+    handlers and flushes still run, the exit code is the same). Never call it in a long-lived process:
+    garbage frozen there is never collected.
+    """
+    gc.freeze()

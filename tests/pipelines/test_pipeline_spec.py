@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
+import gc
+import inspect
 import re
+import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pipelines import cluster_env, images
+from pipelines import cluster_env, components, images, tasks
 from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
 
 DOCKERFILE = Path(images.__file__).with_name("Dockerfile")
@@ -94,3 +99,32 @@ def test_a_digest_pins_the_steps_image() -> None:
     )
     with pytest.raises(ValueError, match="is not sha256:<64 hex>"):
         images.STEPS.with_digest("latest")
+
+
+def _statement_calls(statement: ast.stmt, name: str) -> bool:
+    return (
+        isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Name)
+        and statement.value.func.id == name
+    )
+
+
+@pytest.mark.parametrize("component", [f.name for f in dataclasses.fields(components.Components)])
+def test_every_component_freezes_the_heap_as_its_last_work(component: str) -> None:
+    # Its task process exits next; teardown would otherwise collect every object MLflow/Evidently made.
+    function = ast.parse(textwrap.dedent(inspect.getsource(getattr(components, component)))).body[0]
+    assert isinstance(function, ast.FunctionDef)
+    body = function.body[:-1] if isinstance(function.body[-1], ast.Return) else function.body
+    assert _statement_calls(body[-1], tasks.freeze_heap_for_exit.__name__), (
+        f"{component} must end with freeze_heap_for_exit() (before its return)"
+    )
+
+
+def test_freezing_the_heap_moves_the_live_objects_out_of_the_collectors_reach() -> None:
+    assert gc.get_freeze_count() == 0
+    try:
+        tasks.freeze_heap_for_exit()
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
