@@ -181,6 +181,9 @@ def run_local(
     with warnings.catch_warnings(), _quiet_task_output(verbose):
         # Display names and caching options matter on a cluster; kfp.local warns that it ignores them.
         warnings.filterwarnings("ignore", message=".*have no effect in the current local runner.*")
+        # It warns once per task that the steps image is not a Python image; that image is this project and
+        # its pinned requirements, i.e. what this venv holds, so running its code here is the intent.
+        warnings.filterwarnings("ignore", ".*custom or non-Python base image.*", RuntimeWarning)
         pipeline(
             data_csv=str(data_csv.resolve()) if data_csv else "",
             drifted=drifted,

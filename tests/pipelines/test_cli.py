@@ -121,6 +121,7 @@ def test_local_kfp_run_twice_then_champion_stays(tmp_path: Path) -> None:
     first = _run_cli(state)
     assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
     assert "champion moved to v1" in first.stdout
+    assert "Warning" not in first.stderr, "kfp.local's per-task warnings must not reach a newcomer's terminal"
     assert "no drift" in first.stdout
     for stage in ("ingest", "validate", "train", "evaluate", "register", "drift"):
         assert f"stage {stage}: succeeded" in first.stdout
