@@ -178,6 +178,9 @@ class MonitoringSettings(_Section):
     smtp_smarthost: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:\d{2,5}$")
     no_success_hours: int = Field(default=26, ge=1, le=24 * 14)
     """Alert when no training run succeeded for this long."""
+    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    """Where the runbooks are browsable (e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks), so the
+    link in a notification opens. Without it, `runbook_url` is the repository path `docs/runbooks/...`."""
 
 
 Platform = Literal["linux/amd64", "linux/arm64"]

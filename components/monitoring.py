@@ -151,8 +151,6 @@ class MonitoringStackArgs:
     """Namespaces whose pods push metrics (the pipeline steps)."""
     storage_class: str | None = None
     """StorageClass of every volume (cluster default when None)."""
-    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
-    """Base of the alerts' `runbook_url` annotations."""
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     """Labels added to the namespaces."""
 
@@ -209,7 +207,8 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
 
 def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
     return AlertSettings(
-        runbook_base_url=args.runbook_base_url, no_success_hours=args.settings.no_success_hours
+        runbook_base_url=args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
+        no_success_hours=args.settings.no_success_hours,
     )
 
 

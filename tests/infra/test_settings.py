@@ -112,6 +112,13 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         ("mlops-infra:nodeGroups.system", "minSize <= desiredSize <= maxSize", "3 / 2 / 2"),
     ),
     (
+        "runbook_link_not_a_url",
+        "dev",
+        {K + "monitoring": {"runbookBaseUrl": "docs/runbooks"}},
+        (),
+        ('mlops-infra:monitoring.runbookBaseUrl = "docs/runbooks"', "https?://"),
+    ),
+    (
         "bad_cidr",
         "dev",
         {K + "network": {"vpcCidr": "10.0.0.300/16"}},

@@ -221,6 +221,15 @@ def test_no_success_hours_from_settings_reach_the_rule() -> None:
     assert rule.inputs["spec"] == expected["spec"]
 
 
+def test_runbook_links_open_where_the_stack_says_the_runbooks_are() -> None:
+    base = "https://github.com/acme/mlops/blob/main/docs/runbooks"
+    r = run_stack("dev", set_values={K + "monitoring": {"runbookBaseUrl": base}})
+    rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
+    links = [a["annotations"]["runbook_url"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
+    assert links and all(link.startswith(base + "/") and link.endswith(".md") for link in links), links
+    assert f"{base}/data-drift-detected.md" in links
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_dashboards_ship_as_configmaps_labelled_for_grafanas_sidecar(stack: str) -> None:
     r = record(stack)
