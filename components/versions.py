@@ -41,14 +41,9 @@ MINIO_CLIENT = ImagePin(
     "not pulled from the registry here (offline)",
 )
 
-# The base of our MLflow server image (docker/mlflow/Dockerfile). The upstream MLflow image has no
-# PostgreSQL driver; we build our own on the same base MLflow's own Dockerfile.full pins.
-PYTHON_BASE = ImagePin(
-    repository="python",
-    tag="3.11-slim-bookworm",
-    digest="sha256:d29f48a31a8b408ed19272ca1e7b10ebae13b240a27e862d3d4217c528e2e0c3",
-    source="mlflow/mlflow docker/Dockerfile.full (FROM line)",
-)
+# Both images `pulumi up` builds (docker/mlflow/Dockerfile, pipelines/Dockerfile) start FROM one Python base,
+# pinned once in pipelines/images.py (PYTHON_BASE): the steps image must build without this package. The
+# upstream MLflow image has no PostgreSQL driver, hence our own MLflow image on that base.
 
 MLFLOW_VERSION = "3.17.2"
 # Our MLflow server image is built from docker/mlflow/Dockerfile by `pulumi up` and deployed by digest

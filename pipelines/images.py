@@ -37,8 +37,8 @@ class ImageRef:
         return ImageRef(self.repository, self.tag, digest, "given on the command line")
 
 
-# The FROM line of pipelines/Dockerfile (a test keeps them equal). The same multi-platform digest the
-# platform's own Python images use (components/versions.py); 3.11.15 is the release behind it.
+# The FROM line of pipelines/Dockerfile and docker/mlflow/Dockerfile (tests keep them equal): the one
+# Python base of every image the platform builds; 3.11.15 is the release behind the digest.
 PYTHON_BASE = ImageRef(
     repository="docker.io/library/python",
     tag="3.11.15-slim-bookworm",

@@ -86,12 +86,6 @@ def test_dockerfile_builds_on_the_pinned_python_base() -> None:
     assert re.fullmatch(r".+:[\w.-]+@sha256:[0-9a-f]{64}", images.PYTHON_BASE.reference)
 
 
-def test_steps_image_base_matches_the_platform_python_base() -> None:
-    from components.versions import PYTHON_BASE
-
-    assert images.PYTHON_BASE.digest == PYTHON_BASE.digest
-
-
 def test_a_digest_pins_the_steps_image() -> None:
     digest = "sha256:" + "ab" * 32
     assert (

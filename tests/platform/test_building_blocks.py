@@ -10,6 +10,7 @@ from components import k8s as kb
 from components import versions
 from components.images import MLFLOW_SERVER, content_tag
 from components.kubeflow import overlays
+from pipelines.images import PYTHON_BASE
 from tests.support.tools import REPO_ROOT
 
 RESOURCES = kb.Resources("10m", "16Mi", "100m", "64Mi")
@@ -81,7 +82,7 @@ def _pins(text: str) -> dict[str, str]:
 
 def test_mlflow_image_builds_what_the_repository_tests() -> None:
     dockerfile = (REPO_ROOT / "docker" / "mlflow" / "Dockerfile").read_text()
-    assert f"FROM {versions.PYTHON_BASE.reference}" in dockerfile
+    assert f"FROM {PYTHON_BASE.reference}\n" in dockerfile
     image = _pins((REPO_ROOT / "docker" / "mlflow" / "requirements.txt").read_text())
     repository = _pins((REPO_ROOT / "requirements.txt").read_text())
     assert image["mlflow"] == versions.MLFLOW_VERSION == repository["mlflow"]
