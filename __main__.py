@@ -11,7 +11,9 @@ from components.images import MLFLOW_SERVER, TRAINING_STEPS, PlatformImages, Pla
 from components.kubeflow import KubeflowPipelines, KubeflowPipelinesArgs, PipelineAws, PipelineMinio
 from components.minio import Minio, MinioArgs
 from components.mlflow import MinioArtifacts, MlflowServer, MlflowServerArgs, PostgresNetwork, S3Artifacts
+from components.mlflow_users import MlflowUsers, MlflowUsersArgs
 from components.monitoring import AlertReceivers, MlflowScrapeTarget, MonitoringStack, MonitoringStackArgs
+from pipelines.params import load_params
 from settings import load_secrets, load_settings
 
 settings = load_settings()
@@ -103,6 +105,18 @@ mlflow = MlflowServer(
     ),
     k8s_opts,
 )
+# The pipeline steps log as their own MLflow user, with MANAGE on the training flow's experiment and model.
+training = load_params().registry
+mlflow_users = MlflowUsers(
+    "mlflow-users",
+    MlflowUsersArgs.for_server(
+        mlflow,
+        image=images.refs[MLFLOW_SERVER.name],
+        experiments=[training.experiment],
+        registered_models=[training.model_name],
+    ),
+    k8s_opts,
+)
 monitoring = MonitoringStack(
     "monitoring",
     MonitoringStackArgs(
@@ -118,8 +132,8 @@ kubeflow = KubeflowPipelines(
     KubeflowPipelinesArgs(
         version=settings.kubeflow.version,
         mlflow_tracking_uri=mlflow.tracking_uri,
-        mlflow_username=mlflow.admin_username,
-        mlflow_password=mlflow.admin_password,
+        mlflow_username=mlflow_users.pipeline_username,
+        mlflow_password=mlflow_users.pipeline_password,
         pushgateway_url=monitoring.pushgateway_url,
         aws=PipelineAws(cluster.cluster_name, dvc_remote.bucket_arn, dvc_remote.kms_key_arn)
         if dvc_remote is not None and cluster.cluster_name is not None
@@ -154,6 +168,7 @@ pulumi.export("mlflow_tracking_uri", mlflow.tracking_uri)
 pulumi.export("mlflow_port_forward", mlflow.port_forward)
 pulumi.export("mlflow_admin_username", mlflow.admin_username)
 pulumi.export("mlflow_admin_password", mlflow.admin_password)
+pulumi.export("mlflow_pipeline_username", mlflow_users.pipeline_username)
 pulumi.export("kfp_ui_port_forward", kubeflow.ui_port_forward)
 pulumi.export("kfp_api_port_forward", kubeflow.api_port_forward)
 pulumi.export("pushgateway_url", monitoring.pushgateway_url)

@@ -100,9 +100,13 @@ def test_ckv_aws_286_290_pipeline_runner_reads_dvc_writes_mlflow_prefix(stack: s
 def test_pipeline_steps_get_mlflow_uri_and_credentials_from_a_secret(stack: str) -> None:
     data = record(stack).one("kubernetes:core/v1:Secret", "kubeflow-mlflow-tracking").inputs["stringData"]
     assert data["MLFLOW_TRACKING_URI"] == "http://mlflow.mlflow.svc.cluster.local:5000"
-    assert data["MLFLOW_TRACKING_USERNAME"] == "admin"
+    # The steps' own MLflow user, never the admin (components/mlflow_users.py).
+    assert data["MLFLOW_TRACKING_USERNAME"] == "mlops-pipelines"
+    pipelines = record(stack).one(
+        "random:index/randomPassword:RandomPassword", "mlflow-users-pipelines-password"
+    )
     admin = record(stack).one("random:index/randomPassword:RandomPassword", "mlflow-admin-password")
-    assert data["MLFLOW_TRACKING_PASSWORD"] == admin.outputs["result"]
+    assert data["MLFLOW_TRACKING_PASSWORD"] == pipelines.outputs["result"] != admin.outputs["result"]
     assert data["MLOPS_PUSHGATEWAY_URL"] == record(stack).exports["pushgateway_url"]
     if stack == "local":
         assert data["AWS_ENDPOINT_URL_S3"] == "http://minio.minio.svc.cluster.local:9000"

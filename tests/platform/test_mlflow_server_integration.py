@@ -7,6 +7,7 @@ server through MLFLOW_BACKEND_STORE_URI as in production (a Secret-backed variab
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -33,6 +34,7 @@ PG_BIN = str(_PG_BINS[-1]) if _PG_BINS else "/usr/lib/postgresql/15/bin"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BUCKET = "mlops-dvc-it"
 MODEL = "platform-integration"
+EXPERIMENT = "platform-integration"
 
 
 def free_port() -> int:
@@ -224,10 +226,12 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
         rebinding = requests.get(f"{server.url}/", headers={"Host": "attacker.example"}, timeout=10)
         assert rebinding.status_code == 403
 
-        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.username)
-        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.password)
         for name in ("MLFLOW_S3_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             monkeypatch.delenv(name, raising=False)  # the client uploads through the server's proxy
+        # The MlflowUsers Job's script, as the admin: the steps then log as their own user.
+        pipelines = create_pipeline_user(server, monkeypatch)
+        monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", pipelines.username)
+        monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", pipelines.password)
         try:
             run_id, version = log_train_and_register(server.url)
         except Exception as exc:
@@ -243,8 +247,68 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
         assert all(k.startswith("mlflow/") for k in keys)
         metrics = requests.get(f"{server.url}/metrics", auth=(server.username, server.password), timeout=10)
         assert metrics.status_code == 200 and "mlflow_http_request" in metrics.text
+        check_pipeline_user_is_not_an_admin(server, pipelines)
     finally:
         stop_group(process)
+
+
+def _sync_users(server: Server, users: list, passwords: dict[str, str]) -> int:
+    from components import mlflow_users_sync as sync
+
+    env = {
+        "MLFLOW_TRACKING_URI": server.url,
+        sync.USERS_ENV: json.dumps([u.to_json() for u in users]),
+        sync.READY_TIMEOUT_ENV: "30",
+        **passwords,
+    }
+    return sync.main(env)
+
+
+def create_pipeline_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
+    """Run the sync three times, as the Job would on successive `pulumi up`s: create, no-op, new password."""
+    import requests
+
+    from components.mlflow_users import PIPELINE_PASSWORD_ENV, PIPELINE_USER
+    from components.mlflow_users_sync import UserSpec
+
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.username)
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.password)
+    users = [UserSpec(PIPELINE_USER, PIPELINE_PASSWORD_ENV, (EXPERIMENT,), (MODEL,))]
+    first, second = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: second}) == 0
+    # The server caches credentials for auth_cache_ttl_seconds; the old password may linger that long.
+    search = f"{server.url}/api/2.0/mlflow/experiments/search"
+    answer = requests.get(search, params={"max_results": 1}, auth=(PIPELINE_USER, second), timeout=10)
+    assert answer.status_code == 200, answer.text
+    return Server(url=server.url, username=PIPELINE_USER, password=second)
+
+
+def check_pipeline_user_is_not_an_admin(admin: Server, pipelines: Server) -> None:
+    import requests
+
+    as_pipelines = (pipelines.username, pipelines.password)
+    create_user = requests.post(
+        f"{admin.url}/api/2.0/mlflow/users/create",
+        json={"username": "intruder", "password": secrets.token_urlsafe(12)},
+        auth=as_pipelines,
+        timeout=10,
+    )
+    assert create_user.status_code == 403, create_user.text
+    admins_experiment = requests.post(
+        f"{admin.url}/api/2.0/mlflow/experiments/create",
+        json={"name": "admins-only"},
+        auth=(admin.username, admin.password),
+        timeout=10,
+    ).json()["experiment_id"]
+    delete = requests.post(
+        f"{admin.url}/api/2.0/mlflow/experiments/delete",
+        json={"experiment_id": admins_experiment},
+        auth=as_pipelines,
+        timeout=10,
+    )
+    assert delete.status_code == 403, delete.text
 
 
 def log_train_and_register(tracking_uri: str) -> tuple[str, str]:
@@ -255,7 +319,7 @@ def log_train_and_register(tracking_uri: str) -> tuple[str, str]:
 
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)  # a process-wide setting: never inherit another test's
-    mlflow.set_experiment("platform-integration")
+    mlflow.set_experiment(EXPERIMENT)
     features, target = load_iris(return_X_y=True, as_frame=True)
     with mlflow.start_run() as run:
         model = LogisticRegression(max_iter=300).fit(features, target)

@@ -1,0 +1,221 @@
+"""MlflowUsers: MLflow accounts for the platform's machines, so only people hold the admin password.
+
+The pipeline steps log as `mlops-pipelines`, an ordinary MLflow user with MANAGE on the training
+experiment and the registered model (and on whatever it creates itself); it cannot manage users or touch
+other teams' experiments beyond MLflow's default READ. Its password is generated and reaches pods only
+through Secrets. A Job in the MLflow image runs `components/mlflow_users_sync.py` (shipped in a ConfigMap)
+as the admin: it creates the user, or resets its password, and applies the grants. The Job is replaced,
+and so runs again, when the script, the grants or the password change.
+
+Prometheus keeps scraping `/metrics` as the admin: MLflow's basic-auth app (3.17, fail-closed) serves that
+route to admins only. The ServiceMonitor reads the admin Secret in MLflow's own namespace; no copy leaves it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import k8s as kb
+from components import mlflow as mlflow_server
+from components.mlflow_users_sync import READY_TIMEOUT_ENV, USERS_ENV, UserSpec
+
+if TYPE_CHECKING:
+    from components.mlflow import MlflowServer
+
+SYNC_SCRIPT = Path(__file__).with_name("mlflow_users_sync.py")
+APP = "mlflow-users"
+CREDENTIALS_SECRET = "mlflow-platform-users"
+PIPELINE_USER = "mlops-pipelines"
+PIPELINE_PASSWORD_KEY = "pipelines-password"
+PIPELINE_PASSWORD_ENV = "MLOPS_PIPELINES_PASSWORD"
+SCRIPT_DIR = "/scripts"
+SYNC_RESOURCES = kb.Resources(
+    cpu_request="100m", memory_request="256Mi", cpu_limit="500m", memory_limit="512Mi"
+)
+
+
+@dataclass(frozen=True)
+class MlflowUsersArgs:
+    namespace: str
+    """MLflow's namespace: the Job, its ConfigMap and the credentials Secret live there."""
+    image: pulumi.Input[str]
+    """The MLflow server image (digest-pinned): it has the mlflow client the script needs."""
+    tracking_uri: pulumi.Input[str]
+    """The in-cluster MLflow URL."""
+    admin_secret: str
+    """The Secret holding the admin's `admin-username` and `admin-password`."""
+    experiments: Sequence[str]
+    """Experiments the pipeline user manages (the training flow's, from params.yaml)."""
+    registered_models: Sequence[str]
+    """Registered models the pipeline user manages."""
+    server_labels: dict[str, str]
+    """Pod labels of the MLflow server, the only thing the Job may reach besides DNS."""
+    server_port: int = mlflow_server.PORT
+    depends_on: Sequence[pulumi.Resource] = ()
+    """The MLflow server: the Job talks to it."""
+
+    @classmethod
+    def for_server(
+        cls,
+        server: MlflowServer,
+        *,
+        image: pulumi.Input[str],
+        experiments: Sequence[str],
+        registered_models: Sequence[str],
+    ) -> MlflowUsersArgs:
+        return cls(
+            namespace=server.namespace,
+            image=image,
+            tracking_uri=server.tracking_uri,
+            admin_secret=server.auth_secret_name,
+            experiments=experiments,
+            registered_models=registered_models,
+            server_labels=kb.selector_labels(mlflow_server.APP, "tracking-server"),
+            depends_on=(server,),
+        )
+
+
+def pipeline_user_spec(args: MlflowUsersArgs) -> UserSpec:
+    return UserSpec(
+        username=PIPELINE_USER,
+        password_env=PIPELINE_PASSWORD_ENV,
+        experiments=tuple(args.experiments),
+        registered_models=tuple(args.registered_models),
+    )
+
+
+def sync_fingerprint(script: str, users: Sequence[UserSpec], password: str) -> str:
+    """Changes when anything the Job applies changes, so Pulumi replaces (re-runs) it. A hash, never the
+    password itself, reaches the Job's annotations."""
+    material = json.dumps([script, [u.to_json() for u in users], password], sort_keys=True)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def sync_job_manifest(
+    args: MlflowUsersArgs, image: str, tracking_uri: str, fingerprint: str
+) -> dict[str, Any]:
+    users = [pipeline_user_spec(args)]
+    container = kb.ContainerSpec(
+        name="sync-users",
+        image=image,
+        command=["python", f"{SCRIPT_DIR}/{SYNC_SCRIPT.name}"],
+        env=[
+            {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
+            kb.secret_env("MLFLOW_TRACKING_USERNAME", args.admin_secret, "admin-username"),
+            kb.secret_env("MLFLOW_TRACKING_PASSWORD", args.admin_secret, "admin-password"),
+            kb.secret_env(PIPELINE_PASSWORD_ENV, CREDENTIALS_SECRET, PIPELINE_PASSWORD_KEY),
+            {"name": USERS_ENV, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
+            {"name": READY_TIMEOUT_ENV, "value": "600"},
+            # Egress is MLflow and DNS only: nothing to phone home to. HOME: the root filesystem is read-only.
+            {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
+            {"name": "HOME", "value": "/tmp"},
+        ],
+        volume_mounts=[
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "script", "mountPath": SCRIPT_DIR, "readOnly": True},
+        ],
+        resources=SYNC_RESOURCES,
+    )
+    pod = kb.PodSpec(
+        service_account=APP,
+        containers=[container],
+        volumes=[kb.temp_volume(), {"name": "script", "configMap": {"name": APP}}],
+        restart_policy="OnFailure",
+    )
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": APP, "namespace": args.namespace, "labels": kb.labels(APP, "setup")},
+        "spec": {
+            "backoffLimit": 6,
+            "template": {
+                "metadata": {
+                    "labels": kb.labels(APP, "setup"),
+                    "annotations": {"mlops.platform/sync-fingerprint": fingerprint},
+                },
+                "spec": pod.manifest(),
+            },
+        },
+    }
+
+
+def network_policy(args: MlflowUsersArgs) -> dict[str, Any]:
+    return kb.allow_policy(
+        APP,
+        args.namespace,
+        kb.selector_labels(APP, "setup"),
+        egress=[
+            kb.dns_egress_rule(),
+            kb.to_namespace_rule(args.namespace, args.server_labels, [args.server_port]),
+        ],
+    )
+
+
+class MlflowUsers(pulumi.ComponentResource):
+    pipeline_username: str
+    pipeline_password: pulumi.Output[str]
+
+    def __init__(self, name: str, args: MlflowUsersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("mlops:mlflow:MlflowUsers", name, None, opts)
+        if not args.experiments or not args.registered_models:
+            raise ValueError(
+                "MlflowUsers: the pipeline user needs an experiment and a registered model to manage"
+            )
+        child = pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on))
+        script = SYNC_SCRIPT.read_text(encoding="utf-8")
+
+        password = random.RandomPassword(f"{name}-pipelines-password", length=32, special=False, opts=child)
+        self.pipeline_username = PIPELINE_USER
+        self.pipeline_password = pulumi.Output.secret(password.result)
+        credentials = k8s.core.v1.Secret(
+            f"{name}-credentials",
+            metadata={"name": CREDENTIALS_SECRET, "namespace": args.namespace, "labels": kb.labels(APP)},
+            type="Opaque",
+            string_data={
+                "pipelines-username": PIPELINE_USER,
+                PIPELINE_PASSWORD_KEY: self.pipeline_password,
+            },
+            opts=child,
+        )
+        k8s.core.v1.ServiceAccount(
+            f"{name}-service-account",
+            metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
+            automount_service_account_token=False,
+            opts=child,
+        )
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-script",
+            metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
+            data={SYNC_SCRIPT.name: script},
+            opts=child,
+        )
+        policy = kb.declare_network_policy(f"{name}-netpol", network_policy(args), child)
+
+        users = [pipeline_user_spec(args)]
+        # A hash of a 32-character random password reveals nothing; unsecret, the Job's diff stays readable.
+        fingerprint = pulumi.Output.unsecret(
+            password.result.apply(lambda secret: sync_fingerprint(script, users, secret))
+        )
+        job = pulumi.Output.all(args.image, args.tracking_uri, fingerprint).apply(
+            lambda values: sync_job_manifest(args, values[0], values[1], values[2])
+        )
+        k8s.batch.v1.Job(
+            f"{name}-sync",
+            metadata=job["metadata"],
+            spec=job["spec"],
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.depends_on, credentials, config_map, policy]
+            ),
+        )
+        self.register_outputs(
+            {"pipeline_username": PIPELINE_USER, "pipeline_password": self.pipeline_password}
+        )

@@ -1,0 +1,165 @@
+"""Create or update MLflow's platform users and their grants, as the admin. Run by the MlflowUsers Job.
+
+Standalone on purpose (the standard library and mlflow only): the Job mounts this file from a ConfigMap and
+runs it in the MLflow server image, where the project is not installed. Idempotent: an existing user gets
+its password reset to the configured one, and every grant is applied again.
+
+Environment:
+  MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD   the server and its admin
+  MLOPS_MLFLOW_USERS   JSON list of {"username", "password_env", "experiments", "registered_models"}:
+                       each user's password is read from the variable `password_env` names; the user gets
+                       MANAGE on the named experiments and registered models, created if missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+USERS_ENV = "MLOPS_MLFLOW_USERS"
+READY_TIMEOUT_ENV = "MLOPS_MLFLOW_READY_TIMEOUT"
+MANAGE = "MANAGE"
+EXPERIMENT = "experiment"
+REGISTERED_MODEL = "registered_model"
+
+
+class SyncError(RuntimeError):
+    """The configuration is unusable or the server refused a change; the message names what."""
+
+
+@dataclass(frozen=True)
+class UserSpec:
+    username: str
+    password_env: str
+    experiments: tuple[str, ...] = ()
+    registered_models: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "username": self.username,
+            "password_env": self.password_env,
+            "experiments": list(self.experiments),
+            "registered_models": list(self.registered_models),
+        }
+
+
+def parse_users(text: str) -> list[UserSpec]:
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SyncError(f"{USERS_ENV} is not JSON: {exc}") from exc
+    if not isinstance(raw, list) or not raw:
+        raise SyncError(f"{USERS_ENV}: expected a non-empty JSON list of users")
+    users = []
+    for index, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not entry.get("username") or not entry.get("password_env"):
+            raise SyncError(f"{USERS_ENV}[{index}]: expected an object with 'username' and 'password_env'")
+        users.append(
+            UserSpec(
+                username=str(entry["username"]),
+                password_env=str(entry["password_env"]),
+                experiments=tuple(entry.get("experiments", ())),
+                registered_models=tuple(entry.get("registered_models", ())),
+            )
+        )
+    return users
+
+
+def wait_until_ready(tracking_uri: str, timeout_s: float) -> None:
+    """The Job may start while the server rolls out: wait for /health instead of failing the apply."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{tracking_uri.rstrip('/')}/health", timeout=5) as response:
+                if response.status == 200:
+                    return
+                last = f"HTTP {response.status}"
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        time.sleep(2)
+    raise SyncError(f"MLflow at {tracking_uri} not healthy after {timeout_s:.0f} s: {last}")
+
+
+def _already_exists(exc: Exception) -> bool:
+    return getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS"
+
+
+def _grant_manage(auth: Any, username: str, resource_type: str, resource_id: str) -> str:
+    """MANAGE for the user on one resource, whatever it had before (the grant API refuses duplicates)."""
+    try:
+        auth.grant_user_permission(username, resource_type, resource_id, MANAGE)
+        return "granted"
+    except Exception as exc:
+        if not _already_exists(exc):
+            raise
+    if auth.get_user_permission(username, resource_type, resource_id).permission == MANAGE:
+        return "kept"
+    auth.revoke_user_permission(username, resource_type, resource_id)
+    auth.grant_user_permission(username, resource_type, resource_id, MANAGE)
+    return "raised"
+
+
+def sync_users(tracking_uri: str, users: Sequence[UserSpec], passwords: Mapping[str, str]) -> list[str]:
+    """Apply every user and grant; return a line per change, for the Job's log. Credentials of the admin
+    come from MLFLOW_TRACKING_USERNAME/PASSWORD, as for any MLflow client."""
+    from mlflow import MlflowClient
+    from mlflow.server import get_app_client
+
+    missing = [u.password_env for u in users if not passwords.get(u.password_env)]
+    if missing:
+        raise SyncError(f"no password in {', '.join(missing)}: each user's password comes from its Secret")
+    auth = get_app_client("basic-auth", tracking_uri=tracking_uri)
+    tracking = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    done: list[str] = []
+    for user in users:
+        password = passwords[user.password_env]
+        try:
+            auth.create_user(user.username, password)
+            done.append(f"user {user.username}: created")
+        except Exception as exc:
+            if not _already_exists(exc):
+                raise
+            auth.update_user_password(user.username, password)
+            done.append(f"user {user.username}: password set")
+        for name in user.experiments:
+            experiment = tracking.get_experiment_by_name(name)
+            experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(name)
+            change = _grant_manage(auth, user.username, EXPERIMENT, experiment_id)
+            done.append(f"user {user.username}: {MANAGE} on experiment {name!r} ({experiment_id}) {change}")
+        for name in user.registered_models:
+            try:
+                tracking.create_registered_model(name)
+            except Exception as exc:
+                if not _already_exists(exc):
+                    raise
+            change = _grant_manage(auth, user.username, REGISTERED_MODEL, name)
+            done.append(f"user {user.username}: {MANAGE} on registered model {name!r} {change}")
+    return done
+
+
+def main(environ: Mapping[str, str] = os.environ) -> int:
+    tracking_uri = environ.get("MLFLOW_TRACKING_URI", "")
+    if not tracking_uri:
+        print("mlflow users: MLFLOW_TRACKING_URI is not set: expected the server's URL", file=sys.stderr)
+        return 1
+    try:
+        users = parse_users(environ.get(USERS_ENV, ""))
+        wait_until_ready(tracking_uri, float(environ.get(READY_TIMEOUT_ENV, "300")))
+        for line in sync_users(tracking_uri, users, environ):
+            print(line, flush=True)
+    except SyncError as exc:
+        print(f"mlflow users: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
