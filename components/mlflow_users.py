@@ -175,18 +175,18 @@ class MlflowUsers(pulumi.ComponentResource):
 
         password = random.RandomPassword(f"{name}-pipelines-password", length=32, special=False, opts=child)
         self.pipeline_username = PIPELINE_USER
-        self.pipeline_password = pulumi.Output.secret(password.result)
+        secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata={"name": CREDENTIALS_SECRET, "namespace": args.namespace, "labels": kb.labels(APP)},
             type="Opaque",
             string_data={
                 "pipelines-username": PIPELINE_USER,
-                PIPELINE_PASSWORD_KEY: self.pipeline_password,
+                PIPELINE_PASSWORD_KEY: secret_password,
             },
             opts=child,
         )
-        k8s.core.v1.ServiceAccount(
+        service_account = k8s.core.v1.ServiceAccount(
             f"{name}-service-account",
             metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
             automount_service_account_token=False,
@@ -208,14 +208,18 @@ class MlflowUsers(pulumi.ComponentResource):
         job = pulumi.Output.all(args.image, args.tracking_uri, fingerprint).apply(
             lambda values: sync_job_manifest(args, values[0], values[1], values[2])
         )
-        k8s.batch.v1.Job(
+        sync_job = k8s.batch.v1.Job(
             f"{name}-sync",
             metadata=job["metadata"],
             spec=job["spec"],
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.depends_on, credentials, config_map, policy]
+                parent=self,
+                depends_on=[*args.depends_on, credentials, service_account, config_map, policy],
             ),
         )
+        # Handed out only once the Job has created the user: the steps' Secret never names a user that
+        # does not exist yet (pulumi-kubernetes waits for a Job to complete).
+        self.pipeline_password = pulumi.Output.all(sync_job.id, secret_password).apply(lambda done: done[1])
         self.register_outputs(
             {"pipeline_username": PIPELINE_USER, "pipeline_password": self.pipeline_password}
         )

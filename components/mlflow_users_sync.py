@@ -107,15 +107,19 @@ def _grant_manage(auth: Any, username: str, resource_type: str, resource_id: str
     return "raised"
 
 
+def check_passwords(users: Sequence[UserSpec], passwords: Mapping[str, str]) -> None:
+    missing = [u.password_env for u in users if not passwords.get(u.password_env)]
+    if missing:
+        raise SyncError(f"no password in {', '.join(missing)}: each user's password comes from its Secret")
+
+
 def sync_users(tracking_uri: str, users: Sequence[UserSpec], passwords: Mapping[str, str]) -> list[str]:
     """Apply every user and grant; return a line per change, for the Job's log. Credentials of the admin
     come from MLFLOW_TRACKING_USERNAME/PASSWORD, as for any MLflow client."""
     from mlflow import MlflowClient
     from mlflow.server import get_app_client
 
-    missing = [u.password_env for u in users if not passwords.get(u.password_env)]
-    if missing:
-        raise SyncError(f"no password in {', '.join(missing)}: each user's password comes from its Secret")
+    check_passwords(users, passwords)
     auth = get_app_client("basic-auth", tracking_uri=tracking_uri)
     tracking = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
     done: list[str] = []
@@ -129,6 +133,10 @@ def sync_users(tracking_uri: str, users: Sequence[UserSpec], passwords: Mapping[
                 raise
             auth.update_user_password(user.username, password)
             done.append(f"user {user.username}: password set")
+            if auth.get_user(user.username).is_admin:
+                # A machine user is never an admin, whoever promoted it in the UI.
+                auth.update_user_admin(user.username, False)
+                done.append(f"user {user.username}: admin rights removed")
         for name in user.experiments:
             experiment = tracking.get_experiment_by_name(name)
             experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(name)
@@ -152,6 +160,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         return 1
     try:
         users = parse_users(environ.get(USERS_ENV, ""))
+        check_passwords(users, environ)
         wait_until_ready(tracking_uri, float(environ.get(READY_TIMEOUT_ENV, "300")))
         for line in sync_users(tracking_uri, users, environ):
             print(line, flush=True)

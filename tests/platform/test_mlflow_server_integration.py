@@ -265,8 +265,9 @@ def _sync_users(server: Server, users: list, passwords: dict[str, str]) -> int:
 
 
 def create_pipeline_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Server:
-    """Run the sync three times, as the Job would on successive `pulumi up`s: create, no-op, new password."""
+    """Run the sync three times, as the Job would on successive `pulumi up`s: create, repair, new password."""
     import requests
+    from mlflow.server import get_app_client
 
     from components.mlflow_users import PIPELINE_PASSWORD_ENV, PIPELINE_USER
     from components.mlflow_users_sync import UserSpec
@@ -276,7 +277,10 @@ def create_pipeline_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Ser
     users = [UserSpec(PIPELINE_USER, PIPELINE_PASSWORD_ENV, (EXPERIMENT,), (MODEL,))]
     first, second = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
     assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    auth = get_app_client("basic-auth", tracking_uri=server.url)
+    auth.update_user_admin(PIPELINE_USER, True)  # someone promotes it in the UI
     assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    assert auth.get_user(PIPELINE_USER).is_admin is False
     assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: second}) == 0
     # The server caches credentials for auth_cache_ttl_seconds; the old password may linger that long.
     search = f"{server.url}/api/2.0/mlflow/experiments/search"

@@ -89,7 +89,8 @@ def test_job_may_reach_only_dns_and_the_mlflow_server(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_children_named_after_the_component_and_parented(stack: str) -> None:
-    kids = children(stack, USERS)
+    (component,) = record(stack).of_type(USERS)
+    kids = record(stack).children_of(component)  # direct children: parented to the component itself
     assert {k.name for k in kids} == {
         "mlflow-users-pipelines-password",
         "mlflow-users-credentials",
@@ -98,6 +99,20 @@ def test_children_named_after_the_component_and_parented(stack: str) -> None:
         "mlflow-users-netpol",
         "mlflow-users-sync",
     }
+    assert {k.name for k in children(stack, USERS)} == {k.name for k in kids}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_job_starts_after_what_it_needs_and_the_steps_get_the_password_after_it(stack: str) -> None:
+    rec = record(stack)
+    job = rec.one("kubernetes:batch/v1:Job", "mlflow-users-sync")
+    for needed in ("mlflow-users-credentials", "mlflow-users-service-account", "mlflow-users-script"):
+        assert next(r.urn for r in rec.resources if r.name == needed) in job.dependencies, needed
+    # Depending on the MlflowServer component means on its children: the Deployment must be up first.
+    assert rec.one("kubernetes:apps/v1:Deployment", "mlflow-deployment").urn in job.dependencies
+    # The steps' Secret names the user only once the Job has created it.
+    steps = rec.one("kubernetes:core/v1:Secret", "kubeflow-mlflow-tracking")
+    assert job.urn in steps.dependencies
 
 
 # --- the sync script's contract (the integration test runs it against a real server) ----------------------
@@ -122,11 +137,13 @@ def test_missing_password_fails_before_any_request_naming_the_variable(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     users = json.dumps([sync.UserSpec("u", "U_PASSWORD").to_json()])
-    # Port 9 (discard) on loopback: were a request made, it would fail differently.
+    # Port 9 (discard) on loopback, no waiting: had it asked the server, the error would say "not healthy".
     env = {"MLFLOW_TRACKING_URI": "http://127.0.0.1:9", sync.USERS_ENV: users, sync.READY_TIMEOUT_ENV: "0"}
     with pytest.raises(sync.SyncError, match="no password in U_PASSWORD"):
         sync.sync_users(env["MLFLOW_TRACKING_URI"], sync.parse_users(users), env)
     assert sync.main(env) == 1
+    assert "no password in U_PASSWORD" in capsys.readouterr().err
+    assert sync.main({**env, "U_PASSWORD": "x" * 16}) == 1
     assert "not healthy after 0 s" in capsys.readouterr().err
 
 
