@@ -81,7 +81,7 @@ def draw(output: Path = OUTPUT) -> Path:
         for earlier, later in itertools.pairwise(steps):
             earlier >> later
         kfp >> steps[0]
-        steps[4] >> Edge(label="register, alias champion") >> mlflow
+        steps[4] >> Edge(label="register, alias champion\n(as user mlops-pipelines)") >> mlflow
         steps[0] >> Edge(label="pull data", style="dashed") >> dvc_bucket
         mlflow >> Edge(label="artifacts") >> dvc_bucket
         mlflow >> Edge(label="backend store (prod)") >> database
