@@ -8,9 +8,6 @@ process group and `AlertingStack.stop()` kills each group, so nothing outlives a
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,15 +25,9 @@ import yaml
 from monitoring import alertmanager as am
 from monitoring import metrics as m
 from monitoring import rules
+from tests.support.processes import LOOPBACK, free_port, stop_group, wait_for
 
-LOOPBACK = "127.0.0.1"
 TOOLS = ("prometheus", "prometheus-pushgateway", "prometheus-alertmanager")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -99,21 +90,6 @@ class WebhookReceiver:
         self._server.server_close()
 
 
-def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{log.stem} exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.1)
-    raise TimeoutError(f"{url} not ready after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @dataclass
 class AlertingStack:
     """Paths of the three binaries and a work folder; `start()` brings everything up."""
@@ -164,13 +140,13 @@ class AlertingStack:
                 "--cluster.listen-address=",
             ],
         )
-        _wait_ready(f"{self.alertmanager_url}/-/ready", process, log)
+        wait_for(f"{self.alertmanager_url}/-/ready", process, log, timeout=30, interval=0.1)
 
         process, log = self._spawn(
             "prometheus-pushgateway",
             [f"--web.listen-address={LOOPBACK}:{pg_port}", "--web.enable-admin-api"],
         )
-        _wait_ready(f"{self.pushgateway_url}/-/ready", process, log)
+        wait_for(f"{self.pushgateway_url}/-/ready", process, log, timeout=30, interval=0.1)
 
         # Our rules, rendered with `for: 0s` so "down" alerts need not wait five minutes.
         rule_file = self.workdir / "rules.yaml"
@@ -202,7 +178,7 @@ class AlertingStack:
                 f"--web.listen-address={LOOPBACK}:{prom_port}",
             ],
         )
-        _wait_ready(f"{self.prometheus_url}/-/ready", process, log)
+        wait_for(f"{self.prometheus_url}/-/ready", process, log, timeout=30, interval=0.1)
         self._wait_until_wired(log)
 
     def _wait_until_wired(self, log: Path, timeout: float = 30.0) -> None:
@@ -234,15 +210,7 @@ class AlertingStack:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=10)
-                except ProcessLookupError:
-                    pass
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
+            stop_group(process)
         self.processes.clear()
         if self.webhook is not None:
             self.webhook.close()

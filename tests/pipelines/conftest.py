@@ -68,11 +68,3 @@ def sample_frame() -> pd.DataFrame:
     if not SAMPLE_CSV.exists():
         dataset.materialize_sample_dataset(SAMPLE_CSV, SAMPLE_CSV.with_name(SAMPLE_CSV.name + ".dvc"))
     return pd.read_csv(SAMPLE_CSV)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])

@@ -14,7 +14,7 @@ import pytest
 from pipelines import cli
 from pipelines.params import REPO_ROOT
 from pipelines.pipeline import COMPILED_PIPELINE
-from tests.pipelines.conftest import free_port
+from tests.support.processes import free_port, stop_group
 
 
 class RecordingClient:
@@ -104,15 +104,22 @@ def test_data_and_drifted_exclude_each_other(capsys: pytest.CaptureFixture[str])
 
 def _run_cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MLOPS_"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines", "run", "--local", "--state", str(state), *args],
+    command = [sys.executable, "-m", "pipelines", "run", "--local", "--state", str(state), *args]
+    # Its own session: kfp.local starts a process per task, and a timeout must stop those too.
+    process = subprocess.Popen(
+        command,
         cwd=REPO_ROOT,
         env={**env, "MLOPS_GIT_REV": "cli-test"},
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=600,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        stop_group(process)
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 @pytest.mark.slow

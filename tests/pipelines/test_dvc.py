@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +15,7 @@ import yaml
 
 from pipelines import dataset
 from pipelines.params import REPO_ROOT
-from tests.pipelines.conftest import free_port
-from tests.support.tools import require_tool
+from tests.support.processes import moto_s3_server
 
 VENV_BIN = Path(sys.executable).parent
 DATA = Path("data/breast_cancer.csv")
@@ -109,33 +106,9 @@ def test_ingest_reads_the_dataset_from_the_local_remote_into_an_empty_workspace(
 
 
 @pytest.fixture
-def moto_s3() -> Iterator[str]:
-    """An S3 endpoint on loopback, stopped (whole process group) even if the test fails."""
-    server = require_tool("moto_server", str(VENV_BIN))
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        import urllib.request
-
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(endpoint, timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+def moto_s3(tmp_path: Path) -> Iterator[str]:
+    with moto_s3_server(tmp_path / "moto.log") as endpoint:
         yield endpoint
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
 
 
 @pytest.mark.integration

@@ -16,7 +16,8 @@ from pipelines.sequential import run_in_process
 from pipelines.steps.evaluate import ChampionScores, Decision
 from pipelines.steps.validate import DataValidationError
 from pipelines.tracking import TrackingUnavailableError
-from tests.pipelines.conftest import FlowEnv, free_port
+from tests.pipelines.conftest import FlowEnv
+from tests.support.processes import free_port
 
 PARAMS = load_params()
 MODEL = PARAMS.registry.model_name

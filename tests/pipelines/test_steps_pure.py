@@ -120,7 +120,7 @@ def test_successful_stage_publishes_its_samples_with_its_outcome(tmp_path: Path)
 
 
 def test_unreachable_pushgateway_is_a_warning_not_a_failure(caplog: pytest.LogCaptureFixture) -> None:
-    from tests.pipelines.conftest import free_port
+    from tests.support.processes import free_port
 
     url = f"http://127.0.0.1:{free_port()}"
     with run_stage("ingest", pushgateway_url=url, env={}):

@@ -11,12 +11,9 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from components.mlflow import auth_config_ini, container_server_args
+from tests.support.processes import free_port, moto_s3_server, stop_group, wait_for
 from tests.support.tools import REPO_ROOT, require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -35,43 +33,6 @@ VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BUCKET = "mlops-dvc-it"
 MODEL = "platform-integration"
 EXPERIMENT = "platform-integration"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def stop_group(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
-    except ProcessLookupError:
-        pass
-
-
-def wait_for(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(
-                f"{process.args!r} exited with {process.returncode}:\n{log.read_text()[-4000:]}"
-            )
-        try:
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.5)
-    raise AssertionError(f"{url} not ready after {timeout}s:\n{log.read_text()[-4000:]}")
 
 
 @dataclass
@@ -132,22 +93,8 @@ def postgres() -> Iterator[Postgres]:
 
 @pytest.fixture
 def s3_endpoint(tmp_path: Path) -> Iterator[str]:
-    moto = require_tool("moto_server", str(VENV_BIN))
-    port = free_port()
-    log = tmp_path / "moto.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [moto, "-H", "127.0.0.1", "-p", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        wait_for(f"{url}/moto-api/", process, log, timeout=30)
+    with moto_s3_server(tmp_path / "moto.log") as url:
         yield url
-    finally:
-        stop_group(process)
 
 
 @dataclass
