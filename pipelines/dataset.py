@@ -89,20 +89,18 @@ def materialize_sample_dataset(path: Path, dvc_file: Path | None) -> str:
     With a `.dvc` file, the bytes must hash to what it records, or nothing is written; a file that already
     hashes to that md5 is left alone without regenerating it (which imports scikit-learn: ~2 s per run).
     """
-    if dvc_file is not None and dvc_file.exists() and path.exists():
-        expected = tracked_md5(dvc_file)
-        if md5_of_file(path) == expected:
-            return expected
+    expected = tracked_md5(dvc_file) if dvc_file is not None and dvc_file.exists() else None
+    current = md5_of_file(path) if path.exists() else None
+    if expected is not None and current == expected:
+        return expected
     data = sample_dataset_bytes()
     md5 = md5_of_bytes(data)
-    if dvc_file is not None and dvc_file.exists():
-        expected = tracked_md5(dvc_file)
-        if md5 != expected:
-            raise DatasetHashMismatchError(
-                f"regenerated {path.name} has md5 {md5} but {dvc_file} records {expected}: "
-                "scikit-learn's bundled data or the writer changed; run `dvc add` deliberately"
-            )
-    if not path.exists() or md5_of_file(path) != md5:
+    if expected is not None and md5 != expected:
+        raise DatasetHashMismatchError(
+            f"regenerated {path.name} has md5 {md5} but {dvc_file} records {expected}: "
+            "scikit-learn's bundled data or the writer changed; run `dvc add` deliberately"
+        )
+    if current != md5:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     return md5

@@ -15,13 +15,9 @@ import pickle
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pipelines import dataset
 from pipelines.params import load_params
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 OUT_DIR = Path("build/training")
 TRAIN_CSV = OUT_DIR / "train.csv"
@@ -46,19 +42,12 @@ def prepare(root: Path) -> None:
     (root / TEST_CSV).write_bytes(dataset.frame_csv_bytes(test))
 
 
-def _read(path: Path) -> pd.DataFrame:
-    import pandas as pd
-
-    from pipelines.steps.validate import to_typed
-
-    return to_typed(pd.read_csv(path, dtype=str))
-
-
 def train(root: Path) -> None:
     from pipelines.steps.train import fit
+    from pipelines.steps.validate import read_typed
 
     params = load_params(root / "params.yaml")
-    model = fit(_read(root / TRAIN_CSV), params.train)
+    model = fit(read_typed(root / TRAIN_CSV), params.train)
     with (root / MODEL_PKL).open("wb") as handle:
         pickle.dump(model, handle, protocol=5)
 
@@ -66,12 +55,13 @@ def train(root: Path) -> None:
 def evaluate(root: Path) -> None:
     from pipelines.steps.evaluate import decide
     from pipelines.steps.train import score
+    from pipelines.steps.validate import read_typed
 
     params = load_params(root / "params.yaml")
     with (root / MODEL_PKL).open("rb") as handle:
         # Written by the train stage above from the same code.
         model = pickle.load(handle)
-    metrics = {name: round(value, 6) for name, value in score(model, _read(root / TEST_CSV)).items()}
+    metrics = {name: round(value, 6) for name, value in score(model, read_typed(root / TEST_CSV)).items()}
     decision = decide(metrics, None, params.evaluate)
     report = {**metrics, "passes_thresholds": not decision.failed_thresholds}
     (root / METRICS_JSON).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

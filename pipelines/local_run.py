@@ -27,13 +27,13 @@ from typing import Any, TextIO
 from monitoring.metrics import STAGES
 from pipelines import dataset
 from pipelines.params import REPO_ROOT, load_params
-from pipelines.stage import RUN_RECORD_DIR_ENV
+from pipelines.stage import PIPELINE_NAME, RUN_RECORD_DIR_ENV
+from pipelines.telemetry import METRICS_DIR_ENV
 from pipelines.tracking import TRACKING_URI_ENV, local_tracking_env
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".state"
 STATE_DIR_ENV = "MLOPS_STATE_DIR"
 LOCAL_DVC_REMOTE = "local"
-METRICS_DIR_ENV = "MLOPS_METRICS_DIR"
 
 
 class LocalRunError(RuntimeError):
@@ -43,14 +43,6 @@ class LocalRunError(RuntimeError):
 @dataclass(frozen=True)
 class StateLayout:
     root: Path
-
-    @property
-    def mlflow(self) -> Path:
-        return self.root / "mlflow"
-
-    @property
-    def dvc_remote(self) -> Path:
-        return self.root / "dvc-remote"
 
     @property
     def kfp_root(self) -> Path:
@@ -123,7 +115,7 @@ class _TaskOutputFilter(io.TextIOBase):
     and output as pretty-printed JSON. A newcomer needs the stages, their outcomes and any error.
     """
 
-    KEEP = ("[breast-cancer-training]", "Traceback", "Error", "error:", "WARNING", "Warning")
+    KEEP = (f"[{PIPELINE_NAME}]", "Traceback", "Error", "error:", "WARNING", "Warning")
 
     def __init__(self, target: TextIO) -> None:
         self._target = target

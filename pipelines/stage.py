@@ -26,7 +26,6 @@ from pipelines import telemetry
 
 PIPELINE_NAME = "breast-cancer-training"
 RUN_RECORD_DIR_ENV = "MLOPS_RUN_RECORD_DIR"
-PUSHGATEWAY_ENV = "MLOPS_PUSHGATEWAY_URL"
 
 
 @dataclass
@@ -45,7 +44,7 @@ def metrics_target(env: Mapping[str, str], pushgateway_url: str = "") -> telemet
     """The telemetry target from the environment; a pipeline parameter overrides the gateway URL."""
     merged = dict(env)
     if pushgateway_url:
-        merged[PUSHGATEWAY_ENV] = pushgateway_url
+        merged[telemetry.PUSHGATEWAY_URL_ENV] = pushgateway_url
     return telemetry.target_from_env(merged)
 
 

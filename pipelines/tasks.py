@@ -149,15 +149,14 @@ def train_task(
     mlflow_tracking_uri: str = "",
     pushgateway_url: str = "",
 ) -> dict[str, Any]:
-    import pandas as pd
 
     from pipelines import dataset
     from pipelines.steps.train import fit, log_training_run, score, split
-    from pipelines.steps.validate import to_typed
+    from pipelines.steps.validate import read_typed
 
     with run_stage("train", pushgateway_url) as report:
         params = flow_params()
-        frame = to_typed(pd.read_csv(training_in, dtype=str))
+        frame = read_typed(training_in)
         train, test = split(frame, params.split)
         model = fit(train, params.train)
         lineage = Lineage(
@@ -212,15 +211,14 @@ def evaluate_task(
     mlflow_tracking_uri: str = "",
     pushgateway_url: str = "",
 ) -> Decision:
-    import pandas as pd
 
     from pipelines.steps.evaluate import champion_scores, evaluate
-    from pipelines.steps.validate import to_typed
+    from pipelines.steps.validate import read_typed
 
     with run_stage("evaluate", pushgateway_url) as report:
         params = flow_params()
         model = _read_model(model_in)
-        test = to_typed(pd.read_csv(test_in, dtype=str))
+        test = read_typed(test_in)
         champion = champion_scores(
             _tracking(mlflow_tracking_uri, params),
             params.registry.model_name,

@@ -175,3 +175,17 @@ def ensure_experiment(client: MlflowClient, tracking: Tracking) -> str:
 def version_number(version: str | int) -> int:
     """Model version numbers are int from the SQL store and str over REST."""
     return int(version)
+
+
+def alias_version(client: MlflowClient, model_name: str, alias: str, tracking: Tracking) -> int | None:
+    """The version `alias` points at, or None while the model or the alias does not exist."""
+
+    def lookup() -> int | None:
+        try:
+            return version_number(client.get_model_version_by_alias(model_name, alias).version)
+        except Exception as exc:
+            if is_permanent(exc):
+                return None
+            raise
+
+    return with_retries(lookup, f"looking up {model_name}@{alias}", tracking)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.params import EvaluateParams
 from pipelines.steps.train import score
-from pipelines.tracking import Tracking, connect, is_permanent, version_number, with_retries
+from pipelines.tracking import Tracking, alias_version, connect, with_retries
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -89,23 +89,15 @@ def champion_scores(
 
     client = connect(tracking)
 
-    def lookup() -> Any:
-        try:
-            return client.get_model_version_by_alias(model_name, alias)
-        except Exception as exc:
-            if is_permanent(exc):
-                return None
-            raise
-
-    version = with_retries(lookup, f"looking up {model_name}@{alias}", tracking)
+    version = alias_version(client, model_name, alias, tracking)
     if version is None:
         return None
     model = with_retries(
-        lambda: mlflow.sklearn.load_model(f"models:/{model_name}/{version.version}"),
-        f"loading {model_name} version {version.version}",
+        lambda: mlflow.sklearn.load_model(f"models:/{model_name}/{version}"),
+        f"loading {model_name} version {version}",
         tracking,
     )
-    return ChampionScores(version=version_number(version.version), metrics=score(model, test))
+    return ChampionScores(version=version, metrics=score(model, test))
 
 
 def evaluate(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pipelines.steps.evaluate import Decision
 from pipelines.steps.train import TAG_RUN_ID, Lineage
-from pipelines.tracking import Tracking, connect, is_permanent, version_number, with_retries
+from pipelines.tracking import Tracking, alias_version, connect, version_number, with_retries
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -31,18 +31,6 @@ class Registration:
     champion_version: int | None
     champion_moved: bool
     reason: str
-
-
-def _current_champion(client: MlflowClient, model_name: str, alias: str, tracking: Tracking) -> int | None:
-    def lookup() -> int | None:
-        try:
-            return version_number(client.get_model_version_by_alias(model_name, alias).version)
-        except Exception as exc:
-            if is_permanent(exc):
-                return None
-            raise
-
-    return with_retries(lookup, f"looking up {model_name}@{alias}", tracking)
 
 
 def _version_of_run(client: MlflowClient, model_name: str, run_id: str) -> Any:
@@ -91,7 +79,7 @@ def register(
     version = _create_version(
         client=client, model_name=model_name, model_uri=model_uri, run_id=run_id, tags=tags, tracking=tracking
     )
-    champion_now = _current_champion(client, model_name, alias, tracking)
+    champion_now = alias_version(client, model_name, alias, tracking)
     evaluated_against = decision.champion.version if decision.champion else None
 
     if not decision.promote:

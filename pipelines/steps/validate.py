@@ -142,6 +142,13 @@ def read_batch(path: Path) -> pd.DataFrame:
         raise DataValidationError(source, [f"the file is not a readable CSV: {exc}"]) from exc
 
 
+def read_typed(path: Path) -> pd.DataFrame:
+    """A validated CSV (read as text so nothing is coerced before checking), typed by `to_typed`."""
+    import pandas as pd
+
+    return to_typed(pd.read_csv(path, dtype=str))
+
+
 def to_typed(frame: pd.DataFrame) -> pd.DataFrame:
     """A valid batch in the declared column order, features as float, target as int."""
     import pandas as pd
