@@ -167,7 +167,12 @@ def _operations_items(settings: StackSettings, usage: UsageAssumptions) -> list[
     ]
     if keys:
         items.append(
-            LineItem("Operations", "KMS customer keys", f"{keys} x ${prices.KMS_KEY_PER_MONTH}", keys * 1.0)
+            LineItem(
+                "Operations",
+                "KMS customer keys",
+                f"{keys} x ${prices.KMS_KEY_PER_MONTH}",
+                keys * prices.KMS_KEY_PER_MONTH,
+            )
         )
     return items
 

@@ -12,8 +12,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from harness.render import UNEXPANDED_FILE, render_stack, write
-
 STACKS = ("local", "dev", "prod")
 
 
@@ -38,8 +36,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate":
         return _validate(args.folder, args.kubernetes_version)
 
-    out = args.out or Path("build") / "manifests" / args.stack
-    rendered = render_stack(args.stack)
+    return _render(args.stack, args.out or Path("build") / "manifests" / args.stack)
+
+
+def _render(stack: str, out: Path) -> int:
+    from harness.render import UNEXPANDED_FILE, render_stack, write
+
+    rendered = render_stack(stack)
     paths = write(rendered, out)
     print(f"{len(paths)} objects written to {out}/")
     for item in rendered.unexpanded:

@@ -93,12 +93,6 @@ class Record:
             raise AssertionError(f"expected one resource named {name!r}, found {len(found)}")
         return found[0]
 
-    def by_urn(self, urn: str) -> Recorded:
-        for r in self.resources:
-            if r.urn == urn:
-                return r
-        raise AssertionError(f"no resource with URN {urn}")
-
     def children_of(self, parent: Recorded) -> list[Recorded]:
         return [r for r in self.resources if r.parent == parent.urn]
 
@@ -321,14 +315,10 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.invokes: list[tuple[str, dict[str, Any]]] = []
-
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return _outputs_for(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        self.invokes.append((args.token, args.args))
         answer = INVOKES.get(args.token)
         if answer is None:
             raise UnmockedInvokeError(f"unmocked invoke {args.token} with {args.args}")

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from harness.charts import HELM_RELEASE
 from harness.mocks import REPO_ROOT, Record, Recorded, integral_numbers, run_stack
 
 REDACTED = "REDACTED"
@@ -31,7 +31,6 @@ EXPANDED_BY_PROVIDER = (
     "kubernetes:helm.sh/v3:Chart",
 )
 # A Helm release is a real resource, but its chart's objects are rendered by Helm inside the provider.
-HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 
 
 @dataclass(frozen=True)
@@ -125,6 +124,3 @@ def write(rendered: Rendered, out_dir: Path) -> list[Path]:
     )
     return paths
 
-
-def load(paths: Iterable[Path]) -> list[dict[str, Any]]:
-    return [yaml.safe_load(p.read_text()) for p in paths]

@@ -24,7 +24,6 @@ WARNING_RECEIVER: Final = "mlops-warning"
 # kube-prometheus-stack's always-firing heartbeat and its info-level inhibitor must not notify anyone.
 _SILENT_ALERTNAMES: Final = ("Watchdog", "InfoInhibitor")
 
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 _EMAIL = re.compile(r"^[^@\s,]+@[^@\s,]+$")
 
 _TITLE = (
@@ -105,7 +104,7 @@ class RouteTiming:
 
     def __post_init__(self) -> None:
         for name, value in vars(self).items():
-            if not _DURATION.match(value):
+            if not rules.DURATION_PATTERN.match(value):
                 raise ValueError(f"{name} must be a duration like '30s' or '5m', got {value!r}")
 
 

@@ -10,7 +10,7 @@ them at once; the end-to-end test renders with `"0s"` because it cannot wait fiv
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Final, Literal
 
 from monitoring import metrics as m
@@ -30,7 +30,7 @@ MODEL_METRIC_BELOW_THRESHOLD: Final = "MlopsModelMetricBelowThreshold"
 MLFLOW_DOWN: Final = "MlopsMlflowDown"
 PUSHGATEWAY_DOWN: Final = "MlopsPushgatewayDown"
 
-_DURATION = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
+DURATION_PATTERN = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class AlertSettings:
             raise ValueError(f"drift_share_critical must be in (0, 1], got {self.drift_share_critical}")
         for field_name in ("service_down_for", "for_override"):
             value = getattr(self, field_name)
-            if value is not None and not _DURATION.match(value):
+            if value is not None and not DURATION_PATTERN.match(value):
                 raise ValueError(
                     f"{field_name} must be a Prometheus duration like '5m' or '0s', got {value!r}"
                 )
@@ -209,18 +209,7 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
     )
     if s.for_override is None:
         return rules
-    return tuple(
-        AlertRule(
-            name=r.name,
-            group=r.group,
-            expr=r.expr,
-            for_=s.for_override,
-            severity=r.severity,
-            summary=r.summary,
-            description=r.description,
-        )
-        for r in rules
-    )
+    return tuple(replace(r, for_=s.for_override) for r in rules)
 
 
 def _render_rule(rule: AlertRule, runbook_base_url: str) -> dict[str, Any]:
