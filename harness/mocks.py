@@ -73,6 +73,8 @@ class Record:
     resources: list[Recorded] = field(default_factory=list)
     exports: dict[str, Any] = field(default_factory=dict)
     secret_exports: set[str] = field(default_factory=set)
+    invokes: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Every invoke the program made: (token, arguments)."""
     error: BaseException | None = None
 
     def of_type(self, type_token: str) -> list[Recorded]:
@@ -315,10 +317,14 @@ INVOKES: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, record: Record) -> None:
+        self.record = record
+
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
         return _outputs_for(args.typ, args.name, args.inputs)
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        self.record.invokes.append((args.token, args.args))
         answer = INVOKES.get(args.token)
         if answer is None:
             raise UnmockedInvokeError(f"unmocked invoke {args.token} with {args.args}")
@@ -441,7 +447,7 @@ def run_program(
 
     With expect_error, a raised error is kept in the record instead of propagating."""
     record = Record(stack=stack)
-    mocks = RecordingMocks()
+    mocks = RecordingMocks(record)
     monitor = RecordingMonitor(mocks, record)
     pulumi_settings.ROOT.set(None)
 

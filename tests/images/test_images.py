@@ -5,12 +5,11 @@ from __future__ import annotations
 import dataclasses
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from components.images import MLFLOW_SERVER, TRAINING_STEPS, ImageBuild, build_files, content_tag
-from harness.mocks import run_stack
+from tests.support.stacks import record as stack_record
 from tests.support.tools import REPO_ROOT
 
 BUILDS = [TRAINING_STEPS, MLFLOW_SERVER]
@@ -83,7 +82,7 @@ ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_aws_stacks_build_both_images_into_the_accounts_ecr_with_a_short_lived_login(stack: str) -> None:
-    record = run_stack(stack)
+    record = stack_record(stack)
     images = {r.name: r for r in record.of_type(IMAGE)}
     assert set(images) == {"images-mlflow-server", "images-training-steps"}
     pairs = (
@@ -103,29 +102,11 @@ def test_aws_stacks_build_both_images_into_the_accounts_ecr_with_a_short_lived_l
             f"{ECR}/{build.repository}:buildcache",
             "max",
         )
-    assert "aws:ecr/getAuthorizationToken:getAuthorizationToken" in {t for t, _ in _invokes(stack)}
-
-
-def _invokes(stack: str) -> list[tuple[str, dict[str, Any]]]:
-    import harness.mocks
-
-    seen: list[tuple[str, dict[str, Any]]] = []
-    original = harness.mocks.RecordingMocks.call
-
-    def recording(self: harness.mocks.RecordingMocks, args: Any) -> Any:
-        seen.append((args.token, args.args))
-        return original(self, args)
-
-    harness.mocks.RecordingMocks.call = recording  # type: ignore[method-assign]
-    try:
-        run_stack(stack)
-    finally:
-        harness.mocks.RecordingMocks.call = original  # type: ignore[method-assign]
-    return seen
+    assert "aws:ecr/getAuthorizationToken:getAuthorizationToken" in {t for t, _ in record.invokes}
 
 
 def test_local_stack_pushes_to_the_configured_registry_without_aws() -> None:
-    record = run_stack("local")
+    record = stack_record("local")
     images = record.of_type(IMAGE)
     assert len(images) == 2
     for image in images:
@@ -135,7 +116,7 @@ def test_local_stack_pushes_to_the_configured_registry_without_aws() -> None:
 
 @pytest.mark.parametrize("stack", ["local", "dev", "prod"])
 def test_mlflow_runs_exactly_the_image_that_was_built_and_exports_the_steps_image(stack: str) -> None:
-    record = run_stack(stack)
+    record = stack_record(stack)
     built = record.one(IMAGE, "images-mlflow-server").outputs["ref"]
     assert re.fullmatch(r".+:3\.17\.2-[0-9a-f]{12}@sha256:[0-9a-f]{64}", built)
     deployment = record.one("kubernetes:apps/v1:Deployment", "mlflow-deployment")

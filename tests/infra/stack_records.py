@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from typing import Any
 
-from harness.mocks import Record, Recorded, run_stack
+from harness.mocks import Record, Recorded
+from tests.support.stacks import record
 
 STACK = "mlops-infra"
 
 
-@functools.cache
-def committed(stack: str) -> Record:
-    """The program run from the committed `Pulumi.<stack>.yaml`; treat it as read-only."""
-    return run_stack(stack)
+committed = record  # the session-wide cache of the committed stacks
 
 
 def provider_ref(provider: Recorded) -> str:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from harness.mocks import Record, run_stack
+from harness.mocks import Record
 from tests.infra.stack_records import committed, provider_ref
 
 AWS_STACKS = ("dev", "prod")
@@ -54,7 +54,7 @@ def test_node_instances_and_volumes_carry_the_default_tags(stack: str) -> None:
 
 def test_pulumi_eks_component_gets_the_tagged_provider() -> None:
     """pulumi-eks is remote: what it creates is tagged only if its `providers` map holds our provider."""
-    record = run_stack("dev")
+    record = committed("dev")
     eks = record.one("eks:index:Cluster")
     assert eks.remote
     assert eks.providers["aws"] == _tagged_provider(record)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +25,7 @@ from monitoring.alertmanager import (
 )
 from monitoring.dashboards import DASHBOARD_DIR
 from monitoring.rules import AlertSettings, render_prometheus_rule
+from tests.support.stacks import record
 
 STACKS = ("local", "dev", "prod")
 K = f"{PROJECT}:"
@@ -46,11 +46,6 @@ EXPECTED = {
     "dev": Expected(eks=True, retention="7d", storage="10Gi", replicas=1),
     "prod": Expected(eks=True, retention="15d", storage="50Gi", replicas=2),
 }
-
-
-@functools.cache
-def record(stack: str) -> Record:
-    return run_stack(stack)
 
 
 def component(r: Record) -> Recorded:

@@ -5,16 +5,11 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from harness.mocks import Record, Recorded, run_stack
+from harness.mocks import Recorded
 from harness.render import Rendered, render_record
+from tests.support.stacks import record
 
 STACKS = ("local", "dev", "prod")
-
-
-@functools.cache
-def record(stack: str) -> Record:
-    """The program run from the committed `Pulumi.<stack>.yaml`; treat it as read-only."""
-    return run_stack(stack)
 
 
 @functools.cache
