@@ -36,7 +36,6 @@ PROJECT = "mlops-infra"
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
 CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
-OPEN_TO_WORLD = ipaddress.IPv4Network("0.0.0.0/0")
 # RFC 5737 ranges: fine in a committed example, but nobody can reach an endpoint restricted to them.
 DOCUMENTATION_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
@@ -475,7 +474,7 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{_key(path)} = {json.dumps(error.get('input'), default=str)}: {message}"
 
 
-def _parse_value(key: str, text: str) -> Any:
+def _parse_value(text: str) -> Any:
     """Pulumi hands structured config over as JSON text and scalars as plain strings."""
     try:
         return json.loads(text)
@@ -493,7 +492,7 @@ def settings_from_config(
         if k.split(".")[0] not in _KNOWN_KEYS
     ]
     values = {
-        k: _parse_value(k, v) for k, v in project_config.items() if k in _KNOWN_KEYS and k not in SECRET_KEYS
+        k: _parse_value(v) for k, v in project_config.items() if k in _KNOWN_KEYS and k not in SECRET_KEYS
     }
     raw: _StackConfig | None = None
     try:
@@ -579,7 +578,7 @@ class BootstrapSettings(_Section):
 
 def bootstrap_settings_from_config(stack: str, project_config: Mapping[str, str]) -> BootstrapSettings:
     try:
-        return BootstrapSettings.model_validate({k: _parse_value(k, v) for k, v in project_config.items()})
+        return BootstrapSettings.model_validate({k: _parse_value(v) for k, v in project_config.items()})
     except ValidationError as exc:
         problems = [
             _describe(error).replace(f"{PROJECT}:", f"{BOOTSTRAP_PROJECT}:")

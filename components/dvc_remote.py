@@ -16,6 +16,8 @@ import pulumi
 import pulumi_aws as aws
 
 DVC_PREFIX = "dvc"
+ARTIFACT_PREFIX = "mlflow"
+"""Where MLflow keeps its artifacts in the same bucket (MLflow writes there, pipeline steps too)."""
 """Where DVC keeps its content-addressed cache inside the bucket; MLflow artifacts go under `mlflow/`."""
 
 
@@ -240,18 +242,6 @@ class DvcRemote(pulumi.ComponentResource):
                 "kms_key_arn": self.kms_key_arn,
                 "commands": self.commands,
             }
-        )
-
-    def read_write_policy(self, prefix: str) -> pulumi.Output[str]:
-        """JSON policy for a workload that writes under `prefix/` (e.g. MLflow artifacts)."""
-        return pulumi.Output.all(self.bucket_arn, self.kms_key_arn).apply(
-            lambda a: json.dumps(read_write_policy_document(a[0], prefix, a[1]))
-        )
-
-    def read_only_policy(self, prefix: str) -> pulumi.Output[str]:
-        """JSON policy for a workload that only reads under `prefix/` (e.g. pipeline steps pulling data)."""
-        return pulumi.Output.all(self.bucket_arn, self.kms_key_arn).apply(
-            lambda a: json.dumps(read_only_policy_document(a[0], prefix, a[1]))
         )
 
     @staticmethod

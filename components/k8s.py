@@ -93,12 +93,11 @@ def pod_security_labels(enforce: str = "restricted", warn: str = "restricted") -
     }
 
 
-def namespace_manifest(name: str, extra_labels: Mapping[str, str] | None = None) -> Manifest:
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {"name": name, "labels": {**MANAGED_BY, **(extra_labels or {}), **pod_security_labels()}},
-    }
+def namespace_manifest(
+    name: str, extra_labels: Mapping[str, str] | None = None, pod_security: str = "restricted"
+) -> Manifest:
+    labels = {**MANAGED_BY, **(extra_labels or {}), **pod_security_labels(pod_security, pod_security)}
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
 
 
 def container_security_context(uid: int = DEFAULT_UID) -> Manifest:
@@ -328,10 +327,26 @@ def allow_policy(
 
 
 def declare_namespace(
-    resource_name: str, name: str, opts: pulumi.ResourceOptions, extra_labels: Mapping[str, str] | None = None
+    resource_name: str,
+    name: str,
+    opts: pulumi.ResourceOptions,
+    extra_labels: Mapping[str, str] | None = None,
+    pod_security: str = "restricted",
 ) -> k8s.core.v1.Namespace:
-    manifest = namespace_manifest(name, extra_labels)
+    manifest = namespace_manifest(name, extra_labels, pod_security)
     return k8s.core.v1.Namespace(resource_name, metadata=manifest["metadata"], opts=opts)
+
+
+def declare_service_account(
+    resource_name: str, app: str, namespace: str, opts: pulumi.ResourceOptions
+) -> k8s.core.v1.ServiceAccount:
+    """A workload's own service account, named after its app, with no API token mounted by default."""
+    return k8s.core.v1.ServiceAccount(
+        resource_name,
+        metadata={"name": app, "namespace": namespace, "labels": labels(app)},
+        automount_service_account_token=False,
+        opts=opts,
+    )
 
 
 def declare_network_policy(resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> Any:

@@ -23,7 +23,12 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components import k8s as kb
-from components.dvc_remote import DVC_PREFIX, read_only_policy_document, read_write_policy_document
+from components.dvc_remote import (
+    ARTIFACT_PREFIX,
+    DVC_PREFIX,
+    read_only_policy_document,
+    read_write_policy_document,
+)
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from components.versions import kubeflow_pipelines_manifest_url
 from pipelines import cluster_env
@@ -194,7 +199,7 @@ def merge_policies(*documents: Any) -> str:
 def pipeline_runner_policy(bucket_arn: str, kms_key_arn: str | None) -> str:
     return merge_policies(
         read_only_policy_document(bucket_arn, DVC_PREFIX, kms_key_arn),
-        read_write_policy_document(bucket_arn, "mlflow/", kms_key_arn),
+        read_write_policy_document(bucket_arn, ARTIFACT_PREFIX, kms_key_arn),
     )
 
 

@@ -194,12 +194,7 @@ class Minio(pulumi.ComponentResource):
 
         ns = kb.declare_namespace(f"{name}-namespace", args.namespace, child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
-        k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
-            automount_service_account_token=False,
-            opts=in_ns,
-        )
+        kb.declare_service_account(f"{name}-service-account", APP, args.namespace, in_ns)
         user = random.RandomPassword(f"{name}-root-user", length=20, special=False, upper=False, opts=child)
         password = random.RandomPassword(f"{name}-root-password", length=40, special=False, opts=child)
         self.access_key = pulumi.Output.secret(user.result)

@@ -23,7 +23,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
-from components.dvc_remote import read_write_policy_document
+from components.dvc_remote import ARTIFACT_PREFIX, read_write_policy_document
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from components.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 from settings import MlflowSettings
@@ -42,7 +42,6 @@ PROMETHEUS_DIR = "/tmp/prometheus"
 DB_NAME = "mlflow"
 DB_USER = "mlflow"
 ADMIN_USER = "admin"
-ARTIFACT_PREFIX = "mlflow"
 AUTH_SECRET = "mlflow-auth"
 ARTIFACT_SECRET = "mlflow-artifact-store"
 SERVER_RESOURCES = kb.Resources(cpu_request="250m", memory_request="768Mi", cpu_limit="1", memory_limit="2Gi")
@@ -402,10 +401,6 @@ def network_policies(
     ]
 
 
-def _policy_json(document: Any) -> str:
-    return document if isinstance(document, str) else json.dumps(document)
-
-
 # --- the component -------------------------------------------------------------------------------------
 
 
@@ -470,16 +465,11 @@ class MlflowServer(pulumi.ComponentResource):
     # --- children ---
 
     def _service_account(self, opts: pulumi.ResourceOptions) -> None:
-        k8s.core.v1.ServiceAccount(
-            f"{self._name}-service-account",
-            metadata={"name": APP, "namespace": self._args.namespace, "labels": kb.labels(APP)},
-            automount_service_account_token=False,
-            opts=opts,
-        )
+        kb.declare_service_account(f"{self._name}-service-account", APP, self._args.namespace, opts)
 
     def _pod_identity(self, s3: S3Artifacts) -> None:
         policy = pulumi.Output.all(s3.bucket_arn, s3.kms_key_arn).apply(
-            lambda v: _policy_json(read_write_policy_document(v[0], ARTIFACT_PREFIX, v[1]))
+            lambda v: json.dumps(read_write_policy_document(v[0], ARTIFACT_PREFIX, v[1]))
         )
         PodIdentityRole(
             f"{self._name}-pod-identity",

@@ -101,9 +101,8 @@ def sync_fingerprint(script: str, users: Sequence[UserSpec], password: str) -> s
 
 
 def sync_job_manifest(
-    args: MlflowUsersArgs, image: str, tracking_uri: str, fingerprint: str
+    args: MlflowUsersArgs, users: Sequence[UserSpec], image: str, tracking_uri: str, fingerprint: str
 ) -> dict[str, Any]:
-    users = [pipeline_user_spec(args)]
     container = kb.ContainerSpec(
         name="sync-users",
         image=image,
@@ -186,12 +185,7 @@ class MlflowUsers(pulumi.ComponentResource):
             },
             opts=child,
         )
-        service_account = k8s.core.v1.ServiceAccount(
-            f"{name}-service-account",
-            metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
-            automount_service_account_token=False,
-            opts=child,
-        )
+        service_account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, child)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-script",
             metadata={"name": APP, "namespace": args.namespace, "labels": kb.labels(APP)},
@@ -206,7 +200,7 @@ class MlflowUsers(pulumi.ComponentResource):
             password.result.apply(lambda secret: sync_fingerprint(script, users, secret))
         )
         job = pulumi.Output.all(args.image, args.tracking_uri, fingerprint).apply(
-            lambda values: sync_job_manifest(args, values[0], values[1], values[2])
+            lambda values: sync_job_manifest(args, users, values[0], values[1], values[2])
         )
         sync_job = k8s.batch.v1.Job(
             f"{name}-sync",

@@ -305,24 +305,6 @@ def network_policies(namespace: str, pushgateway_clients: Sequence[str]) -> list
     ]
 
 
-def node_exporter_namespace_manifest(name: str, extra_labels: Mapping[str, str]) -> dict[str, Any]:
-    # node-exporter reads the host's /proc and /sys through hostPath mounts, with hostNetwork and hostPID:
-    # only the `privileged` Pod Security level admits that. It gets a namespace of its own so the rest of
-    # the stack stays `restricted`; nothing else runs here.
-    return {
-        "apiVersion": "v1",
-        "kind": "Namespace",
-        "metadata": {
-            "name": name,
-            "labels": {
-                **kb.MANAGED_BY,
-                **extra_labels,
-                **kb.pod_security_labels(enforce="privileged", warn="privileged"),
-            },
-        },
-    }
-
-
 def _validate(args: MonitoringStackArgs) -> None:
     r = args.receivers
     if r.smtp_password is not None and not r.email_to:
@@ -403,9 +385,15 @@ class MonitoringStack(pulumi.ComponentResource):
     def _namespaces(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
         main = kb.declare_namespace(f"{self._name}-namespace", a.namespace, opts, a.extra_labels)
-        node_manifest = node_exporter_namespace_manifest(a.node_exporter_namespace, a.extra_labels)
-        node = k8s.core.v1.Namespace(
-            f"{self._name}-node-exporter-namespace", metadata=node_manifest["metadata"], opts=opts
+        # node-exporter reads the host's /proc and /sys through hostPath mounts, with hostNetwork and
+        # hostPID: only the `privileged` Pod Security level admits that. It gets a namespace of its own so
+        # the rest of the stack stays `restricted`; nothing else runs here.
+        node = kb.declare_namespace(
+            f"{self._name}-node-exporter-namespace",
+            a.node_exporter_namespace,
+            opts,
+            a.extra_labels,
+            pod_security="privileged",
         )
         return [main, node]
 
