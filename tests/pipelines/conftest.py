@@ -37,28 +37,33 @@ def write_params(path: Path, **overrides: dict[str, object]) -> Path:
     return path
 
 
-@pytest.fixture
-def flow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEnv]:
+def make_flow_env(root: Path, patch: pytest.MonkeyPatch) -> FlowEnv:
+    """A flow on a fresh local MLflow under `root`, with short retries and metrics/records in files."""
     from pipelines.tracking import local_tracking_env
 
-    tracking = local_tracking_env(tmp_path / "state")
+    tracking = local_tracking_env(root / "state")
     for key, value in tracking.items():
-        monkeypatch.setenv(key, value)
+        patch.setenv(key, value)
     env = FlowEnv(
-        root=tmp_path,
-        metrics_dir=tmp_path / "metrics",
-        records_dir=tmp_path / "records",
+        root=root,
+        metrics_dir=root / "metrics",
+        records_dir=root / "records",
         params_file=write_params(
-            tmp_path / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
+            root / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
         ),
         tracking_uri=tracking["MLFLOW_TRACKING_URI"],
     )
-    monkeypatch.setenv("MLOPS_METRICS_DIR", str(env.metrics_dir))
-    monkeypatch.setenv("MLOPS_RUN_RECORD_DIR", str(env.records_dir))
-    monkeypatch.setenv("MLOPS_PARAMS_FILE", str(env.params_file))
-    monkeypatch.delenv("MLOPS_PUSHGATEWAY_URL", raising=False)
-    monkeypatch.setenv("MLOPS_GIT_REV", "0123abcd")
-    yield env
+    patch.setenv("MLOPS_METRICS_DIR", str(env.metrics_dir))
+    patch.setenv("MLOPS_RUN_RECORD_DIR", str(env.records_dir))
+    patch.setenv("MLOPS_PARAMS_FILE", str(env.params_file))
+    patch.delenv("MLOPS_PUSHGATEWAY_URL", raising=False)
+    patch.setenv("MLOPS_GIT_REV", "0123abcd")
+    return env
+
+
+@pytest.fixture
+def flow_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowEnv]:
+    yield make_flow_env(tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="session")

@@ -33,28 +33,11 @@ def _client(env: FlowEnv) -> Any:
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlowEnv, dict[str, Any]]]:
     """One successful run, shared by the tests that inspect its results (MLflow runs take seconds)."""
-    from pipelines.tracking import local_tracking_env
-    from tests.pipelines.conftest import write_params
+    from tests.pipelines.conftest import make_flow_env
 
     root = tmp_path_factory.mktemp("flow")
     with pytest.MonkeyPatch.context() as patch:
-        tracking = local_tracking_env(root / "state")
-        env = FlowEnv(
-            root=root,
-            metrics_dir=root / "metrics",
-            records_dir=root / "records",
-            params_file=write_params(
-                root / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
-            ),
-            tracking_uri=tracking["MLFLOW_TRACKING_URI"],
-        )
-        for key, value in tracking.items():
-            patch.setenv(key, value)
-        patch.setenv("MLOPS_METRICS_DIR", str(env.metrics_dir))
-        patch.setenv("MLOPS_RUN_RECORD_DIR", str(env.records_dir))
-        patch.setenv("MLOPS_PARAMS_FILE", str(env.params_file))
-        patch.setenv("MLOPS_GIT_REV", "0123abcd")
-        patch.delenv("MLOPS_PUSHGATEWAY_URL", raising=False)
+        env = make_flow_env(root, patch)
         results = run_in_process(root / "run1", pipeline_run="run-1")
         yield env, results
 
