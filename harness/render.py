@@ -123,4 +123,3 @@ def write(rendered: Rendered, out_dir: Path) -> list[Path]:
         + yaml.safe_dump(rendered.unexpanded, sort_keys=False)
     )
     return paths
-
