@@ -121,7 +121,6 @@ monitoring = MonitoringStack(
     "monitoring",
     MonitoringStackArgs(
         settings=settings.monitoring,
-        eks=settings.is_aws,
         receivers=AlertReceivers.from_settings(settings.monitoring, secrets),
         mlflow=MlflowScrapeTarget.from_server(mlflow),
     ),

@@ -137,8 +137,6 @@ class MlflowScrapeTarget:
 class MonitoringStackArgs:
     settings: MonitoringSettings
     """The stack's `monitoring` settings (retention, storage size, replicas, e-mail, noSuccessHours)."""
-    eks: bool
-    """True on EKS: no scraping of the control-plane components AWS hides."""
     receivers: AlertReceivers
     """Notification channels."""
     mlflow: MlflowScrapeTarget
@@ -193,7 +191,6 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
     s = args.settings
     replicas = s.replicas or 1
     return hv.StackValuesArgs(
-        eks=args.eks,
         grafana_admin_secret=GRAFANA_ADMIN_SECRET,
         alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
         retention=s.retention,

@@ -148,8 +148,6 @@ def _validate_storage(name: str, value: str | None) -> None:
 class StackValuesArgs:
     """Inputs of `kube_prometheus_stack_values`. Every field comes from the stack's settings."""
 
-    eks: bool
-    """True on EKS: the control plane is AWS-managed and its components cannot be scraped."""
     grafana_admin_secret: str
     """Existing Secret with keys `admin-user` and `admin-password` (the component generates it)."""
     alertmanager_config_secret: str
@@ -222,11 +220,12 @@ def _pdb(replicas: int) -> dict[str, Any]:
     return {"enabled": replicas >= 2, "minAvailable": 1}
 
 
-# Control-plane scrape targets and their default rule groups. EKS runs the API server's peers out of
-# reach (controller-manager, scheduler, etcd), and kube-proxy there binds its metrics to 127.0.0.1:
-# scraping them only produces permanent "target down" alerts (prometheus-community/helm-charts #4106).
-_EKS_HIDDEN_COMPONENTS: Final = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
-_EKS_HIDDEN_RULE_GROUPS: Final = (
+# Control-plane scrape targets and their default rule groups, off on every cluster this program targets.
+# EKS runs controller-manager, scheduler and etcd out of reach and binds kube-proxy's metrics to 127.0.0.1
+# (prometheus-community/helm-charts #4106); kind (and k3d, minikube) bind all four to 127.0.0.1 inside the
+# node. Scraped anyway, their targets stay down and "...Down" alerts fire forever.
+UNSCRAPABLE_CONTROL_PLANE: Final = ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy")
+UNSCRAPABLE_RULE_GROUPS: Final = (
     "kubeControllerManager",
     "kubeSchedulerAlerting",
     "kubeSchedulerRecording",
@@ -269,9 +268,9 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
         "crds": {"enabled": True},
         "defaultRules": {
             "create": True,
-            "rules": {group: False for group in _EKS_HIDDEN_RULE_GROUPS} if args.eks else {},
+            "rules": {group: False for group in UNSCRAPABLE_RULE_GROUPS},
         },
-        **{component: {"enabled": not args.eks} for component in _EKS_HIDDEN_COMPONENTS},
+        **{component: {"enabled": False} for component in UNSCRAPABLE_CONTROL_PLANE},
         "prometheusOperator": {
             "resources": args.operator_resources.as_dict(),
             # The admission webhook's certificate jobs are Helm hooks with their own unpinned image and are

@@ -34,7 +34,6 @@ CUSTOM = {"PrometheusRule", "ServiceMonitor"}
 
 
 class Expected(NamedTuple):
-    eks: bool
     retention: str
     storage: str
     replicas: int
@@ -42,9 +41,9 @@ class Expected(NamedTuple):
 
 # What each committed stack file sets (Pulumi.<stack>.yaml `monitoring`), resolved by settings.py.
 EXPECTED = {
-    "local": Expected(eks=False, retention="2d", storage="5Gi", replicas=1),
-    "dev": Expected(eks=True, retention="7d", storage="10Gi", replicas=1),
-    "prod": Expected(eks=True, retention="15d", storage="50Gi", replicas=2),
+    "local": Expected(retention="2d", storage="5Gi", replicas=1),
+    "dev": Expected(retention="7d", storage="10Gi", replicas=1),
+    "prod": Expected(retention="15d", storage="50Gi", replicas=2),
 }
 
 
@@ -102,7 +101,6 @@ def test_kube_prometheus_stack_release_pinned_with_values_from_the_pure_function
     assert (inputs["name"], inputs["namespace"]) == ("kube-prometheus-stack", "monitoring")
     assert inputs["values"] == hv.kube_prometheus_stack_values(
         hv.StackValuesArgs(
-            eks=expected.eks,
             grafana_admin_secret="grafana-admin",
             alertmanager_config_secret="alertmanager-mlops",
             retention=expected.retention,
@@ -114,20 +112,15 @@ def test_kube_prometheus_stack_release_pinned_with_values_from_the_pure_function
     )
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_helm_charts_4106_no_scraping_of_control_plane_components_eks_hides(stack: str) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_helm_charts_4106_no_scraping_of_control_plane_components_the_cluster_hides(stack: str) -> None:
+    """EKS hides them; kind binds them to 127.0.0.1: on no stack may their targets (and alerts) exist."""
     values = stack_release(record(stack)).inputs["values"]
     for hidden in ("kubeControllerManager", "kubeScheduler", "kubeEtcd", "kubeProxy"):
         assert values[hidden] == {"enabled": False}, hidden
-    assert {"etcd", "kubeControllerManager", "kubeProxy"} <= {
+    assert {"etcd", "kubeControllerManager", "kubeSchedulerAlerting", "kubeProxy"} <= {
         group for group, enabled in values["defaultRules"]["rules"].items() if not enabled
     }
-
-
-def test_helm_charts_4106_local_cluster_keeps_control_plane_scraping() -> None:
-    values = stack_release(record("local")).inputs["values"]
-    assert values["kubeScheduler"] == {"enabled": True}
-    assert values["defaultRules"]["rules"] == {}
 
 
 @pytest.mark.parametrize("stack", STACKS)
