@@ -4,8 +4,10 @@ Created once per AWS account by the `bootstrap/` project, before the deploy work
 
 - one deploy role per GitHub environment (`dev`, `prod`): only a job running in that environment of this
   repository can assume it, and `prod` jobs wait for the environment's required reviewers;
-- one preview role for pull requests: read-only AWS access (plus the Pulumi state bucket, when the
-  S3 backend is used) so a pull request from a branch can never change infrastructure;
+- one preview role for pull requests: it reads the configuration `pulumi preview --refresh` needs of
+  every AWS service the platform uses, and no data: no S3 object outside the Pulumi state bucket, no log
+  events, no secret values (AWS's `ReadOnlyAccess` would read every object of the DVC bucket). A pull
+  request from a branch can never change infrastructure or read what the platform stores;
 - ECR repositories for the images we build (pipeline steps, MLflow server): immutable release tags
   (only the build-cache tag moves), scan on push, encrypted, old untagged images expired.
 """
@@ -25,7 +27,32 @@ STS_AUDIENCE = "sts.amazonaws.com"
 # GitHub's published intermediate thumbprints. AWS validates GitHub tokens against its own CA library and
 # ignores these, but older provider versions require the field.
 GITHUB_THUMBPRINTS = ("6938fd4d98bab03faadb97b34396831e3780aea1", "1c58a3a8518e8759bf075b76b750d4f2df264fcd")
-READ_ONLY_POLICY_ARN = "arn:aws:iam::aws:policy/ReadOnlyAccess"
+# The configuration reads `pulumi preview --refresh` makes of each AWS service the platform declares
+# resources in (refresh re-reads every resource in the state), keyed by IAM service prefix. Only services
+# whose Describe/Get/List calls return configuration, never stored data, get wildcards; S3 and CloudWatch
+# Logs, which also serve data through Get*, are listed call by call.
+PREVIEW_READ_ACTIONS: dict[str, tuple[str, ...]] = {
+    "autoscaling": ("autoscaling:Describe*",),
+    "ec2": ("ec2:Describe*",),  # not ec2:Get*: GetPasswordData returns Windows passwords
+    "ecr": (
+        "ecr:Describe*",
+        "ecr:GetAuthorizationToken",
+        "ecr:GetLifecyclePolicy",
+        "ecr:GetRepositoryPolicy",
+        "ecr:ListTagsForResource",
+    ),
+    "eks": ("eks:Describe*", "eks:List*"),
+    "iam": ("iam:Get*", "iam:List*"),
+    "kms": ("kms:Describe*", "kms:GetKeyPolicy", "kms:GetKeyRotationStatus", "kms:List*"),
+    # CloudWatch Logs: log groups only, never their events (GetLogEvents, FilterLogEvents, StartQuery).
+    "logs": ("logs:DescribeLogGroups", "logs:ListTagsForResource", "logs:ListTagsLogGroup"),
+    "rds": ("rds:Describe*", "rds:ListTagsForResource"),
+    # HeadBucket needs s3:ListBucket (object keys, not their content); the bucket's settings are GetBucket*
+    # and Get*Configuration. s3:GetObject* is denied below.
+    "s3": ("s3:ListAllMyBuckets", "s3:ListBucket", "s3:GetBucket*", "s3:Get*Configuration"),
+}
+# Reads of stored data, denied outright so a policy attached later cannot grant them by accident.
+DATA_READ_ACTIONS = ("s3:GetObject*", "logs:GetLogEvents", "logs:FilterLogEvents", "logs:StartQuery")
 # The one mutable tag in our repositories: BuildKit's registry cache (components/images.py).
 BUILD_CACHE_TAG = "buildcache"
 
@@ -103,6 +130,43 @@ def state_bucket_policy(bucket_arn: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+def preview_policy(build_cache_repository_arns: list[str], state_bucket_arn: str | None) -> dict[str, Any]:
+    """What `pulumi preview --refresh` of the platform needs, and no stored data.
+
+    `build_cache_repository_arns`: our ECR repositories, whose BuildKit cache the preview's image build
+    pulls (pulumi-docker-build builds on preview). `state_bucket_arn`: the Pulumi S3 state bucket, whose
+    objects stay readable (the deny below exempts them).
+    """
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "ReadPlatformConfiguration",
+            "Effect": "Allow",
+            "Action": sorted(action for actions in PREVIEW_READ_ACTIONS.values() for action in actions),
+            "Resource": "*",
+        }
+    ]
+    if build_cache_repository_arns:
+        statements.append(
+            {
+                "Sid": "PullOurBuildCache",
+                "Effect": "Allow",
+                "Action": [
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:BatchGetImage",
+                    "ecr:GetDownloadUrlForLayer",
+                ],
+                "Resource": sorted(build_cache_repository_arns),
+            }
+        )
+    deny: dict[str, Any] = {"Sid": "ReadNoStoredData", "Effect": "Deny", "Action": list(DATA_READ_ACTIONS)}
+    if state_bucket_arn:
+        deny["NotResource"] = [f"{state_bucket_arn}/*"]
+    else:
+        deny["Resource"] = "*"
+    statements.append(deny)
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
 def ecr_lifecycle_policy(keep_tagged: int, untagged_days: int) -> dict[str, Any]:
@@ -238,8 +302,16 @@ class GithubDeployAccess(pulumi.ComponentResource):
         return role
 
     def _preview_role(self) -> aws.iam.Role:
-        role = self._role("preview", [pull_request_subject(self._args.repository)], [READ_ONLY_POLICY_ARN])
-        if self._args.state_bucket_arn:
+        role = self._role("preview", [pull_request_subject(self._args.repository)], [])
+        state_bucket_arn = self._args.state_bucket_arn
+        arns = pulumi.Output.all(*[r.arn for r in self.repositories.values()])
+        aws.iam.RolePolicy(
+            f"{self._name}-preview-read",
+            role=role.id,
+            policy=arns.apply(lambda values: json.dumps(preview_policy(list(values), state_bucket_arn))),
+            opts=pulumi.ResourceOptions(parent=role),
+        )
+        if state_bucket_arn:
             aws.iam.RolePolicy(
                 f"{self._name}-preview-state",
                 role=role.id,

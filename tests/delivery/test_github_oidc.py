@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 from typing import Any
 
@@ -16,6 +17,7 @@ from components.github_oidc import (
 )
 from harness.mocks import REPO_ROOT, Record, load_stack_config, run_program
 from settings import SettingsError
+from tests.support.stacks import record as platform_record
 
 BOOTSTRAP = REPO_ROOT / "bootstrap"
 REPO = "example-org/mlops-infra"
@@ -60,7 +62,41 @@ def test_ckv_aws_358_each_deploy_role_trusts_only_its_environment_of_this_repo(r
         }
 
 
-def test_preview_role_trusts_pull_requests_and_only_reads(record: Record) -> None:
+# Calls that return stored data rather than configuration: the DVC data and MLflow artifacts (S3 objects),
+# log events, secret values, decryption.
+DATA_READS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:StartQuery",
+    "secretsmanager:GetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "kms:Decrypt",
+    "ec2:GetPasswordData",
+    "rds-data:ExecuteStatement",
+    "dynamodb:GetItem",
+)
+# Pulumi type-token module -> IAM service prefix, for every AWS module the platform program uses.
+IAM_PREFIX = {"cloudwatch": "logs"}
+
+
+def _preview_policy(record: Record) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(record.named("github-preview-read").inputs["policy"])
+    return document
+
+
+def _allowed_actions(document: dict[str, Any]) -> list[str]:
+    return [
+        action
+        for statement in document["Statement"]
+        if statement["Effect"] == "Allow"
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    ]
+
+
+def test_preview_role_trusts_pull_requests_and_has_no_managed_policy(record: Record) -> None:
     condition = _trust(record, "github-preview")["Statement"][0]["Condition"]["StringEquals"]
     assert condition["token.actions.githubusercontent.com:sub"] == [f"repo:{REPO}:pull_request"]
     preview = record.named("github-preview")
@@ -69,7 +105,49 @@ def test_preview_role_trusts_pull_requests_and_only_reads(record: Record) -> Non
         for r in record.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
         if r.parent == preview.urn
     ]
-    assert attached == ["arn:aws:iam::aws:policy/ReadOnlyAccess"]
+    assert attached == [], "ReadOnlyAccess reads every S3 object in the account, the DVC data included"
+
+
+def test_preview_role_reads_no_stored_data(record: Record) -> None:
+    document = _preview_policy(record)
+    for action in DATA_READS:
+        granted = [p for p in _allowed_actions(document) if fnmatch.fnmatchcase(action.lower(), p.lower())]
+        assert granted == [], f"the preview role may call {action} through {granted}"
+    (deny,) = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert "s3:GetObject*" in deny["Action"]
+    assert deny["Resource"] == "*", "without an S3 state backend no object is readable"
+
+
+def test_preview_role_reads_the_s3_state_backend_and_no_other_object() -> None:
+    state_bucket = "arn:aws:s3:::example-pulumi-state"
+    document = _preview_policy(_run({"stateBucketArn": state_bucket}))
+    (deny,) = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    # Deny wins over any allow: every object but the Pulumi state, whatever else is attached later.
+    assert "s3:GetObject*" in deny["Action"]
+    assert deny["NotResource"] == [f"{state_bucket}/*"]
+    assert "Resource" not in deny
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_preview_role_can_refresh_every_aws_service_the_platform_uses(record: Record, stack: str) -> None:
+    """`pulumi preview --refresh` re-reads every resource in the state: each service needs its reads."""
+    modules = {
+        r.type.split(":")[1].split("/")[0]
+        for r in platform_record(stack).resources
+        if r.type.startswith("aws:")
+    }
+    modules.discard("index")  # the provider itself
+    allowed = _allowed_actions(_preview_policy(record))
+    missing = [
+        m for m in sorted(modules) if not any(a.startswith(f"{IAM_PREFIX.get(m, m)}:") for a in allowed)
+    ]
+    assert missing == [], f"no read access for {missing}: preview --refresh of {stack} would fail"
+
+
+def test_preview_role_pulls_only_our_build_cache(record: Record) -> None:
+    (pull,) = [s for s in _preview_policy(record)["Statement"] if s.get("Sid") == "PullOurBuildCache"]
+    repositories = sorted(r.outputs["arn"] for r in record.of_type("aws:ecr/repository:Repository"))
+    assert pull["Resource"] == repositories
 
 
 def test_oidc_provider_is_githubs_with_sts_audience(record: Record) -> None:
