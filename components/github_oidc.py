@@ -315,7 +315,7 @@ class GithubDeployAccess(pulumi.ComponentResource):
             aws.iam.RolePolicy(
                 f"{self._name}-preview-state",
                 role=role.id,
-                policy=json.dumps(state_bucket_policy(self._args.state_bucket_arn)),
+                policy=json.dumps(state_bucket_policy(state_bucket_arn)),
                 opts=pulumi.ResourceOptions(parent=role),
             )
         return role
