@@ -10,7 +10,7 @@ CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
 CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv demo demo-drift lint typecheck test test-unit bench chart-template cost clean
+.PHONY: help venv tools demo demo-drift lint typecheck test test-unit bench chart-template cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ $(STAMP): requirements.txt requirements-dev.txt
 	touch $@
 
 venv: $(STAMP)  ## Create or update .venv from the pinned requirements
+
+tools:  ## Install the Debian packages the integration tests run (or print the exact command)
+	@bash scripts/ensure-system-tools.sh
 
 # checkov pins its own boto3/botocore/packaging and would downgrade ours: it lives in a venv of its own.
 $(CHECKOV): Makefile
@@ -43,7 +46,8 @@ lint: $(STAMP)  ## ruff check + ruff format --check
 typecheck: $(STAMP)  ## mypy on our code
 	$(VENV)/bin/mypy $(CODE)
 
-test: lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite
+# `tools` first: a missing system tool stops here with the command to install it, before any test runs.
+test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite (nothing skipped)
 	$(PY) -m pytest
 
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
