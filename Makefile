@@ -73,10 +73,11 @@ test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole tes
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
 	$(PY) -m pytest -m "not integration and not slow"
 
-bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency
+bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, fresh clone -> demo
 	@# Every benchmark runs; the target fails at the end if any missed its target.
 	$(PY) -m benchmarks; training=$$?; \
-	$(PY) -m benchmarks.bench_alert_latency --rounds 5 && exit $$training
+	$(PY) -m benchmarks.bench_alert_latency --rounds 5; alerts=$$?; \
+	$(PY) -m benchmarks.bench_fresh_clone --rounds 3 && exit $$((training || alerts))
 
 chart-template: $(STAMP)  ## helm template of every chart each stack installs, with our values (needs helm)
 	for stack in local dev prod; do $(PY) -m harness charts --stack $$stack --template || exit 1; done
