@@ -170,3 +170,16 @@ def test_committed_facts_diff_is_empty_and_a_change_shows_as_a_diff(tmp_path: Pa
     assert diff.startswith("---") and '-  "release": "pushgateway",' in diff
     checks.write_facts("dev", changed, tmp_path)
     assert not (tmp_path / "dev" / "pushgateway.json").exists()
+
+
+def test_the_command_refuses_a_malformed_chart_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from upstream.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["derive", "--stack", "dev", "--chart-source", "kube-prometheus-stack"])
+    assert "expected NAME=DIR" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["derive", "--stack", "dev", "--chart-source", f"grafana={tmp_path}"])
+    assert "has no Chart.yaml" in capsys.readouterr().err
