@@ -9,6 +9,7 @@ images `pulumi up` builds are left out: they are deployed by the digest the buil
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterable
@@ -19,6 +20,8 @@ IMAGES_FILE = Path(__file__).resolve().parent / "images.json"
 STACKS = ("local", "dev", "prod")
 BUILT_IMAGE = "docker-build:index:Image"
 RESOLVE_TIMEOUT_S = 120
+# What registries answer for a tag or digest that does not exist (OCI distribution spec error codes).
+GONE = re.compile(r"not found|manifest unknown|MANIFEST_UNKNOWN|NAME_UNKNOWN|404", re.IGNORECASE)
 # This module imports only the standard library at the top: the image-pins workflow runs
 # `python -m upstream pins` with the runner's Python, without the project's venv.
 
@@ -125,6 +128,10 @@ def buildx_resolver(reference: str) -> str | None:
         check=False,
     )
     if result.returncode != 0:
-        return None
+        if GONE.search(result.stderr):
+            return None
+        # Anything else (no buildx, no network, a rate limit) says nothing about the pin: stop, do not report
+        # every image as gone.
+        raise RuntimeError(f"could not resolve {reference}: {result.stderr.strip()[-500:]}")
     digest = json.loads(result.stdout).get("digest")
     return str(digest) if digest else None

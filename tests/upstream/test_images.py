@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+
+import pytest
 
 from upstream.facts import load_facts
-from upstream.images import IMAGES_FILE, image_list_text, image_repository, image_tag, load_image_list
+from upstream.images import (
+    IMAGES_FILE,
+    buildx_resolver,
+    image_list_text,
+    image_repository,
+    image_tag,
+    load_image_list,
+)
 
 STACKS = ("local", "dev", "prod")
 
@@ -34,3 +45,23 @@ def test_image_names_split_into_repository_and_tag() -> None:
     assert (
         image_tag("quay.io/minio/mc:RELEASE.2025-08-13T08-35-41Z" + digest) == "RELEASE.2025-08-13T08-35-41Z"
     )
+
+
+def test_buildx_resolver_tells_a_gone_pin_from_a_registry_it_cannot_ask(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = tmp_path / "docker"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'case "$4" in\n'
+        '  *:present) echo \'{"mediaType": "x", "digest": "sha256:abc", "size": 1}\' ;;\n'
+        '  *:gone) echo "ERROR: $4: not found" >&2; exit 1 ;;\n'
+        '  *) echo "ERROR: failed to do request: dial tcp: lookup registry: no such host" >&2; exit 1 ;;\n'
+        "esac\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert buildx_resolver("example.org/x:present") == "sha256:abc"
+    assert buildx_resolver("example.org/x:gone") is None
+    with pytest.raises(RuntimeError, match=r"could not resolve example\.org/x:offline"):
+        buildx_resolver("example.org/x:offline")
