@@ -189,13 +189,19 @@ def pod_security_violations(workload: Workload, level: str) -> list[str]:
     return []
 
 
+# Namespaces every cluster has, which the program does not create and does not label: they enforce the
+# cluster's default level, `privileged` on EKS and kind (no PodSecurity admission configuration is set).
+CLUSTER_NAMESPACES: Mapping[str, str] = {"kube-system": "privileged", "default": "privileged"}
+
+
 def namespace_levels(record: Record, facts: Iterable[ReleaseFacts] = ()) -> dict[str, str]:
     """Namespace -> the Pod Security level it enforces, as the program sets it.
 
     From the Namespace objects the program declares, then those the upstream renders create with our overlays
-    (Kubeflow Pipelines' `kubeflow` namespace); a namespace without the label enforces `privileged`.
+    (Kubeflow Pipelines' `kubeflow` namespace); a namespace without the label enforces `privileged`, as do
+    the cluster's own namespaces.
     """
-    levels: dict[str, str] = {}
+    levels: dict[str, str] = dict(CLUSTER_NAMESPACES)
     for release in facts:
         for namespace in release.namespaces:
             levels[namespace.name] = namespace.labels.get(ENFORCE_LABEL, "privileged")
@@ -203,6 +209,24 @@ def namespace_levels(record: Record, facts: Iterable[ReleaseFacts] = ()) -> dict
         metadata = resource.inputs.get("metadata") or {}
         levels[str(metadata.get("name"))] = (metadata.get("labels") or {}).get(ENFORCE_LABEL, "privileged")
     return levels
+
+
+def pod_security_problems(name: str, facts: ReleaseFacts, levels: Mapping[str, str]) -> list[str]:
+    """Every workload of a release against its namespace's level; an unknown namespace is a failure."""
+    problems = []
+    for workload in facts.workloads:
+        where = f"{name}: {workload.kind} {workload.namespace}/{workload.name}"
+        level = levels.get(workload.namespace)
+        if level is None:
+            problems.append(
+                f"{where}: namespace {workload.namespace} is not one the program or the render creates, "
+                "so its Pod Security level is unknown"
+            )
+            continue
+        problems += [
+            f"{where} breaks Pod Security {level}: {p}" for p in pod_security_violations(workload, level)
+        ]
+    return problems
 
 
 # --- default credentials and images ----------------------------------------------------------------------
@@ -283,19 +307,7 @@ def check_facts(stack: str, derived: Mapping[str, ReleaseFacts], record: Record)
     ours = declared_secrets(record)
     failures = []
     for name, facts in sorted(derived.items()):
-        for workload in facts.workloads:
-            level = levels.get(workload.namespace)
-            if level is None:
-                failures.append(
-                    f"{name}: {workload.kind} {workload.name}: namespace {workload.namespace} is not "
-                    "one the program or the render creates, so its Pod Security level is unknown"
-                )
-                continue
-            failures += [
-                f"{name}: {workload.kind} {workload.namespace}/{workload.name} breaks Pod Security "
-                f"{level}: {p}"
-                for p in pod_security_violations(workload, level)
-            ]
+        failures += pod_security_problems(name, facts, levels)
         failures += [f"{name}: {p}" for p in default_credential_problems(facts, ours)]
         failures += [f"{name}: {p}" for p in image_problems(facts.images)]
     return failures

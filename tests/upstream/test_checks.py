@@ -136,6 +136,13 @@ def test_pod_level_settings_satisfy_restricted_for_every_container() -> None:
     assert checks.pod_security_violations(_workload(container), "restricted")
 
 
+def test_a_workload_in_a_namespace_nobody_creates_fails() -> None:
+    facts = dataclasses.replace(load_facts("dev")["pushgateway"], workloads=[_workload()])
+    (problem,) = checks.pod_security_problems("r", facts, {"monitoring": "restricted"})
+    assert "namespace apps is not one the program or the render creates" in problem
+    assert checks.pod_security_problems("r", facts, {"apps": "restricted"}) == []
+
+
 def test_an_unknown_level_is_an_error() -> None:
     with pytest.raises(ValueError, match="'strict'"):
         checks.pod_security_violations(_workload(), "strict")
@@ -236,10 +243,7 @@ def test_every_upstream_workload_meets_its_namespace_pod_security_level(stack: s
     levels = checks.namespace_levels(record(stack), facts.values())
     assert levels["kubeflow"] in checks.PSS_LEVELS and levels["monitoring"] == "restricted"
     problems = [
-        f"{name}: {w.namespace}/{w.name}: {p}"
-        for name, release in facts.items()
-        for w in release.workloads
-        for p in checks.pod_security_violations(w, levels[w.namespace])
+        p for name, release in facts.items() for p in checks.pod_security_problems(name, release, levels)
     ]
     assert problems == []
 
