@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py __main__.py components harness upstream pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench chart-template cost clean
+.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench chart-template upstream-check upstream-derive cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -81,6 +81,15 @@ bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, al
 
 chart-template: $(STAMP)  ## helm template of every chart each stack installs, with our values (needs helm)
 	for stack in local dev prod; do $(PY) -m harness charts --stack $$stack --template || exit 1; done
+
+# Render every upstream part (charts, KFP manifests) at its pin, with network; offline pass UPSTREAM_SOURCES,
+# e.g. UPSTREAM_SOURCES="--kfp-source ../pipelines --chart-source kube-prometheus-stack=/tmp/kps" (docs/upstream.md).
+upstream-check: $(STAMP) $(CHECKOV)  ## Re-render upstream parts per stack; fail on a facts diff or a check
+	for stack in local dev prod; do $(PY) -m upstream check --stack $$stack $(UPSTREAM_SOURCES) || exit 1; done
+
+upstream-derive: $(STAMP)  ## Re-derive upstream/facts and upstream/images.json after a version bump
+	for stack in local dev prod; do $(PY) -m upstream derive --stack $$stack $(UPSTREAM_SOURCES) || exit 1; done
+	$(PY) -m upstream images
 
 cost: $(STAMP)  ## Itemised monthly cost estimate of the dev and prod stacks
 	$(PY) -m cost_estimate --stack dev --stack prod

@@ -35,7 +35,7 @@ def _steps(document: dict[Any, Any]) -> list[dict[str, Any]]:
 
 
 def test_workflows_exist() -> None:
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "deploy.yml", "pulumi-up.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "deploy.yml", "pulumi-up.yml", "image-pins.yml"}
 
 
 @pytest.mark.parametrize("persona", ["regular", "pedantic"])
@@ -147,3 +147,26 @@ def test_ci_runs_the_same_make_test_as_developers() -> None:
     assert {"pull_request", "push"} <= set(ci["on"])
     runs = [s.get("run", "") for s in ci["jobs"]["test"]["steps"]]
     assert "bash .ci/run" in runs
+
+
+def test_ci_renders_and_checks_the_upstream_parts_of_every_stack_with_network() -> None:
+    job = _workflow("ci.yml")["jobs"]["upstream"]
+    assert job["strategy"]["matrix"]["stack"] == ["local", "dev", "prod"]
+    assert job["strategy"]["fail-fast"] is False
+    check = next(s for s in job["steps"] if "python -m upstream check" in s.get("run", ""))
+    assert check["run"] == '.venv/bin/python -m upstream check --stack "$STACK"'
+    assert check["env"]["STACK"] == "${{ matrix.stack }}"
+    assert "--no-checkov" not in check["run"]
+    assert any(".venv-checkov/bin/checkov" in s.get("run", "") for s in job["steps"])
+    assert job["permissions"] == {"contents": "read"}
+
+
+def test_image_pins_are_resolved_weekly_and_on_demand_with_read_only_access() -> None:
+    pins = _workflow("image-pins.yml")
+    assert set(pins["on"]) == {"schedule", "workflow_dispatch"}
+    (cron,) = pins["on"]["schedule"]
+    _minute, _hour, day, month, weekday = cron["cron"].split()
+    assert (day, month) == ("*", "*") and weekday.isdigit()
+    (job,) = pins["jobs"].values()
+    assert job["permissions"] == {"contents": "read"}
+    assert [s["run"] for s in job["steps"] if "run" in s] == ["python -m upstream pins"]

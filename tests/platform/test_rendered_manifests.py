@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +10,14 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from harness import checkov
 from harness.__main__ import main as harness_main
+from harness.checkov import findings
 from harness.render import UNEXPANDED_FILE, write
 from tests.platform.stacks import STACKS, record, rendered
 from tests.support.tools import REPO_ROOT, missing_tool
 
-CHECKOV = REPO_ROOT / ".venv-checkov" / "bin" / "checkov"
 SKIPS_FILE = REPO_ROOT / "checkov" / "skips.yaml"
-# SECURITY.md rows checked with checkov (C): pod hardening, probes, resources, service accounts,
-# image pinning and a NetworkPolicy per namespace.
-CHECKOV_CHECKS = (
-    "CKV_K8S_8,CKV_K8S_9,CKV_K8S_10,CKV_K8S_11,CKV_K8S_12,CKV_K8S_13,CKV_K8S_14,CKV_K8S_16,CKV_K8S_17,"
-    "CKV_K8S_18,CKV_K8S_19,CKV_K8S_20,CKV_K8S_21,CKV_K8S_22,CKV_K8S_23,CKV_K8S_28,CKV_K8S_31,CKV_K8S_37,"
-    "CKV_K8S_38,CKV_K8S_40,CKV_K8S_41,CKV_K8S_43,CKV2_K8S_6"
-)
 
 
 def kubernetes_version(stack: str) -> str:
@@ -95,36 +87,11 @@ def load_skips() -> list[dict[str, str]]:
 
 
 def run_checkov(directory: Path) -> dict[str, Any]:
-    if not CHECKOV.exists():
-        missing_tool(f"checkov is not installed in {CHECKOV.parent.parent} (see Makefile)")
-    result = subprocess.run(
-        [
-            str(CHECKOV),
-            "-d",
-            str(directory),
-            "--framework",
-            "kubernetes",
-            "--check",
-            CHECKOV_CHECKS,
-            "--skip-download",
-            "--quiet",
-            "--compact",
-            "-o",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode in (0, 1), result.stderr[-2000:]
-    report = json.loads(result.stdout)
-    return report[0] if isinstance(report, list) else report
-
-
-def findings(report: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(c["check_id"], c["resource"]) for c in report["results"]["failed_checks"]]
+    try:
+        return checkov.run_checkov(directory)
+    except checkov.CheckovMissingError as exc:
+        missing_tool(str(exc))
+        raise  # missing_tool skips or fails; this line is never reached
 
 
 def is_skipped(finding: tuple[str, str], skip: dict[str, str]) -> bool:
