@@ -5,9 +5,14 @@ then `kubectl apply -k env/platform-agnostic?ref=V`). We do the same in one `pul
 `kustomize.v2.Directory` resources over small overlays generated here (upstream manifests as a remote base,
 plus our patches), the second one's input waiting on the first one's created resources.
 
+The patches remove what we will not run (upstream's Secrets with fixed credentials, the v1 cache webhook
+that never starts on EKS, v1-only components), put MySQL on a root password, size every remaining
+Deployment and let the namespace enforce Pod Security `restricted`. Pulumi creates the two credential
+Secrets from generated passwords and a default-deny NetworkPolicy set with the flows KFP uses.
+
 The pipeline steps' service account (`pipeline-runner`) gets, on AWS, Pod Identity read access to the DVC
 remote and write access to MLflow's artifact prefix; a Secret carries the MLflow tracking URI and
-credentials. No static AWS keys anywhere.
+credentials. No static AWS keys anywhere. docs/platform-services.md explains each choice.
 """
 
 from __future__ import annotations

@@ -321,7 +321,7 @@ def test_kfp_components_reach_each_other_only_on_their_flows(stack: str) -> None
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_an_unlisted_pod_reaches_nothing_but_dns(stack: str) -> None:
+def test_an_unlisted_pod_reaches_nothing_but_dns_and_nothing_reaches_it(stack: str) -> None:
     netpols = policies(stack)
     for target, port in (
         (API, kfp.API_GRPC_PORT),
@@ -334,6 +334,8 @@ def test_an_unlisted_pod_reaches_nothing_but_dns(stack: str) -> None:
         assert not allowed(netpols, INTRUDER, target, port), target
     assert allowed(netpols, INTRUDER, DNS, 53, "UDP")
     assert not allowed(netpols, Pod("default", {"app": "x"}), API, kfp.API_HTTP_PORT), "nor from outside"
+    prometheus = Pod("monitoring", dict(PROMETHEUS_POD))  # its egress is open to every namespace
+    assert not allowed(netpols, prometheus, INTRUDER, 8080), "and nothing reaches it"
 
 
 @pytest.mark.parametrize("stack", STACKS)
