@@ -163,7 +163,7 @@ class MinioSettings(_Section):
 
 
 class KubeflowSettings(_Section):
-    version: str = Field(default="2.5.0", pattern=r"^2\.\d+\.\d+$")
+    version: str = Field(default="2.17.0", pattern=r"^2\.\d+\.\d+$")
     """Kubeflow Pipelines standalone release."""
 
 

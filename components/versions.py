@@ -52,7 +52,7 @@ MLFLOW_VERSION = "3.17.2"
 # Kubeflow Pipelines standalone, installed from the upstream kustomize manifests at this git tag.
 # The manifests pin their own images by tag (ghcr.io/kubeflow/kfp-*:<version>); their digests could not be
 # read offline, so they are not overridden here (see docs).
-KUBEFLOW_PIPELINES_VERSIONS = ("2.5.0",)
+KUBEFLOW_PIPELINES_VERSIONS = ("2.17.0",)
 KUBEFLOW_PIPELINES_REPO = "https://github.com/kubeflow/pipelines"
 
 
