@@ -89,6 +89,7 @@ def test_release_is_pinned_and_runs_with_its_own_pod_identity_role(stack: str) -
             cluster=cluster_name,
             region="us-east-1",
             node_selector={"mlops.platform/node-role": "system"},
+            scale_down_unneeded_minutes={"dev": 10, "prod": 20}[stack],
         )
     )
     assert integral_numbers(inputs["values"]) == expected
