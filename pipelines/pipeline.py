@@ -13,7 +13,7 @@ from pipelines.components import make_components
 from pipelines.stage import PIPELINE_NAME
 
 COMPILED_PIPELINE = Path(__file__).resolve().parent / "training_pipeline.yaml"
-# One GPU node of the largest type the settings allow carries one GPU; more is never schedulable.
+# EC2's largest GPU instances carry 8; a count above the gpu group's GPUs per node stays Pending.
 MAX_TRAIN_GPUS = 8
 
 DESCRIPTION = (

@@ -46,3 +46,14 @@ def test_gpu_count_is_bounded() -> None:
 
     with pytest.raises(ValueError, match="train_gpus = -1"):
         build_pipeline(train_gpus=-1)
+
+
+def test_compile_command_takes_the_gpu_count(tmp_path: Path) -> None:
+    from pipelines.cli import main
+
+    output = tmp_path / "gpu.yaml"
+    assert main(["compile", "--output", str(output), "--train-gpus", "1"]) == 0
+    spec, platform = yaml.safe_load_all(output.read_text())
+    train = spec["deploymentSpec"]["executors"]["exec-train"]["container"]["resources"]["accelerator"]
+    assert train["resourceCount"] == "1"
+    assert "tolerations" in platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]["exec-train"]
