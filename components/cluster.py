@@ -358,26 +358,7 @@ class PlatformCluster(pulumi.ComponentResource):
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
         )
         self._default_storage_class(name, args.protect)
-        on_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
-        if args.autoscaler is not None and args.autoscaler.enabled:
-            assert args.region is not None
-            ClusterAutoscaler(
-                f"{name}-autoscaler",
-                ClusterAutoscalerArgs(
-                    cluster_name=args.cluster_name,
-                    cluster=cluster_name,
-                    region=args.region,
-                    node_selector={NODE_ROLE_LABEL: "system"},
-                    scale_down_unneeded_minutes=args.autoscaler.scale_down_unneeded_minutes,
-                    scale_down_utilization_threshold=args.autoscaler.scale_down_utilization_threshold,
-                    expander=args.autoscaler.expander,
-                ),
-                opts=pulumi.ResourceOptions.merge(
-                    on_cluster, pulumi.ResourceOptions(depends_on=[*node_groups, agent])
-                ),
-            )
-        if args.node_groups.gpu is not None:
-            NvidiaDevicePlugin(f"{name}-nvidia-device-plugin", NvidiaDevicePluginArgs(), opts=on_cluster)
+        self._controllers(name, args, cluster_name, after=[*node_groups, agent])
 
         self.cluster_name = cluster_name
         self.endpoint = pulumi.Output.unsecret(control_plane.kubeconfig_json.apply(api_server_endpoint))
@@ -758,6 +739,35 @@ class PlatformCluster(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, agent, csi_policy]),
         )
         return agent
+
+    def _controllers(
+        self,
+        name: str,
+        args: PlatformClusterArgs,
+        cluster_name: pulumi.Output[str],
+        after: Sequence[pulumi.Resource],
+    ) -> None:
+        """Cluster Autoscaler (on the system nodes) and, with a GPU group, the NVIDIA device plugin."""
+        assert args.node_groups is not None and args.cluster_name is not None
+        on_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        if args.autoscaler is not None and args.autoscaler.enabled:
+            assert args.region is not None
+            ClusterAutoscaler(
+                f"{name}-autoscaler",
+                ClusterAutoscalerArgs(
+                    cluster_name=args.cluster_name,
+                    cluster=cluster_name,
+                    region=args.region,
+                    node_selector={NODE_ROLE_LABEL: "system"},
+                    scale_down_unneeded_minutes=args.autoscaler.scale_down_unneeded_minutes,
+                    scale_down_utilization_threshold=args.autoscaler.scale_down_utilization_threshold,
+                    expander=args.autoscaler.expander,
+                ),
+                # It needs nodes to run on and the Pod Identity agent to get its credentials.
+                opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(after))),
+            )
+        if args.node_groups.gpu is not None:
+            NvidiaDevicePlugin(f"{name}-nvidia-device-plugin", NvidiaDevicePluginArgs(), opts=on_cluster)
 
     def _default_storage_class(self, name: str, protect: bool) -> None:
         """Encrypted gp3 as the default class: EKS 1.30+ clusters have no default StorageClass."""
