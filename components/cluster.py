@@ -3,8 +3,10 @@
 On `aws` every option of pulumi-eks that touches security or cost is set explicitly (its defaults are a
 public endpoint, no control-plane logs, public node IPs and EXTENDED support). Nodes are EKS managed node
 groups declared here with plain pulumi-aws resources, so the launch template (IMDSv2, encrypted disks, no
-SSH key) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote component whose
-children nobody sees.
+SSH key, kubelet maxPods) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote
+component whose children nobody sees. For the same reason every EKS add-on is declared here, pinned, and
+pulumi-eks's own (CoreDNS, vpc-cni, kube-proxy) are off: the VPC CNI runs with network policy enforcement
+and prefix delegation before any node starts. Cluster Autoscaler and the NVIDIA device plugin are children.
 
 Consumers use `provider` (a Kubernetes provider built from the cluster's kubeconfig output) and the flat
 outputs; on `local` only `provider` is set and no AWS resource exists.
