@@ -38,6 +38,8 @@ cluster = PlatformCluster(
         node_groups=settings.node_groups,
         protect=settings.protect,
         instance_tags=settings.default_tags,
+        region=settings.aws_region,
+        autoscaler=settings.autoscaler,
     ),
     opts=aws_opts,
 )

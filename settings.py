@@ -31,6 +31,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
+from components.versions import EKS_ADDON_VERSIONS
+
 PROJECT = "mlops-infra"
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
@@ -98,6 +101,9 @@ class NodeGroupSettings(_Section):
     desired_size: int = Field(ge=0)
     max_size: int = Field(ge=1)
     disk_size_gib: int = Field(default=40, ge=20, le=1000)
+    max_pods: int | None = Field(default=None, ge=8, le=250)
+    """Pods per node (kubelet maxPods, with VPC CNI prefix delegation). Default: 8 per GiB of the smallest
+    type's memory, at least its ENI limit, at most what prefix delegation and EKS allow (110 < 30 vCPUs)."""
 
 
 class NodeGroupsSettings(_Section):
@@ -129,6 +135,17 @@ class ClusterSettings(_Section):
     ] = Field(default_factory=list)
     """IAM roles/users that get cluster-admin through EKS access entries (the creator always has it):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
+
+
+class AutoscalerSettings(_Section):
+    enabled: bool = True
+    """Cluster Autoscaler on aws: adds nodes for pending pods, removes idle ones, takes GPUs to zero."""
+    scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
+    """How long a node stays underused before it is removed."""
+    scale_down_utilization_threshold: float = Field(default=0.5, ge=0.1, le=0.9)
+    """A node whose pods request less than this share of its CPU and memory is a removal candidate."""
+    expander: Literal["least-waste", "most-pods", "random"] = "least-waste"
+    """Which node group grows when several could take the pending pods."""
 
 
 class DvcRemoteSettings(_Section):
@@ -206,6 +223,7 @@ class _StackConfig(_Section):
     network: NetworkSettings = NetworkSettings()
     node_groups: NodeGroupsSettings | None = None
     cluster: ClusterSettings = ClusterSettings()
+    autoscaler: AutoscalerSettings = AutoscalerSettings()
     dvc_remote: DvcRemoteSettings = DvcRemoteSettings()
     mlflow: MlflowSettings = MlflowSettings()
     minio: MinioSettings = MinioSettings()
@@ -215,7 +233,12 @@ class _StackConfig(_Section):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
-        problems = [*_aws_rules(self), *_general_rules(self), *_production_rules(self)]
+        problems = [
+            *_aws_rules(self),
+            *_general_rules(self),
+            *_node_group_rules(self),
+            *_production_rules(self),
+        ]
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -319,6 +342,55 @@ def _general_rules(c: _StackConfig) -> list[str]:
     return problems
 
 
+def _node_group_rules(c: _StackConfig) -> list[str]:
+    """What EC2 and EKS allow for each node group: known instance types, max pods, GPUs where promised."""
+    problems: list[str] = []
+    if c.target != "aws":
+        return problems
+    if c.cluster.kubernetes_version not in EKS_ADDON_VERSIONS:
+        problems.append(
+            f"{_key('cluster.kubernetesVersion')} = {json.dumps(c.cluster.kubernetes_version)}: expected a "
+            f"version whose EKS add-on versions are pinned in components/versions.py "
+            f"({sorted(EKS_ADDON_VERSIONS)})"
+        )
+    groups = c.node_groups
+    if groups is None:
+        return problems
+    for role, group in (("system", groups.system), ("workloads", groups.workloads), ("gpu", groups.gpu)):
+        if group is None:
+            continue
+        unknown = [t for t in group.instance_types if t not in INSTANCE_TYPES]
+        if unknown:
+            problems.append(
+                f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: "
+                f"{', '.join(unknown)} not in components/instance_types.py (its vCPUs, memory and ENI limits "
+                "size max pods and the capacity plan); add the type there or pick a listed one"
+            )
+            continue
+        types = [INSTANCE_TYPES[t] for t in group.instance_types]
+        without_gpu = [t.name for t in types if t.gpus == 0]
+        if role == "gpu" and without_gpu:
+            problems.append(
+                f"{_key('nodeGroups.gpu.instanceTypes')} = {json.dumps(group.instance_types)}: "
+                f"{', '.join(without_gpu)} has no GPU; expected NVIDIA GPU types such as g4dn.xlarge, "
+                "g5.xlarge or g6.xlarge"
+            )
+        with_gpu = [t.name for t in types if t.gpus > 0]
+        if role != "gpu" and with_gpu:
+            problems.append(
+                f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: "
+                f"{', '.join(with_gpu)} is a GPU type; put GPU types in nodeGroups.gpu (tainted, NVIDIA AMI)"
+            )
+        if group.max_pods is not None:
+            limit = min(prefix_delegation_max_pods(t) for t in types)
+            if group.max_pods > limit:
+                problems.append(
+                    f"{_key(f'nodeGroups.{role}.maxPods')} = {group.max_pods}: expected at most {limit}, "
+                    f"what prefix delegation and EKS allow on {', '.join(group.instance_types)}"
+                )
+    return problems
+
+
 def _production_rules(c: _StackConfig) -> list[str]:
     """What `production: true` promises: nothing stateful can be lost by accident, no single AZ matters."""
     if not c.production:
@@ -369,6 +441,7 @@ class StackSettings:
     network: NetworkSettings
     node_groups: NodeGroupsSettings | None
     cluster: ClusterSettings
+    autoscaler: AutoscalerSettings
     dvc_remote: DvcRemoteSettings
     mlflow: MlflowSettings
     minio: MinioSettings
@@ -445,6 +518,7 @@ def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
         "network": network,
         "node_groups": raw.node_groups,
         "cluster": cluster,
+        "autoscaler": raw.autoscaler,
         "dvc_remote": dvc_remote,
         "mlflow": mlflow,
         "minio": minio,

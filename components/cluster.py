@@ -3,8 +3,10 @@
 On `aws` every option of pulumi-eks that touches security or cost is set explicitly (its defaults are a
 public endpoint, no control-plane logs, public node IPs and EXTENDED support). Nodes are EKS managed node
 groups declared here with plain pulumi-aws resources, so the launch template (IMDSv2, encrypted disks, no
-SSH key) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote component whose
-children nobody sees.
+SSH key, kubelet maxPods) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote
+component whose children nobody sees. For the same reason every EKS add-on is declared here, pinned, and
+pulumi-eks's own (CoreDNS, vpc-cni, kube-proxy) are off: the VPC CNI runs with network policy enforcement
+and prefix delegation before any node starts. Cluster Autoscaler and the NVIDIA device plugin are children.
 
 Consumers use `provider` (a Kubernetes provider built from the cluster's kubeconfig output) and the flat
 outputs; on `local` only `provider` is set and no AWS resource exists.
@@ -12,6 +14,7 @@ outputs; on `local` only `provider` is set and no AWS resource exists.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -22,10 +25,27 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
+import yaml
 
+from components.autoscaler import (
+    DISCOVERY_TAG,
+    ClusterAutoscaler,
+    ClusterAutoscalerArgs,
+    cluster_discovery_tag,
+)
+from components.instance_types import default_max_pods, instance_type
+from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.pod_identity import pod_identity_trust_policy
 from components.subnets import plan_subnets
-from settings import ClusterSettings, NetworkSettings, NodeGroupSettings, NodeGroupsSettings
+from components.versions import eks_addon_version
+from pipelines.scheduling import GPU_TAINT_KEY, GPU_TAINT_VALUE, NODE_ROLE_LABEL
+from settings import (
+    AutoscalerSettings,
+    ClusterSettings,
+    NetworkSettings,
+    NodeGroupSettings,
+    NodeGroupsSettings,
+)
 
 # Managed policies a node needs to join the cluster, pull images and run the VPC CNI; nothing for apps,
 # which get their own roles through Pod Identity.
@@ -35,8 +55,11 @@ NODE_ROLE_POLICY_ARNS = (
     "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy",
 )
 EBS_CSI_POLICY_ARN = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
-GPU_TAINT_KEY = "nvidia.com/gpu"
-NODE_ROLE_LABEL = "mlops.platform/node-role"
+# Cluster Autoscaler's AWS provider tells GPU nodes by this label (cloudprovider/aws GPULabel).
+GPU_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
+# One /28 prefix kept free per node: a new pod gets an address without an EC2 call, at 16 IPs of slack.
+WARM_PREFIX_TARGET = 1
+NODE_TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template"
 ROOT_DEVICE = "/dev/xvda"  # the root device of the EKS-optimized AL2023 AMIs
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z-]*)\.[a-z0-9]+$")
 
@@ -64,6 +87,8 @@ class NodeGroupPlan:
     disk_size_gib: int
     ami_type: str
     labels: Mapping[str, str]
+    max_pods: int
+    """Kubelet maxPods on every node of the group (pod slots, with VPC CNI prefix delegation)."""
     taints: tuple[Taint, ...] = ()
 
 
@@ -89,6 +114,18 @@ def _ami_type(role: str, instance_types: Sequence[str], gpu: bool) -> str:
     return "AL2023_ARM_64_STANDARD" if arm == {True} else "AL2023_x86_64_STANDARD"
 
 
+def node_group_max_pods(group: NodeGroupSettings) -> int:
+    """The configured maxPods, else the default of the group's smallest instance type."""
+    if group.max_pods is not None:
+        return group.max_pods
+    return min(default_max_pods(instance_type(t)) for t in group.instance_types)
+
+
+def _gpu_labels(group: NodeGroupSettings) -> dict[str, str]:
+    accelerators = {instance_type(t).accelerator for t in group.instance_types}
+    return {GPU_ACCELERATOR_LABEL: "-or-".join(sorted(a for a in accelerators if a))}
+
+
 def _plan(role: str, group: NodeGroupSettings, *, gpu: bool = False) -> NodeGroupPlan:
     return NodeGroupPlan(
         role=role,
@@ -100,8 +137,9 @@ def _plan(role: str, group: NodeGroupSettings, *, gpu: bool = False) -> NodeGrou
         max_size=group.max_size,
         disk_size_gib=group.disk_size_gib,
         ami_type=_ami_type(role, group.instance_types, gpu),
-        labels={NODE_ROLE_LABEL: role},
-        taints=(Taint(GPU_TAINT_KEY, "true", "NO_SCHEDULE"),) if gpu else (),
+        labels={NODE_ROLE_LABEL: role, **(_gpu_labels(group) if gpu else {})},
+        max_pods=node_group_max_pods(group),
+        taints=(Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, "NO_SCHEDULE"),) if gpu else (),
     )
 
 
@@ -111,6 +149,76 @@ def plan_node_groups(groups: NodeGroupsSettings) -> list[NodeGroupPlan]:
     if groups.gpu is not None:
         plans.append(_plan("gpu", groups.gpu, gpu=True))
     return plans
+
+
+_KUBERNETES_EFFECT = {
+    "NO_SCHEDULE": "NoSchedule",
+    "NO_EXECUTE": "NoExecute",
+    "PREFER_NO_SCHEDULE": "PreferNoSchedule",
+}
+
+
+def autoscaler_group_tags(plan: NodeGroupPlan, cluster_name: str) -> dict[str, str]:
+    """Tags on the group's Auto Scaling group: discovery, and the labels and taints its nodes will carry.
+
+    EKS tags managed groups for discovery itself; the node-template tags are what Cluster Autoscaler reads
+    to know, while a group has no node, that a pending pod would fit there (EKS's DescribeNodegroup answer
+    is used only until the group's first node).
+    """
+    tags = {DISCOVERY_TAG: "true", cluster_discovery_tag(cluster_name): "owned"}
+    tags |= {f"{NODE_TEMPLATE_TAG}/label/{k}": v for k, v in plan.labels.items()}
+    tags |= {
+        f"{NODE_TEMPLATE_TAG}/taint/{t.key}": f"{t.value}:{_KUBERNETES_EFFECT[t.effect]}" for t in plan.taints
+    }
+    return tags
+
+
+def vpc_cni_configuration(*, network_policy: bool = True, prefix_delegation: bool = True) -> str:
+    """Configuration values of the `vpc-cni` add-on (JSON, schema from `describe-addon-configuration`)."""
+    env = {"ENABLE_PREFIX_DELEGATION": str(prefix_delegation).lower()}
+    if prefix_delegation:
+        env["WARM_PREFIX_TARGET"] = str(WARM_PREFIX_TARGET)
+    return json.dumps({"enableNetworkPolicy": str(network_policy).lower(), "env": env}, sort_keys=True)
+
+
+def _autoscaling_group_name(resources: Sequence[aws.eks.outputs.NodeGroupResource] | None) -> str:
+    """The one Auto Scaling group EKS creates behind a managed node group."""
+    for resource in resources or []:
+        for group in resource.autoscaling_groups or []:
+            if group.name:
+                return group.name
+    raise ValueError(f"EKS reported no Auto Scaling group for a managed node group: {resources!r}")
+
+
+NODEADM_BOUNDARY = "==MLOPS-NODEADM=="
+
+
+def node_user_data(plan: NodeGroupPlan) -> str:
+    """Launch-template user data: a MIME part with a nodeadm NodeConfig that sets the kubelet's maxPods.
+
+    Without an AMI ID in the launch template, EKS writes its own NodeConfig (cluster endpoint, CA, labels)
+    first and nodeadm merges ours over it, so ours decides maxPods; EKS would pick 110 on every small type.
+    """
+    node_config = {
+        "apiVersion": "node.eks.aws/v1alpha1",
+        "kind": "NodeConfig",
+        "spec": {"kubelet": {"config": {"maxPods": plan.max_pods}}},
+    }
+    return "\n".join(
+        [
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/mixed; boundary="{NODEADM_BOUNDARY}"',
+            "",
+            f"--{NODEADM_BOUNDARY}",
+            "Content-Type: application/node.eks.aws",
+            "",
+            "---",
+            yaml.safe_dump(node_config, sort_keys=False).rstrip(),
+            "",
+            f"--{NODEADM_BOUNDARY}--",
+            "",
+        ]
+    )
 
 
 def eks_log_group_name(cluster_name: str) -> str:
@@ -141,6 +249,10 @@ class PlatformClusterArgs:
     """Protect stateful resources (the secrets KMS key) and the cluster from deletion."""
     instance_tags: Mapping[str, str] = field(default_factory=dict)
     """Tags for node instances and volumes: provider default tags stop at the launch template."""
+    region: str | None = None
+    """AWS region, for the in-cluster controllers that call AWS (Cluster Autoscaler); required on `aws`."""
+    autoscaler: AutoscalerSettings | None = None
+    """Cluster Autoscaler knobs; None or `enabled: false` leaves node group sizes to the operator."""
 
 
 def validate_cluster_args(args: PlatformClusterArgs) -> None:
@@ -149,7 +261,7 @@ def validate_cluster_args(args: PlatformClusterArgs) -> None:
         if not args.cluster.kube_context:
             raise ValueError("PlatformClusterArgs.cluster.kube_context is not set: target 'local' needs it")
         return
-    missing = [f for f in ("cluster_name", "network", "node_groups") if getattr(args, f) is None]
+    missing = [f for f in ("cluster_name", "network", "node_groups", "region") if getattr(args, f) is None]
     if missing:
         raise ValueError(f"PlatformClusterArgs: target 'aws' needs {', '.join(missing)}")
     assert args.network is not None and args.node_groups is not None
@@ -221,26 +333,34 @@ class PlatformCluster(pulumi.ComponentResource):
         # pulumi-eks is remote: its URN resolves once everything under it exists, so this name carries
         # the dependency on the ready cluster to every node group and add-on.
         cluster_name = control_plane.urn.apply(lambda _urn: args.cluster_name or "")
+        version = args.cluster.kubernetes_version
+        # The pod network comes before any node: a node that starts without prefix delegation keeps
+        # one IP per pod on the interfaces it already has.
+        node_network = self._node_network_addons(name, cluster_name, version)
         node_role, node_policies = self._node_role(name)
+        plans = plan_node_groups(args.node_groups)
         node_groups = [
             self._node_group(
                 name,
                 plan,
                 cluster_name=cluster_name,
                 node_role=node_role,
-                node_policies=node_policies,
+                depends_on=[*node_policies, *node_network],
                 network=network,
                 instance_tags=args.instance_tags,
             )
-            for plan in plan_node_groups(args.node_groups)
+            for plan in plans
         ]
-        self._addons(name, cluster_name, node_groups)
+        for plan, group in zip(plans, node_groups, strict=True):
+            self._autoscaling_group_tags(name, plan, group, args.cluster_name)
+        agent = self._addons(name, cluster_name, version, node_groups)
 
         self.kubeconfig = pulumi.Output.secret(control_plane.kubeconfig_json)
         self.provider = k8s.Provider(
             f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
         )
         self._default_storage_class(name, args.protect)
+        self._controllers(name, args, cluster_name, after=[*node_groups, agent])
 
         self.cluster_name = cluster_name
         self.endpoint = pulumi.Output.unsecret(control_plane.kubeconfig_json.apply(api_server_endpoint))
@@ -413,6 +533,11 @@ class PlatformCluster(pulumi.ComponentResource):
                 # pulumi-eks would install CoreDNS before our node groups exist; the add-on then stays
                 # DEGRADED and `pulumi up` times out (pulumi/pulumi-eks#1819). We add it after the nodes.
                 coredns_addon_options=eks.CoreDnsAddonOptionsArgs(enabled=False),
+                # pulumi-eks would also install vpc-cni (with its own env defaults, DEBUG logging) and
+                # kube-proxy at their newest versions. We declare both ourselves, pinned, so the cluster has
+                # one CNI configuration: `useDefaultVpcCni` leaves EKS's bootstrap copy for ours to adopt.
+                use_default_vpc_cni=True,
+                kube_proxy_addon_options=eks.KubeProxyAddonOptionsArgs(enabled=False),
             ),
             # EKS would create the log group itself, without retention, if it did not exist yet.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
@@ -456,7 +581,7 @@ class PlatformCluster(pulumi.ComponentResource):
         *,
         cluster_name: pulumi.Output[str],
         node_role: aws.iam.Role,
-        node_policies: Sequence[aws.iam.RolePolicyAttachment],
+        depends_on: Sequence[pulumi.Resource],
         network: _Network,
         instance_tags: Mapping[str, str],
     ) -> aws.eks.NodeGroup:
@@ -485,6 +610,7 @@ class PlatformCluster(pulumi.ComponentResource):
                 aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type=kind, tags=tags)
                 for kind in ("instance", "volume", "network-interface")
             ],
+            user_data=base64.b64encode(node_user_data(plan).encode()).decode(),
             update_default_version=True,
             opts=pulumi.ResourceOptions(parent=self),
         )
@@ -510,8 +636,9 @@ class PlatformCluster(pulumi.ComponentResource):
             node_repair_config=aws.eks.NodeGroupNodeRepairConfigArgs(enabled=True),
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # Without its policies a node never joins, and deleting them first strands the group.
-                depends_on=list(node_policies),
+                # Without its policies a node never joins, and deleting them first strands the group;
+                # without the pod network (prefix delegation on) it joins with too few pod addresses.
+                depends_on=list(depends_on),
                 # An autoscaler owns the current size once the group exists.
                 ignore_changes=["scalingConfig.desiredSize"],
             ),
@@ -519,15 +646,60 @@ class PlatformCluster(pulumi.ComponentResource):
 
     # --- add-ons and storage -----------------------------------------------------------------------------
 
-    def _addons(
-        self, name: str, cluster_name: pulumi.Output[str], node_groups: Sequence[aws.eks.NodeGroup]
+    def _autoscaling_group_tags(
+        self, name: str, plan: NodeGroupPlan, group: aws.eks.NodeGroup, cluster_name: str
     ) -> None:
-        # Add-ons run as pods: EKS reports them degraded (and Pulumi waits) until nodes exist.
+        asg_name = group.resources.apply(_autoscaling_group_name)
+        for key, value in autoscaler_group_tags(plan, cluster_name).items():
+            aws.autoscaling.Tag(
+                f"{name}-{plan.role}-asg-{key.rsplit('/', 1)[-1].replace('.', '-')}",
+                autoscaling_group_name=asg_name,
+                # The group's instances get EKS's own tags; these are for the autoscaler only.
+                tag=aws.autoscaling.TagTagArgs(key=key, value=value, propagate_at_launch=False),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _node_network_addons(
+        self, name: str, cluster_name: pulumi.Output[str], version: str
+    ) -> list[aws.eks.Addon]:
+        """vpc-cni (network policy on, prefix delegation) and kube-proxy: DaemonSets, fine without nodes."""
+        child = pulumi.ResourceOptions(parent=self)
+        vpc_cni = aws.eks.Addon(
+            f"{name}-vpc-cni",
+            cluster_name=cluster_name,
+            addon_name="vpc-cni",
+            addon_version=eks_addon_version("vpc-cni", version),
+            configuration_values=vpc_cni_configuration(),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=child,
+        )
+        kube_proxy = aws.eks.Addon(
+            f"{name}-kube-proxy",
+            cluster_name=cluster_name,
+            addon_name="kube-proxy",
+            addon_version=eks_addon_version("kube-proxy", version),
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            opts=child,
+        )
+        return [vpc_cni, kube_proxy]
+
+    def _addons(
+        self,
+        name: str,
+        cluster_name: pulumi.Output[str],
+        version: str,
+        node_groups: Sequence[aws.eks.NodeGroup],
+    ) -> aws.eks.Addon:
+        """Add-ons that run as Deployments; returns the Pod Identity agent, which workloads' roles need."""
+        # Deployments need nodes: EKS reports them degraded (and Pulumi waits) until nodes exist.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(node_groups))
         aws.eks.Addon(
             f"{name}-coredns",
             cluster_name=cluster_name,
             addon_name="coredns",
+            addon_version=eks_addon_version("coredns", version),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             opts=after_nodes,
@@ -536,6 +708,7 @@ class PlatformCluster(pulumi.ComponentResource):
             f"{name}-pod-identity-agent",
             cluster_name=cluster_name,
             addon_name="eks-pod-identity-agent",
+            addon_version=eks_addon_version("eks-pod-identity-agent", version),
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             opts=after_nodes,
@@ -557,6 +730,7 @@ class PlatformCluster(pulumi.ComponentResource):
             f"{name}-ebs-csi-driver",
             cluster_name=cluster_name,
             addon_name="aws-ebs-csi-driver",
+            addon_version=eks_addon_version("aws-ebs-csi-driver", version),
             pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(
                     role_arn=csi_role.arn, service_account="ebs-csi-controller-sa"
@@ -566,6 +740,36 @@ class PlatformCluster(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, agent, csi_policy]),
         )
+        return agent
+
+    def _controllers(
+        self,
+        name: str,
+        args: PlatformClusterArgs,
+        cluster_name: pulumi.Output[str],
+        after: Sequence[pulumi.Resource],
+    ) -> None:
+        """Cluster Autoscaler (on the system nodes) and, with a GPU group, the NVIDIA device plugin."""
+        assert args.node_groups is not None and args.cluster_name is not None
+        on_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        if args.autoscaler is not None and args.autoscaler.enabled:
+            assert args.region is not None
+            ClusterAutoscaler(
+                f"{name}-autoscaler",
+                ClusterAutoscalerArgs(
+                    cluster_name=args.cluster_name,
+                    cluster=cluster_name,
+                    region=args.region,
+                    node_selector={NODE_ROLE_LABEL: "system"},
+                    scale_down_unneeded_minutes=args.autoscaler.scale_down_unneeded_minutes,
+                    scale_down_utilization_threshold=args.autoscaler.scale_down_utilization_threshold,
+                    expander=args.autoscaler.expander,
+                ),
+                # It needs nodes to run on and the Pod Identity agent to get its credentials.
+                opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(after))),
+            )
+        if args.node_groups.gpu is not None:
+            NvidiaDevicePlugin(f"{name}-nvidia-device-plugin", NvidiaDevicePluginArgs(), opts=on_cluster)
 
     def _default_storage_class(self, name: str, protect: bool) -> None:
         """Encrypted gp3 as the default class: EKS 1.30+ clusters have no default StorageClass."""

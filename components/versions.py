@@ -70,3 +70,84 @@ def kubeflow_pipelines_manifest_url(path: str, version: str) -> str:
 # by AWS in the maintenance window (auto_minor_version_upgrade). The parameter-group family must match.
 POSTGRES_ENGINE_VERSION = "16"
 POSTGRES_PARAMETER_FAMILY = "postgres16"
+
+
+# --- EKS managed add-ons -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddonPin:
+    """An EKS managed add-on version for one Kubernetes minor version, and where the string was read."""
+
+    version: str
+    """`vX.Y.Z-eksbuild.N`, as `aws eks describe-addon-versions` lists it."""
+    source: str
+
+
+# Offline, `aws eks describe-addon-versions --kubernetes-version 1.35` cannot be asked, and the EKS user
+# guide's version tables in the stored snapshots stop at 1.32. Each string below is pinned identically for a
+# 1.35 cluster by several independent public Terraform configurations (2026); re-check with
+# `aws eks describe-addon-versions --addon-name NAME --kubernetes-version 1.35` before bumping.
+_SEEN_FOR_135 = "pinned for EKS 1.35 by several independent public Terraform configurations (2026)"
+EKS_ADDON_VERSIONS: dict[str, dict[str, AddonPin]] = {
+    "1.35": {
+        "vpc-cni": AddonPin("v1.21.1-eksbuild.3", _SEEN_FOR_135),
+        "kube-proxy": AddonPin("v1.35.0-eksbuild.2", _SEEN_FOR_135),
+        "coredns": AddonPin("v1.13.2-eksbuild.1", _SEEN_FOR_135),
+        "eks-pod-identity-agent": AddonPin("v1.3.10-eksbuild.2", _SEEN_FOR_135),
+        "aws-ebs-csi-driver": AddonPin(
+            "v1.56.0-eksbuild.1", f"{_SEEN_FOR_135}; newer builds (v1.57.x) exist, not yet cross-checked"
+        ),
+    },
+}
+EKS_ADDONS = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver")
+
+
+def eks_addon_version(addon: str, kubernetes_version: str) -> str:
+    """The pinned add-on version for a cluster version; settings refuse versions missing from the table."""
+    try:
+        return EKS_ADDON_VERSIONS[kubernetes_version][addon].version
+    except KeyError:
+        raise ValueError(
+            f"no pinned version of EKS add-on {addon!r} for Kubernetes {kubernetes_version} "
+            f"(components/versions.py EKS_ADDON_VERSIONS covers {sorted(EKS_ADDON_VERSIONS)})"
+        ) from None
+
+
+# --- cluster add-ons installed with Helm -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChartPin:
+    """A Helm chart at an exact version, from its repository."""
+
+    chart: str
+    version: str
+    repository: str
+
+
+# Cluster Autoscaler's minor must match the cluster's Kubernetes minor. Chart 9.59.0 (2026-07-21, appVersion
+# 1.35.0) is the newest chart of the 1.35 line (kubernetes/autoscaler tag cluster-autoscaler-chart-9.59.0);
+# the image is the 1.35.2 patch release (tag cluster-autoscaler-1.35.2, 2026-07-22).
+CLUSTER_AUTOSCALER_CHART = ChartPin(
+    chart="cluster-autoscaler", version="9.59.0", repository="https://kubernetes.github.io/autoscaler"
+)
+CLUSTER_AUTOSCALER_IMAGE = ImagePin(
+    repository="registry.k8s.io/autoscaling/cluster-autoscaler",
+    tag="v1.35.2",
+    digest="sha256:aac369dc283927a623deb1af54696efcc722ae79255aa07788422e495bab887d",
+    source="manifest-list digest pinned identically by several public repositories for v1.35.2; not pulled "
+    "from the registry here (offline)",
+)
+# The EKS-optimized AL2023 NVIDIA AMIs ship the driver and container toolkit but not the device plugin
+# (EKS user guide: ml-eks-optimized-ami, create-managed-node-group "GPU nodes only").
+NVIDIA_DEVICE_PLUGIN_CHART = ChartPin(
+    chart="nvidia-device-plugin", version="0.20.0", repository="https://nvidia.github.io/k8s-device-plugin"
+)
+NVIDIA_DEVICE_PLUGIN_IMAGE = ImagePin(
+    repository="nvcr.io/nvidia/k8s-device-plugin",
+    tag="v0.20.0",
+    digest="sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
+    source="manifest-list digest pinned identically by several public repositories (and NVIDIA's GPU "
+    "operator bundle) for v0.20.0; not pulled from the registry here (offline)",
+)

@@ -225,10 +225,13 @@ def _outputs_for(type_token: str, name: str, inputs: dict[str, Any]) -> tuple[st
         case "aws:eks/nodeGroup:NodeGroup":
             cluster = inputs.get("clusterName", "cluster")
             resource_id = f"{cluster}:{physical}"
+            uuid = f"{_stable(name) % 16**8:08x}-0a1b-2c3d-4e5f-{_stable(name, 'asg') % 16**12:012x}"
             outputs |= {
-                "arn": _arn("eks", f"nodegroup/{cluster}/{physical}/{_stable(name) % 16**8:08x}"),
+                "arn": _arn("eks", f"nodegroup/{cluster}/{physical}/{uuid}"),
                 "nodeGroupName": physical,
                 "status": "ACTIVE",
+                # EKS names the group's Auto Scaling group eks-<node group>-<uuid>.
+                "resources": [{"autoscalingGroups": [{"name": f"eks-{physical}-{uuid}"}]}],
             }
         case "aws:eks/addon:Addon":
             cluster, addon = inputs.get("clusterName", "cluster"), inputs.get("addonName", name)

@@ -51,6 +51,8 @@ def _parser() -> argparse.ArgumentParser:
         help="the full steps image reference to run, e.g. the `training_steps_image` stack output",
     )
 
+    _gpu_flag(compile_cmd)
+
     run = commands.add_parser("run", help="run the whole pipeline")
     run.add_argument("--local", action="store_true", required=True, help="through kfp.local (the only mode)")
     batch = run.add_mutually_exclusive_group()
@@ -72,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     upload.add_argument("--version", required=True, help="pipeline version name, e.g. the git commit")
     upload.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
+    _gpu_flag(upload)
 
     submit = commands.add_parser(
         "submit", help="submit the compiled pipeline to a Kubeflow Pipelines endpoint"
@@ -97,6 +100,15 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _gpu_flag(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--train-gpus",
+        type=int,
+        default=0,
+        help="GPUs for the Train step: it then runs on the tainted gpu node group (needs nodeGroups.gpu)",
+    )
+
+
 def _compile(args: argparse.Namespace) -> int:
     from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
 
@@ -106,7 +118,7 @@ def _compile(args: argparse.Namespace) -> int:
         reference = images.STEPS.with_digest(args.steps_image_digest).reference
     else:
         reference = images.STEPS.reference
-    output = compile_pipeline(args.output or COMPILED_PIPELINE, reference)
+    output = compile_pipeline(args.output or COMPILED_PIPELINE, reference, args.train_gpus)
     print(f"compiled {output} (steps image {reference})")
     return 0
 
@@ -128,7 +140,7 @@ def _upload(args: argparse.Namespace) -> int:
 
     reference = _pinned(args.steps_image)
     with tempfile.TemporaryDirectory() as folder:
-        package = compile_pipeline(Path(folder) / "pipeline.yaml", reference)
+        package = compile_pipeline(Path(folder) / "pipeline.yaml", reference, args.train_gpus)
         try:
             client = kfp.Client(host=args.host)
             pipeline_id = client.get_pipeline_id(args.name)

@@ -8,11 +8,13 @@ from typing import Any
 
 from kfp import compiler, dsl, kubernetes
 
-from pipelines import cluster_env, images
+from pipelines import cluster_env, images, scheduling
 from pipelines.components import make_components
 from pipelines.stage import PIPELINE_NAME
 
 COMPILED_PIPELINE = Path(__file__).resolve().parent / "training_pipeline.yaml"
+# EC2's largest GPU instances carry 8; a count above the gpu group's GPUs per node stays Pending.
+MAX_TRAIN_GPUS = 8
 
 DESCRIPTION = (
     "Ingest the DVC-versioned breast cancer data, validate it, train and evaluate a classifier, register it "
@@ -20,8 +22,10 @@ DESCRIPTION = (
 )
 
 
-def build_pipeline(image: str = images.STEPS.reference) -> Callable[..., Any]:
-    """The @dsl.pipeline function with every component pinned to `image`."""
+def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> Callable[..., Any]:
+    """The @dsl.pipeline function with every component pinned to `image`; Train gets `train_gpus` GPUs."""
+    if not 0 <= train_gpus <= MAX_TRAIN_GPUS:
+        raise ValueError(f"train_gpus = {train_gpus}: expected 0..{MAX_TRAIN_GPUS} GPUs for the Train step")
     c = make_components(image)
 
     @dsl.pipeline(name=PIPELINE_NAME, description=DESCRIPTION)
@@ -83,8 +87,25 @@ def build_pipeline(image: str = images.STEPS.reference) -> Callable[..., Any]:
         exit_task.set_caching_options(False)
         for task in (ingest, validate, train, evaluate, register, drift, exit_task):
             _mount_cluster_env(task)
+        if train_gpus:
+            _run_on_gpus(train, train_gpus)
 
     return training_pipeline
+
+
+def _run_on_gpus(task: Any, gpus: int) -> None:
+    """Request GPUs and go where they are: only this task tolerates the GPU nodes' taint."""
+    task.set_accelerator_type(scheduling.GPU_RESOURCE).set_accelerator_limit(gpus)
+    kubernetes.add_node_selector(
+        task, label_key=scheduling.NODE_ROLE_LABEL, label_value=scheduling.GPU_NODE_ROLE
+    )
+    kubernetes.add_toleration(
+        task,
+        key=scheduling.GPU_TAINT_KEY,
+        operator="Equal",
+        value=scheduling.GPU_TAINT_VALUE,
+        effect=scheduling.GPU_TAINT_EFFECT,
+    )
 
 
 def _mount_cluster_env(task: Any) -> None:
@@ -100,6 +121,8 @@ def _mount_cluster_env(task: Any) -> None:
     )
 
 
-def compile_pipeline(output: Path = COMPILED_PIPELINE, image: str = images.STEPS.reference) -> Path:
-    compiler.Compiler().compile(build_pipeline(image), package_path=str(output))
+def compile_pipeline(
+    output: Path = COMPILED_PIPELINE, image: str = images.STEPS.reference, train_gpus: int = 0
+) -> Path:
+    compiler.Compiler().compile(build_pipeline(image, train_gpus), package_path=str(output))
     return output

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import base64
+import email
 import ipaddress
 import json
+import re
 
 import pytest
+import yaml
 
 from components.cluster import (
     EBS_CSI_POLICY_ARN,
+    GPU_ACCELERATOR_LABEL,
     GPU_TAINT_KEY,
     api_server_endpoint,
+    autoscaler_group_tags,
     eks_log_group_name,
     is_arm_instance_type,
+    node_user_data,
     plan_node_groups,
+    vpc_cni_configuration,
+)
+from components.instance_types import (
+    INSTANCE_TYPES,
+    default_max_pods,
+    eni_max_pods,
+    kube_reserved_memory_mib,
+    prefix_delegation_max_pods,
 )
 from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
+from components.versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 from harness.mocks import Record, Recorded, run_stack
 from settings import EKS_LOG_TYPES, NodeGroupSettings, NodeGroupsSettings
 from tests.infra.stack_records import by_id, committed, policy
@@ -235,11 +251,11 @@ def test_cis_eks_5_2_1_pod_identity_agent_and_ebs_csi_role(stack: str) -> None:
     record = committed(stack)
     groups = {g.urn for g in record.of_type(NODE_GROUP)}
     addons = {a.inputs["addonName"]: a for a in record.of_type("aws:eks/addon:Addon")}
-    assert set(addons) == {"coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"}
+    assert set(addons) == set(EKS_ADDONS)
     # pulumi-eks's own CoreDNS add-on would wait for nodes that do not exist yet (pulumi/pulumi-eks#1819).
     assert record.one(EKS).inputs["corednsAddonOptions"]["enabled"] is False
-    for addon in addons.values():
-        assert groups <= set(addon.dependencies), f"{addon.name} must wait for nodes"
+    for deployment in ("coredns", "eks-pod-identity-agent", "aws-ebs-csi-driver"):
+        assert groups <= set(addons[deployment].dependencies), f"{deployment} must wait for nodes"
     [association] = addons["aws-ebs-csi-driver"].inputs["podIdentityAssociations"]
     assert association["serviceAccount"] == "ebs-csi-controller-sa"
     roles = {r.outputs["arn"]: r for r in record.of_type("aws:iam/role:Role")}
@@ -401,3 +417,221 @@ def test_extra_admins_get_cluster_admin_through_access_entries_only() -> None:
         r.inputs.get("metadata", {}).get("name") != "aws-auth"
         for r in record.of_type("kubernetes:core/v1:ConfigMap")
     ), "access entries, not the aws-auth ConfigMap"
+
+
+# --- pod network: enforced NetworkPolicies, prefix delegation, max pods ----------------------------------
+
+ADDON = "aws:eks/addon:Addon"
+GPU_GROUPS = {
+    "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
+    "workloads": {
+        "instanceTypes": ["t3a.medium", "t3.medium"],
+        "capacityType": "SPOT",
+        "minSize": 0,
+        "desiredSize": 1,
+        "maxSize": 3,
+        "maxPods": 24,
+    },
+    "gpu": {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1},
+}
+
+
+def _addons(record: Record) -> dict[str, Recorded]:
+    found = record.of_type(ADDON)
+    by_name = {a.inputs["addonName"]: a for a in found}
+    assert len(by_name) == len(found), "one add-on of each name"
+    return by_name
+
+
+def _role(group: Recorded) -> str:
+    return str(group.inputs["labels"]["mlops.platform/node-role"])
+
+
+def test_vpc_cni_configuration_turns_on_network_policy_and_prefix_delegation() -> None:
+    config = json.loads(vpc_cni_configuration())
+    assert config == {
+        "enableNetworkPolicy": "true",
+        "env": {"ENABLE_PREFIX_DELEGATION": "true", "WARM_PREFIX_TARGET": "1"},
+    }
+    assert json.loads(vpc_cni_configuration(prefix_delegation=False))["env"] == {
+        "ENABLE_PREFIX_DELEGATION": "false"
+    }
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_cis_eks_5_4_4_network_policies_are_enforced_by_the_one_vpc_cni(stack: str) -> None:
+    record = committed(stack)
+    vpc_cni = _addons(record)["vpc-cni"]
+    config = json.loads(vpc_cni.inputs["configurationValues"])
+    assert config["enableNetworkPolicy"] == "true"
+    assert config["env"]["ENABLE_PREFIX_DELEGATION"] == "true"
+    assert int(config["env"]["WARM_PREFIX_TARGET"]) >= 1
+    # pulumi-eks would add a second vpc-cni (and kube-proxy) add-on of its own: both are off.
+    eks = record.one(EKS).inputs
+    assert eks["useDefaultVpcCni"] is True
+    assert "vpcCniOptions" not in eks
+    assert eks["kubeProxyAddonOptions"]["enabled"] is False
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_eks_addon_is_pinned_for_the_cluster_version(stack: str) -> None:
+    record = committed(stack)
+    version = record.one(EKS).inputs["version"]
+    addons = _addons(record)
+    assert set(addons) == set(EKS_ADDONS)
+    for name, addon in addons.items():
+        pinned = addon.inputs["addonVersion"]
+        assert re.fullmatch(r"v\d+\.\d+\.\d+-eksbuild\.\d+", pinned), (name, pinned)
+        assert pinned == EKS_ADDON_VERSIONS[version][name].version, name
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_nodes_start_after_the_pod_network_is_configured(stack: str) -> None:
+    record = committed(stack)
+    addons = _addons(record)
+    network = {addons["vpc-cni"].urn, addons["kube-proxy"].urn}
+    for group in record.of_type(NODE_GROUP):
+        assert network <= set(group.dependencies), group.name
+    assert not set(addons["vpc-cni"].dependencies) & {g.urn for g in record.of_type(NODE_GROUP)}
+
+
+def test_instance_type_pod_limits_match_the_eks_ami_tables() -> None:
+    # awslabs/amazon-eks-ami eni-max-pods.txt and FACTS.md.
+    expected = {"t3a.medium": 17, "t3a.large": 35, "m5.large": 29, "m6i.xlarge": 58, "g4dn.xlarge": 29}
+    assert {t: eni_max_pods(INSTANCE_TYPES[t]) for t in expected} == expected
+    assert {prefix_delegation_max_pods(t) for t in INSTANCE_TYPES.values()} == {110}
+    assert kube_reserved_memory_mib(110) == 1465
+
+
+def test_default_max_pods_is_eight_per_gib_within_the_eni_and_eks_limits() -> None:
+    defaults = {t: default_max_pods(INSTANCE_TYPES[t]) for t in ("t3a.medium", "t3a.large", "m6i.xlarge")}
+    assert defaults == {"t3a.medium": 32, "t3a.large": 64, "m6i.xlarge": 110}
+    for t in INSTANCE_TYPES.values():
+        assert eni_max_pods(t) <= default_max_pods(t) <= prefix_delegation_max_pods(t), t.name
+
+
+def test_node_group_plans_carry_max_pods_from_settings_or_the_smallest_type() -> None:
+    system = NodeGroupSettings(instance_types=["t3a.large"], min_size=1, desired_size=1, max_size=2)
+    mixed = NodeGroupSettings(
+        instance_types=["m6i.xlarge", "t3a.medium"], min_size=0, desired_size=0, max_size=2
+    )
+    plans = {p.role: p for p in plan_node_groups(NodeGroupsSettings(system=system, workloads=mixed))}
+    assert (plans["system"].max_pods, plans["workloads"].max_pods) == (64, 32)
+    fixed = system.model_copy(update={"max_pods": 40})
+    assert plan_node_groups(NodeGroupsSettings(system=fixed, workloads=mixed))[0].max_pods == 40
+
+
+def _node_config(user_data_b64: str) -> dict:
+    message = email.message_from_bytes(base64.b64decode(user_data_b64))
+    [part] = [p for p in message.walk() if p.get_content_type() == "application/node.eks.aws"]
+    payload = part.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return yaml.safe_load(payload)
+
+
+def test_user_data_is_a_mime_nodeadm_config_with_max_pods() -> None:
+    [plan] = [
+        p
+        for p in plan_node_groups(
+            NodeGroupsSettings(
+                system=NodeGroupSettings(
+                    instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=1
+                ),
+                workloads=NodeGroupSettings(
+                    instance_types=["t3a.large"], min_size=0, desired_size=0, max_size=1
+                ),
+            )
+        )
+        if p.role == "workloads"
+    ]
+    config = _node_config(base64.b64encode(node_user_data(plan).encode()).decode())
+    assert config == {
+        "apiVersion": "node.eks.aws/v1alpha1",
+        "kind": "NodeConfig",
+        "spec": {"kubelet": {"config": {"maxPods": 64}}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("stack", "expected"),
+    [("dev", {"system": 32, "workloads": 32}), ("prod", {"system": 64, "workloads": 64})],
+)
+def test_kubelet_max_pods_is_set_in_each_launch_template(stack: str, expected: dict[str, int]) -> None:
+    record = committed(stack)
+    templates = by_id(record, LAUNCH_TEMPLATE)
+    actual = {
+        _role(group): _node_config(templates[group.inputs["launchTemplate"]["id"]].inputs["userData"])[
+            "spec"
+        ]["kubelet"]["config"]["maxPods"]
+        for group in record.of_type(NODE_GROUP)
+    }
+    assert actual == expected
+    # No AMI ID in the template: EKS keeps choosing (and patching) the AMI and merges our NodeConfig.
+    assert all("imageId" not in t.inputs for t in templates.values())
+
+
+# --- autoscaling: discovery and scale-from-zero tags -------------------------------------------------
+
+
+def test_autoscaler_group_tags_describe_labels_and_taints_for_scale_from_zero() -> None:
+    gpu = NodeGroupSettings(instance_types=["g5.xlarge"], min_size=0, desired_size=0, max_size=2)
+    base = NodeGroupSettings(instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=2)
+    plan = plan_node_groups(NodeGroupsSettings(system=base, workloads=base, gpu=gpu))[2]
+    template = "k8s.io/cluster-autoscaler/node-template"
+    assert autoscaler_group_tags(plan, "c1") == {
+        "k8s.io/cluster-autoscaler/enabled": "true",
+        "k8s.io/cluster-autoscaler/c1": "owned",
+        f"{template}/label/mlops.platform/node-role": "gpu",
+        f"{template}/label/{GPU_ACCELERATOR_LABEL}": "nvidia-a10g",
+        f"{template}/taint/{GPU_TAINT_KEY}": "true:NoSchedule",
+    }
+
+
+def _asg_tags(record: Record) -> dict[str, dict[str, str]]:
+    tags: dict[str, dict[str, str]] = {}
+    for tag in record.of_type("aws:autoscaling/tag:Tag"):
+        assert tag.inputs["tag"]["propagateAtLaunch"] is False
+        tags.setdefault(tag.inputs["autoscalingGroupName"], {})[tag.inputs["tag"]["key"]] = tag.inputs["tag"][
+            "value"
+        ]
+    return tags
+
+
+def _asg_name(group: Recorded) -> str:
+    return str(group.outputs["resources"][0]["autoscalingGroups"][0]["name"])
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_every_node_group_is_tagged_for_autoscaler_discovery(stack: str) -> None:
+    record = committed(stack)
+    tags = _asg_tags(record)
+    groups = record.of_type(NODE_GROUP)
+    assert set(tags) == {_asg_name(g) for g in groups}
+    for group in groups:
+        group_tags = tags[_asg_name(group)]
+        assert group_tags["k8s.io/cluster-autoscaler/enabled"] == "true"
+        assert group_tags[f"k8s.io/cluster-autoscaler/mlops-infra-{stack}"] == "owned"
+        label = "k8s.io/cluster-autoscaler/node-template/label/mlops.platform/node-role"
+        assert group_tags[label] == _role(group)
+
+
+@pytest.fixture(scope="module")
+def gpu_record() -> Record:
+    return run_stack("dev", set_values={"mlops-infra:nodeGroups": GPU_GROUPS})
+
+
+def test_gpu_group_scales_from_zero_with_its_taint_and_accelerator_on_the_asg(gpu_record: Record) -> None:
+    [gpu] = [g for g in gpu_record.of_type(NODE_GROUP) if _role(g) == "gpu"]
+    assert gpu.inputs["scalingConfig"]["minSize"] == 0
+    assert gpu.inputs["labels"][GPU_ACCELERATOR_LABEL] == "nvidia-tesla-t4"
+    tags = _asg_tags(gpu_record)[_asg_name(gpu)]
+    assert tags[f"k8s.io/cluster-autoscaler/node-template/taint/{GPU_TAINT_KEY}"] == "true:NoSchedule"
+    assert tags[f"k8s.io/cluster-autoscaler/node-template/label/{GPU_ACCELERATOR_LABEL}"] == "nvidia-tesla-t4"
+    templates = by_id(gpu_record, LAUNCH_TEMPLATE)
+    max_pods = {
+        _role(g): _node_config(templates[g.inputs["launchTemplate"]["id"]].inputs["userData"])["spec"][
+            "kubelet"
+        ]["config"]["maxPods"]
+        for g in gpu_record.of_type(NODE_GROUP)
+    }
+    assert max_pods == {"system": 32, "workloads": 24, "gpu": 110}

@@ -70,6 +70,17 @@ def _groups() -> str:
     )
 
 
+def _node_groups(**changes: dict[str, Any]) -> dict[str, Any]:
+    """dev's node groups (and a gpu group when asked) with some fields changed."""
+    groups: dict[str, dict[str, Any]] = {
+        "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
+        "workloads": {"instanceTypes": ["t3a.medium"], "minSize": 0, "desiredSize": 1, "maxSize": 3},
+    }
+    if "gpu" in changes:
+        groups["gpu"] = {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1}
+    return {role: {**group, **changes.get(role, {})} for role, group in groups.items()}
+
+
 def _aws() -> dict[str, str]:
     return {"target": "aws", "nodeGroups": _groups(), "cluster": '{"publicAccessCidrs": ["198.51.100.7/32"]}'}
 
@@ -276,6 +287,58 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         {K + "monitoring": {"alertEmailTo": ["oncall@example.com"]}},
         (),
         ("mlops-infra:monitoring.alertEmailTo is set", "smtpSmarthost"),
+    ),
+    (
+        "max_pods_beyond_what_prefix_delegation_allows",
+        "dev",
+        {K + "nodeGroups": _node_groups(workloads={"maxPods": 200})},
+        (),
+        ("mlops-infra:nodeGroups.workloads.maxPods = 200: expected at most 110", "t3a.medium"),
+    ),
+    (
+        "max_pods_below_a_working_node",
+        "dev",
+        {K + "nodeGroups": _node_groups(system={"maxPods": 4})},
+        (),
+        ("mlops-infra:nodeGroups.system.maxPods = 4", "greater than or equal to 8"),
+    ),
+    (
+        "instance_type_without_known_limits",
+        "dev",
+        {K + "nodeGroups": _node_groups(workloads={"instanceTypes": ["t2.medium"]})},
+        (),
+        ('mlops-infra:nodeGroups.workloads.instanceTypes = ["t2.medium"]', "components/instance_types.py"),
+    ),
+    (
+        "gpu_group_without_gpus",
+        "dev",
+        {K + "nodeGroups": _node_groups(gpu={"instanceTypes": ["m6i.xlarge"]})},
+        (),
+        ('mlops-infra:nodeGroups.gpu.instanceTypes = ["m6i.xlarge"]', "has no GPU", "g4dn.xlarge"),
+    ),
+    (
+        "gpu_type_in_the_workloads_group",
+        "dev",
+        {K + "nodeGroups": _node_groups(workloads={"instanceTypes": ["g5.xlarge"]})},
+        (),
+        ('mlops-infra:nodeGroups.workloads.instanceTypes = ["g5.xlarge"]', "put GPU types in nodeGroups.gpu"),
+    ),
+    (
+        "kubernetes_version_without_pinned_addons",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "kubernetesVersion": "1.31"}},
+        (),
+        ('mlops-infra:cluster.kubernetesVersion = "1.31"', "EKS add-on versions are pinned"),
+    ),
+    (
+        "autoscaler_scale_down_out_of_bounds",
+        "dev",
+        {K + "autoscaler": {"scaleDownUnneededMinutes": 0, "expander": "priority"}},
+        (),
+        (
+            "mlops-infra:autoscaler.scaleDownUnneededMinutes = 0",
+            'mlops-infra:autoscaler.expander = "priority"',
+        ),
     ),
 ]
 
