@@ -215,20 +215,13 @@ def test_pins_fail_when_a_tag_or_digest_is_gone_or_the_tag_moved() -> None:
 
 # --- the committed facts -------------------------------------------------------------------------------
 
-# KFP 2.5.0 ships default credentials (issue 11, part 1); the kfp branch moves to 2.17 without them. Strict:
-# once the facts are re-derived from a fixed overlay, the XPASS fails and this marker must go.
-KNOWN_BROKEN = {"kubeflow-pipelines": "2.5.0"}
-
 
 def _cases() -> list[Any]:
-    cases = []
-    for stack in STACKS:
-        for name, facts in sorted(load_facts(stack).items()):
-            marks = []
-            if KNOWN_BROKEN.get(name) == facts.source.version:
-                marks.append(pytest.mark.xfail(strict=True, reason="KFP 2.5.0 default credentials, issue 11"))
-            cases.append(pytest.param(stack, name, marks=marks, id=f"{stack}-{name}"))
-    return cases
+    return [
+        pytest.param(stack, name, id=f"{stack}-{name}")
+        for stack in STACKS
+        for name in sorted(load_facts(stack))
+    ]
 
 
 @pytest.mark.parametrize(("stack", "release"), _cases())
@@ -271,7 +264,6 @@ def test_every_long_running_upstream_container_requests_cpu_and_memory() -> None
 
 UNREQUESTED = frozenset(
     {
-        "Deployment kubeflow/cache-deployer-deployment container main",
         "StatefulSet monitoring/prometheus-kube-prometheus-stack-prometheus container config-reloader",
         "StatefulSet monitoring/alertmanager-kube-prometheus-stack-alertmanager container config-reloader",
     }
