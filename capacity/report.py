@@ -34,6 +34,15 @@ def render_text(plan: CapacityPlan) -> str:
             f"{_use(g.cpu_requested_m, g.cpu_allocatable_m):>20} "
             f"{_use(g.memory_requested_mib, g.memory_allocatable_mib):>24} {g.headroom:>8.0%}"
         )
+    for g in plan.groups:
+        if g.max_nodes > g.nodes and g.nodes:
+            more = g.max_nodes - g.nodes
+            slots, cpu, memory = (
+                x // g.nodes * more for x in (g.pod_slots, g.cpu_allocatable_m, g.memory_allocatable_mib)
+            )
+            lines.append(
+                f"  autoscaler may add {more} {g.role} node(s): +{slots} slots, +{cpu}m CPU, +{memory} MiB"
+            )
     for p in plan.placements:
         if p.transient:
             lines.append(

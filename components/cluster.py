@@ -229,7 +229,7 @@ class PlatformCluster(pulumi.ComponentResource):
             return
 
         assert args.network is not None and args.node_groups is not None and args.cluster_name is not None
-        network = self._network(name, args.network)
+        network = self._network(name, args.network, args.instance_tags)
         secrets_key = self._secrets_key(name, args) if args.cluster.secrets_encryption else None
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
@@ -286,7 +286,7 @@ class PlatformCluster(pulumi.ComponentResource):
 
     # --- network -----------------------------------------------------------------------------------------
 
-    def _network(self, name: str, network: NetworkSettings) -> _Network:
+    def _network(self, name: str, network: NetworkSettings, instance_tags: Mapping[str, str]) -> _Network:
         child = pulumi.ResourceOptions(parent=self)
         plans = plan_subnets(network.vpc_cidr, network.availability_zones)
         # AZ names differ per account and region (ap-northeast-1 has no "b"), so ask rather than guess.
@@ -354,7 +354,14 @@ class PlatformCluster(pulumi.ComponentResource):
         # Private subnet i routes to targets[i % nat_count]: a NAT gateway or a NAT instance's interface.
         targets: list[dict[str, pulumi.Output[str]]] = []
         if network.nat_type == "instance":
-            enis = self._nat_instances(name, vpc, public_subnets[:nat_count], network, internet_route)
+            enis = self._nat_instances(
+                name,
+                vpc,
+                public_subnets[:nat_count],
+                network,
+                internet_route=internet_route,
+                instance_tags=instance_tags,
+            )
             targets = [{"network_interface_id": eni.id} for eni in enis]
         else:
             for i in range(nat_count):
@@ -397,7 +404,9 @@ class PlatformCluster(pulumi.ComponentResource):
         vpc: aws.ec2.Vpc,
         subnets: Sequence[aws.ec2.Subnet],
         network: NetworkSettings,
+        *,
         internet_route: aws.ec2.Route,
+        instance_tags: Mapping[str, str],
     ) -> list[aws.ec2.NetworkInterface]:
         """One NAT instance per subnet; returns the ENIs the private routes point at.
 
@@ -467,9 +476,12 @@ class PlatformCluster(pulumi.ComponentResource):
                     aws.ec2.LaunchTemplateNetworkInterfaceArgs(device_index=0, network_interface_id=eni.id)
                 ],
                 user_data=base64.b64encode(NAT_INSTANCE_USER_DATA.encode()).decode(),
+                # Default tags stop at the template; its interface is our own resource and tagged already.
                 tag_specifications=[
-                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="instance", tags={"Name": n}),
-                    aws.ec2.LaunchTemplateTagSpecificationArgs(resource_type="volume", tags={"Name": n}),
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(
+                        resource_type=kind, tags={**instance_tags, "Name": n}
+                    )
+                    for kind in ("instance", "volume")
                 ],
                 update_default_version=True,
                 opts=child,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import pytest
@@ -16,7 +17,7 @@ from capacity.plan import (
     size_to_fit,
 )
 from capacity.workloads import Container, Toleration, Workload, from_object
-from components.cluster import NODE_ROLE_LABEL, plan_node_groups
+from components.cluster import NODE_ROLE_LABEL, NodeGroupPlan, plan_node_groups
 from settings import NodeGroupSettings, NodeGroupsSettings
 
 GPU_TOLERATION = (Toleration("nvidia.com/gpu", "Exists", effect="NoSchedule"),)
@@ -205,8 +206,8 @@ def test_size_to_fit_adds_nodes_up_to_max_and_keeps_the_desired_size_visible() -
     assert not capped.fits and capped.groups[0].nodes == 2
 
 
-def test_node_group_plans_become_capacity_with_the_smallest_spot_type_and_taints() -> None:
-    groups = NodeGroupsSettings(
+def _settings() -> NodeGroupsSettings:
+    return NodeGroupsSettings(
         system=NodeGroupSettings(instance_types=["t3a.large"], min_size=1, desired_size=1, max_size=2),
         workloads=NodeGroupSettings(
             instance_types=["t3a.large", "t3a.medium"],
@@ -217,10 +218,28 @@ def test_node_group_plans_become_capacity_with_the_smallest_spot_type_and_taints
         ),
         gpu=NodeGroupSettings(instance_types=["g4dn.xlarge"], min_size=0, desired_size=0, max_size=1),
     )
-    system, workloads, gpu = from_node_group_plans(plan_node_groups(groups))
+
+
+def test_node_group_plans_become_capacity_with_the_smallest_spot_type_and_taints() -> None:
+    system, workloads, gpu = from_node_group_plans(plan_node_groups(_settings()))
     assert system.instance_type.name == "t3a.large" and workloads.instance_type.name == "t3a.medium"
     assert gpu.taints == (("nvidia.com/gpu", "true", "NoSchedule"),) and gpu.nodes == 0
     assert workloads.labels["eks.amazonaws.com/capacityType"] == "SPOT"
+
+
+def test_a_configured_max_pods_replaces_the_eni_limit() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class PrefixDelegated(NodeGroupPlan):
+        max_pods: int = 40
+
+    plain = plan_node_groups(_settings())[0]
+    [delegated] = from_node_group_plans(
+        [PrefixDelegated(**dataclasses.asdict(plain) | {"taints": plain.taints})]
+    )
+    assert delegated.allocatable.pods == 40
+    assert from_node_group_plans([plain])[0].allocatable.pods == 35
+    plan = plan_capacity([_pod("tiny", 1, 1, replicas=30)], [delegated])
+    assert plan.fits and plan.groups[0].pod_slots == 40
 
 
 def test_eks_addons_count_the_network_policy_agent_and_yield_to_release_facts() -> None:
