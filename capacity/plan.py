@@ -170,6 +170,18 @@ class CapacityPlan:
 
 
 def _check_schedulable(workloads: Sequence[Workload], groups: Sequence[NodeGroupCapacity]) -> None:
+    for g in groups:
+        a = g.allocatable
+        daemons = [d for d in workloads if d.per_node and g.admits(d)]
+        if (
+            sum(d.cpu_millis for d in daemons) > a.cpu_millis
+            or sum(d.memory_mib for d in daemons) > a.memory_mib
+            or len(daemons) > a.pods
+        ):
+            raise UnschedulablePodError(
+                f"the DaemonSets of group {g.role} ({', '.join(d.ident for d in daemons)}) need more than a "
+                f"{g.instance_type.name} node offers ({a.cpu_millis}m / {a.memory_mib} MiB, {a.pods} pods)"
+            )
     for w in workloads:
         if w.per_node:
             continue

@@ -143,6 +143,14 @@ def test_daemonsets_take_a_slot_and_their_requests_on_every_node_they_tolerate()
     assert (gpu_result.pods, gpu_result.cpu_requested_m) == (2, 20)
 
 
+def test_daemonsets_bigger_than_a_node_are_an_error_naming_them() -> None:
+    daemon = _pod("hog", 100, 4096, kind="DaemonSet", per_node=True)
+    with pytest.raises(
+        UnschedulablePodError, match=r"DaemonSets of group system \(DaemonSet ns/hog \(test\)\)"
+    ):
+        plan_capacity([daemon], [_group("system")])
+
+
 def test_pods_fill_the_first_group_up_to_the_headroom_then_the_next() -> None:
     # t3a.medium: 1930m CPU allocatable, 80% = 1544m: three 500m pods fit, the fourth spills over.
     pods = [_pod("web", 500, 128, replicas=4)]
