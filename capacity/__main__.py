@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--headroom", type=float, default=DEFAULT_HEADROOM, help="share kept free per node")
     args = parser.parse_args(argv)
+    if not 0 <= args.headroom < 1:
+        parser.error(f"--headroom {args.headroom}: expected a share of each node to keep free, 0 <= h < 1")
     render = {"text": render_text, "markdown": render_markdown, "json": render_json}[args.format]
     status = 0
     for i, stack in enumerate(args.stack):

@@ -119,3 +119,9 @@ def test_docs_what_fits_where_is_current(stack: str) -> None:
     assert render_markdown(plan) in document, (
         f"docs/cost.md is stale for {stack}: python -m capacity --stack {stack} --format markdown"
     )
+
+
+def test_cli_refuses_a_headroom_that_is_not_a_share(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--stack", "dev", "--headroom", "1.5"])
+    assert exited.value.code == 2 and "--headroom 1.5" in capsys.readouterr().err
