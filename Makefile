@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness upstream pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench chart-template upstream-check upstream-derive cost clean
+.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench chart-template upstream-check upstream-derive capacity cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -91,7 +91,10 @@ upstream-derive: $(STAMP)  ## Re-derive upstream/facts and upstream/images.json 
 	for stack in local dev prod; do $(PY) -m upstream derive --stack $$stack $(UPSTREAM_SOURCES) || exit 1; done
 	$(PY) -m upstream images
 
-cost: $(STAMP)  ## Itemised monthly cost estimate of the dev and prod stacks
+capacity: $(STAMP)  ## Capacity plan: every pod of dev and prod against their node groups (20% headroom)
+	$(PY) -m capacity --stack dev --stack prod
+
+cost: $(STAMP)  ## Capacity plan and itemised monthly cost of dev and prod, nodes priced as the plan needs
 	$(PY) -m cost_estimate --stack dev --stack prod
 
 clean:  ## Remove caches and build output (keeps .venv and .state)

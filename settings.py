@@ -91,6 +91,9 @@ class NetworkSettings(_Section):
     """How many AZs the VPC and node groups span (EKS needs at least two)."""
     nat_gateways: int | None = Field(default=None, ge=1)
     """NAT gateways: one is cheap (dev), one per AZ survives an AZ outage (production default)."""
+    nat_type: Literal["gateway", "instance"] = "gateway"
+    """`gateway`: managed NAT gateways; `instance`: a t4g.nano NAT instance each (about $30/month less
+    per NAT, but a machine of ours in the path: not in production)."""
 
 
 class NodeGroupSettings(_Section):
@@ -414,6 +417,8 @@ def _production_rules(c: _StackConfig) -> list[str]:
         nat = c.network.nat_gateways
         if nat is not None and nat != c.network.availability_zones:
             need("network.natGateways", nat, "one NAT gateway per availability zone")
+        if c.network.nat_type != "gateway":
+            need("network.natType", c.network.nat_type, "'gateway' (managed, no machine of ours in the path)")
         if c.mlflow.backend != "postgres":
             need("mlflow.backend", c.mlflow.backend, "'postgres' (RDS, Multi-AZ, backups)")
         if c.mlflow.db_multi_az is False:

@@ -61,6 +61,25 @@ GPU_ACCELERATOR_LABEL = "k8s.amazonaws.com/accelerator"
 WARM_PREFIX_TARGET = 1
 NODE_TEMPLATE_TAG = "k8s.io/cluster-autoscaler/node-template"
 ROOT_DEVICE = "/dev/xvda"  # the root device of the EKS-optimized AL2023 AMIs
+# A NAT instance forwards a few MB/s for dev: the smallest Graviton type does, at $0.0042/h.
+NAT_INSTANCE_TYPE = "t4g.nano"
+NAT_INSTANCE_DISK_GIB = 8
+NAT_INSTANCE_AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+# AWS's NAT-instance recipe for AL2023 (VPC user guide, "NAT instances"): forward, masquerade, persist;
+# plus daily security updates, since nobody logs in to patch it.
+NAT_INSTANCE_USER_DATA = """#!/bin/bash
+set -euo pipefail
+dnf install -y iptables-services dnf-automatic
+sed -i 's/^upgrade_type = .*/upgrade_type = security/' /etc/dnf/automatic.conf
+systemctl enable --now dnf-automatic-install.timer
+systemctl enable --now iptables
+echo 'net.ipv4.ip_forward = 1' > /etc/sysctl.d/90-nat.conf
+sysctl -p /etc/sysctl.d/90-nat.conf
+interface=$(ip -o -4 route show to default | awk '{print $5}')
+iptables -t nat -A POSTROUTING -o "$interface" -j MASQUERADE
+iptables -F FORWARD
+service iptables save
+"""
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z-]*)\.[a-z0-9]+$")
 
 
@@ -321,7 +340,7 @@ class PlatformCluster(pulumi.ComponentResource):
             return
 
         assert args.network is not None and args.node_groups is not None and args.cluster_name is not None
-        network = self._network(name, args.network)
+        network = self._network(name, args.network, args.instance_tags)
         secrets_key = self._secrets_key(name, args) if args.cluster.secrets_encryption else None
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
@@ -386,7 +405,7 @@ class PlatformCluster(pulumi.ComponentResource):
 
     # --- network -----------------------------------------------------------------------------------------
 
-    def _network(self, name: str, network: NetworkSettings) -> _Network:
+    def _network(self, name: str, network: NetworkSettings, instance_tags: Mapping[str, str]) -> _Network:
         child = pulumi.ResourceOptions(parent=self)
         plans = plan_subnets(network.vpc_cidr, network.availability_zones)
         # AZ names differ per account and region (ap-northeast-1 has no "b"), so ask rather than guess.
@@ -413,7 +432,7 @@ class PlatformCluster(pulumi.ComponentResource):
         public_routes = aws.ec2.RouteTable(
             f"{name}-public-rt", vpc_id=vpc.id, tags={"Name": f"{name}-public"}, opts=child
         )
-        aws.ec2.Route(
+        internet_route = aws.ec2.Route(
             f"{name}-public-default-route",
             route_table_id=public_routes.id,
             destination_cidr_block="0.0.0.0/0",
@@ -450,25 +469,39 @@ class PlatformCluster(pulumi.ComponentResource):
             private_subnets.append(private)
 
         nat_count = network.nat_gateways or 1
-        nat_gateways = []
-        for i in range(nat_count):
-            address = aws.ec2.Eip(
-                f"{name}-nat-{i + 1}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"}, opts=child
+        nat_gateways: list[aws.ec2.NatGateway] = []
+        # Private subnet i routes to targets[i % nat_count]: a NAT gateway or a NAT instance's interface.
+        targets: list[dict[str, pulumi.Output[str]]] = []
+        if network.nat_type == "instance":
+            enis = self._nat_instances(
+                name,
+                vpc,
+                public_subnets[:nat_count],
+                network,
+                internet_route=internet_route,
+                instance_tags=instance_tags,
             )
-            nat_gateways.append(
-                aws.ec2.NatGateway(
-                    f"{name}-nat-{i + 1}",
-                    allocation_id=address.allocation_id,
-                    subnet_id=public_subnets[i].id,
-                    connectivity_type="public",
-                    tags={"Name": f"{name}-nat-{i + 1}"},
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+            targets = [{"network_interface_id": eni.id} for eni in enis]
+        else:
+            for i in range(nat_count):
+                address = aws.ec2.Eip(
+                    f"{name}-nat-{i + 1}-eip", domain="vpc", tags={"Name": f"{name}-nat-{i + 1}"}, opts=child
                 )
-            )
+                nat_gateways.append(
+                    aws.ec2.NatGateway(
+                        f"{name}-nat-{i + 1}",
+                        allocation_id=address.allocation_id,
+                        subnet_id=public_subnets[i].id,
+                        connectivity_type="public",
+                        tags={"Name": f"{name}-nat-{i + 1}"},
+                        opts=pulumi.ResourceOptions(parent=self, depends_on=[gateway]),
+                    )
+                )
+            targets = [{"nat_gateway_id": nat.id} for nat in nat_gateways]
         for i, private in enumerate(private_subnets):
             n = i + 1
             # With fewer NATs than AZs, AZs share one; with one per AZ, losing an AZ loses only its own.
-            nat = nat_gateways[i % nat_count]
+            target = targets[i % nat_count]
             routes = aws.ec2.RouteTable(
                 f"{name}-private-{n}-rt", vpc_id=vpc.id, tags={"Name": f"{name}-private-{n}"}, opts=child
             )
@@ -476,13 +509,113 @@ class PlatformCluster(pulumi.ComponentResource):
                 f"{name}-private-{n}-default-route",
                 route_table_id=routes.id,
                 destination_cidr_block="0.0.0.0/0",
-                nat_gateway_id=nat.id,
+                **target,
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
                 f"{name}-private-{n}-rta", subnet_id=private.id, route_table_id=routes.id, opts=child
             )
         return _Network(vpc, public_subnets, private_subnets, nat_gateways)
+
+    def _nat_instances(
+        self,
+        name: str,
+        vpc: aws.ec2.Vpc,
+        subnets: Sequence[aws.ec2.Subnet],
+        network: NetworkSettings,
+        *,
+        internet_route: aws.ec2.Route,
+        instance_tags: Mapping[str, str],
+    ) -> list[aws.ec2.NetworkInterface]:
+        """One NAT instance per subnet; returns the ENIs the private routes point at.
+
+        The ENI is its own resource (source/destination check off, the Elastic IP on it) so the routes and
+        the address survive replacing the instance. The AMI is resolved from AWS's public SSM parameter at
+        launch, so each replacement gets the current AL2023 with its security fixes.
+        """
+        child = pulumi.ResourceOptions(parent=self)
+        group = aws.ec2.SecurityGroup(
+            f"{name}-nat-sg",
+            vpc_id=vpc.id,
+            description="NAT instances: any traffic from inside the VPC out to the internet, nothing in",
+            ingress=[
+                aws.ec2.SecurityGroupIngressArgs(
+                    description="forwarded traffic from the VPC",
+                    protocol="-1",
+                    from_port=0,
+                    to_port=0,
+                    cidr_blocks=[network.vpc_cidr],
+                )
+            ],
+            egress=[
+                aws.ec2.SecurityGroupEgressArgs(
+                    description="to the internet (what NAT is for)",
+                    protocol="-1",
+                    from_port=0,
+                    to_port=0,
+                    cidr_blocks=["0.0.0.0/0"],
+                )
+            ],
+            tags={"Name": f"{name}-nat"},
+            opts=child,
+        )
+        interfaces = []
+        for i, subnet in enumerate(subnets):
+            n = f"{name}-nat-{i + 1}"
+            eni = aws.ec2.NetworkInterface(
+                f"{n}-eni",
+                subnet_id=subnet.id,
+                security_groups=[group.id],
+                source_dest_check=False,
+                description=f"{n}: the NAT instance's interface, target of the private default routes",
+                tags={"Name": n},
+                opts=child,
+            )
+            aws.ec2.Eip(f"{n}-eip", domain="vpc", network_interface=eni.id, tags={"Name": n}, opts=child)
+            template = aws.ec2.LaunchTemplate(
+                f"{n}-lt",
+                description="NAT instance: IMDSv2 only, encrypted root volume, no SSH key",
+                image_id=f"resolve:ssm:{NAT_INSTANCE_AMI_PARAMETER}",
+                instance_type=NAT_INSTANCE_TYPE,
+                metadata_options=aws.ec2.LaunchTemplateMetadataOptionsArgs(
+                    http_endpoint="enabled", http_tokens="required", http_put_response_hop_limit=1
+                ),
+                block_device_mappings=[
+                    aws.ec2.LaunchTemplateBlockDeviceMappingArgs(
+                        device_name=ROOT_DEVICE,
+                        ebs=aws.ec2.LaunchTemplateBlockDeviceMappingEbsArgs(
+                            volume_size=NAT_INSTANCE_DISK_GIB,
+                            volume_type="gp3",
+                            encrypted="true",
+                            delete_on_termination="true",
+                        ),
+                    )
+                ],
+                network_interfaces=[
+                    aws.ec2.LaunchTemplateNetworkInterfaceArgs(device_index=0, network_interface_id=eni.id)
+                ],
+                user_data=base64.b64encode(NAT_INSTANCE_USER_DATA.encode()).decode(),
+                # Default tags stop at the template; its interface is our own resource and tagged already.
+                tag_specifications=[
+                    aws.ec2.LaunchTemplateTagSpecificationArgs(
+                        resource_type=kind, tags={**instance_tags, "Name": n}
+                    )
+                    for kind in ("instance", "volume")
+                ],
+                update_default_version=True,
+                opts=child,
+            )
+            aws.ec2.Instance(
+                n,
+                launch_template=aws.ec2.InstanceLaunchTemplateArgs(
+                    id=template.id, version=template.latest_version.apply(str)
+                ),
+                tags={"Name": n},
+                # Its boot script installs packages: the subnet must reach the internet first.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_route]),
+            )
+            interfaces.append(eni)
+        return interfaces
 
     # --- control plane -----------------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from components.cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE
 from cost_estimate import prices
 from cost_estimate.prices import HOURS_PER_MONTH, UsageAssumptions
 from settings import NodeGroupSettings, StackSettings
@@ -39,7 +41,7 @@ def _ec2_hourly(instance_type: str) -> float:
         ) from None
 
 
-def _node_group_item(role: str, group: NodeGroupSettings) -> LineItem:
+def _node_group_item(role: str, group: NodeGroupSettings, nodes: int | None) -> LineItem:
     # On-demand groups launch the first listed type; spot groups may land on any, so take the dearest.
     if group.capacity_type == "SPOT":
         instance_type = max(group.instance_types, key=_ec2_hourly)
@@ -49,21 +51,31 @@ def _node_group_item(role: str, group: NodeGroupSettings) -> LineItem:
         instance_type = group.instance_types[0]
         hourly = _ec2_hourly(instance_type)
         kind = "on-demand"
+    # The capacity plan may need more nodes than the desired size: price what runs the stack.
+    count = group.desired_size if nodes is None else max(nodes, group.desired_size)
+    grown = (
+        f" (capacity plan: {count} needed, desired {group.desired_size})"
+        if count != group.desired_size
+        else ""
+    )
     return LineItem(
         "Compute",
         f"node group '{role}'",
-        f"{group.desired_size} x {instance_type} {kind} x {HOURS_PER_MONTH} h x ${hourly:.4f}",
-        group.desired_size * hourly * HOURS_PER_MONTH,
+        f"{count} x {instance_type} {kind} x {HOURS_PER_MONTH} h x ${hourly:.4f}{grown}",
+        count * hourly * HOURS_PER_MONTH,
     )
 
 
-def _storage_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
+def _storage_items(
+    settings: StackSettings, usage: UsageAssumptions, nodes: Mapping[str, int]
+) -> list[LineItem]:
     items: list[LineItem] = []
     gp3 = prices.EBS_GP3_PER_GB_MONTH
     groups = settings.node_groups
     if groups is not None:
+        roles = {"system": groups.system, "workloads": groups.workloads, "gpu": groups.gpu}
         node_disks = [
-            (g.desired_size, g.disk_size_gib) for g in (groups.system, groups.workloads, groups.gpu) if g
+            (max(nodes.get(role, 0), g.desired_size), g.disk_size_gib) for role, g in roles.items() if g
         ]
         gib = sum(n * size for n, size in node_disks)
         items.append(LineItem("Storage", "node root volumes (gp3)", f"{gib} GiB x ${gp3}", gib * gp3))
@@ -92,6 +104,29 @@ def _storage_items(settings: StackSettings, usage: UsageAssumptions) -> list[Lin
 
 def _network_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
     nat = settings.network.nat_gateways or 1
+    if settings.network.nat_type == "instance":
+        hourly = _ec2_hourly(NAT_INSTANCE_TYPE)
+        gib = nat * NAT_INSTANCE_DISK_GIB
+        return [
+            LineItem(
+                "Network",
+                "NAT instances",
+                f"{nat} x {NAT_INSTANCE_TYPE} on-demand x {HOURS_PER_MONTH} h x ${hourly}",
+                nat * HOURS_PER_MONTH * hourly,
+            ),
+            LineItem(
+                "Network",
+                "NAT instance root volumes (gp3)",
+                f"{gib} GiB x ${prices.EBS_GP3_PER_GB_MONTH}",
+                gib * prices.EBS_GP3_PER_GB_MONTH,
+            ),
+            LineItem(
+                "Network",
+                "NAT public IPv4 addresses",
+                f"{nat} x {HOURS_PER_MONTH} h x ${prices.PUBLIC_IPV4_PER_HOUR}",
+                nat * HOURS_PER_MONTH * prices.PUBLIC_IPV4_PER_HOUR,
+            ),
+        ]
     return [
         LineItem(
             "Network",
@@ -177,8 +212,15 @@ def _operations_items(settings: StackSettings, usage: UsageAssumptions) -> list[
     return items
 
 
-def estimate_monthly_cost(settings: StackSettings, usage: UsageAssumptions | None = None) -> CostEstimate:
-    """Itemised monthly cost in USD at us-east-1 list prices; a `local` stack costs nothing on AWS."""
+def estimate_monthly_cost(
+    settings: StackSettings,
+    usage: UsageAssumptions | None = None,
+    nodes: Mapping[str, int] | None = None,
+) -> CostEstimate:
+    """Itemised monthly cost in USD at us-east-1 list prices; a `local` stack costs nothing on AWS.
+
+    `nodes` (role -> count) is what the capacity plan needs; a group is priced at that count or its
+    desired size, whichever is larger. Without it, at the desired sizes."""
     if not settings.is_aws:
         return CostEstimate(settings.stack, (), None)
     usage = usage or (prices.PRODUCTION_USAGE if settings.production else prices.NON_PRODUCTION_USAGE)
@@ -202,12 +244,13 @@ def estimate_monthly_cost(settings: StackSettings, usage: UsageAssumptions | Non
         )
     groups = settings.node_groups
     if groups is not None:
-        items.append(_node_group_item("system", groups.system))
-        items.append(_node_group_item("workloads", groups.workloads))
+        planned = nodes or {}
+        items.append(_node_group_item("system", groups.system, planned.get("system")))
+        items.append(_node_group_item("workloads", groups.workloads, planned.get("workloads")))
         if groups.gpu is not None:
-            items.append(_node_group_item("gpu", groups.gpu))
+            items.append(_node_group_item("gpu", groups.gpu, planned.get("gpu")))
     items += _network_items(settings, usage)
-    items += _storage_items(settings, usage)
+    items += _storage_items(settings, usage, nodes or {})
     items += _database_items(settings)
     items += _operations_items(settings, usage)
     return CostEstimate(

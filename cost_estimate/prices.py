@@ -32,6 +32,7 @@ EKS_EXTENDED_SUPPORT_PER_HOUR = 0.60
 
 # EC2 on-demand, Linux, per hour.
 EC2_PER_HOUR: dict[str, float] = {
+    "t4g.nano": 0.0042,
     "t3.medium": 0.0416,
     "t3.large": 0.0832,
     "t3.xlarge": 0.1664,

@@ -157,10 +157,12 @@ def test_cis_eks_5_4_3_nodes_in_private_subnets_without_public_ip_or_ssh(stack: 
         assert set(group.inputs["subnetIds"]) == private, group.name
         assert "remoteAccess" not in group.inputs, group.name
         assert "keyName" not in templates[group.inputs["launchTemplate"]["id"]].inputs
-    # Private subnets reach the internet only through a NAT gateway, never the internet gateway.
+    # Private subnets reach the internet only through NAT (a gateway, or dev's NAT instance's interface),
+    # never the internet gateway.
     private_routes = [r for r in record.of_type("aws:ec2/route:Route") if "private" in r.name]
     assert private_routes and all(
-        "natGatewayId" in r.inputs and "gatewayId" not in r.inputs for r in private_routes
+        ("natGatewayId" in r.inputs or "networkInterfaceId" in r.inputs) and "gatewayId" not in r.inputs
+        for r in private_routes
     )
 
 
@@ -213,16 +215,16 @@ def test_ckv_aws_79_341_nodes_require_imdsv2_with_hop_limit_1(stack: str) -> Non
     record = committed(stack)
     templates = by_id(record, LAUNCH_TEMPLATE)
     groups = record.of_type(NODE_GROUP)
-    assert len(templates) == len(groups) >= 2
-    for group in groups:
-        template = templates[group.inputs["launchTemplate"]["id"]]
+    assert len(groups) >= 2 and all(g.inputs["launchTemplate"]["id"] in templates for g in groups)
+    # Every launch template: the node groups' and (dev) the NAT instance's.
+    for template in templates.values():
         assert template.inputs["metadataOptions"] == {
             "httpEndpoint": "enabled",
             "httpTokens": "required",
             "httpPutResponseHopLimit": 1,
-        }, group.name
+        }, template.name
         disks = template.inputs["blockDeviceMappings"]
-        assert [d["ebs"]["encrypted"] for d in disks] == ["true"], group.name
+        assert [d["ebs"]["encrypted"] for d in disks] == ["true"], template.name
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -286,22 +288,22 @@ def _count(record: Record, type_token: str) -> int:
     return len(record.of_type(type_token))
 
 
-@pytest.mark.parametrize(("stack", "azs", "nats"), [("dev", 2, 1), ("prod", 3, 3)])
-def test_inventory_network(stack: str, azs: int, nats: int) -> None:
+@pytest.mark.parametrize(("stack", "azs", "nats", "nat_instances"), [("dev", 2, 0, 1), ("prod", 3, 3, 0)])
+def test_inventory_network(stack: str, azs: int, nats: int, nat_instances: int) -> None:
     record = committed(stack)
     assert _count(record, "aws:ec2/vpc:Vpc") == 1
     assert _count(record, SUBNET) == 2 * azs
     assert _count(record, "aws:ec2/natGateway:NatGateway") == nats
-    assert _count(record, "aws:ec2/eip:Eip") == nats
+    assert _count(record, "aws:ec2/instance:Instance") == nat_instances
+    assert _count(record, "aws:ec2/eip:Eip") == nats + nat_instances
     assert _count(record, "aws:ec2/internetGateway:InternetGateway") == 1
     assert _count(record, "aws:ec2/routeTable:RouteTable") == 1 + azs
     azs_used = {s.inputs["availabilityZone"] for s in record.of_type(SUBNET)}
     assert len(azs_used) == azs
     # Each private route table uses "its" NAT; with one NAT every AZ shares it.
-    nat_ids = {
-        r.inputs["natGatewayId"] for r in record.of_type("aws:ec2/route:Route") if "natGatewayId" in r.inputs
-    }
-    assert len(nat_ids) == nats
+    routes = record.of_type("aws:ec2/route:Route")
+    nat_ids = {r.inputs.get("natGatewayId") or r.inputs.get("networkInterfaceId") for r in routes} - {None}
+    assert len(nat_ids) == nats + nat_instances
 
 
 def test_inventory_nat_gateways_sit_in_public_subnets() -> None:
