@@ -16,3 +16,16 @@ def _restore_environment() -> Iterator[None]:
     yield
     os.environ.clear()
     os.environ.update(saved)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `upstream_checkout("VAR")` need a checkout of an upstream repository named by VAR;
+    without it they are deselected, not skipped (the GitHub `upstream` job sets VAR and runs them)."""
+    deselected = [
+        item
+        for item in items
+        if (marker := item.get_closest_marker("upstream_checkout")) and not os.environ.get(marker.args[0])
+    ]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if item not in deselected]

@@ -556,7 +556,7 @@ def test_user_data_is_a_mime_nodeadm_config_with_max_pods() -> None:
 
 @pytest.mark.parametrize(
     ("stack", "expected"),
-    [("dev", {"system": 32, "workloads": 32}), ("prod", {"system": 64, "workloads": 64})],
+    [("dev", {"system": 32, "workloads": 64}), ("prod", {"system": 64, "workloads": 64})],
 )
 def test_kubelet_max_pods_is_set_in_each_launch_template(stack: str, expected: dict[str, int]) -> None:
     record = committed(stack)
@@ -568,8 +568,9 @@ def test_kubelet_max_pods_is_set_in_each_launch_template(stack: str, expected: d
         for group in record.of_type(NODE_GROUP)
     }
     assert actual == expected
-    # No AMI ID in the template: EKS keeps choosing (and patching) the AMI and merges our NodeConfig.
-    assert all("imageId" not in t.inputs for t in templates.values())
+    # No AMI ID in a node template: EKS keeps choosing (and patching) the AMI and merges our NodeConfig.
+    node_templates = [templates[g.inputs["launchTemplate"]["id"]] for g in record.of_type(NODE_GROUP)]
+    assert all("imageId" not in t.inputs for t in node_templates)
 
 
 # --- autoscaling: discovery and scale-from-zero tags -------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,11 +128,9 @@ def test_derive_counts_accessors_and_struct_fields_outside_tests() -> None:
     assert data["kfp_backend_version"] == data["source"]["ref"] == "9.9.9"
 
 
-KFP_SOURCE = os.environ.get("KFP_SOURCE")
-
-
-@pytest.mark.skipif(not KFP_SOURCE, reason="set KFP_SOURCE to a kubeflow/pipelines tree at the pinned tag")
+@pytest.mark.upstream_checkout("KFP_SOURCE")
 def test_committed_support_data_matches_a_fresh_derivation(capsys: pytest.CaptureFixture[str]) -> None:
+    """KFP_SOURCE: a kubeflow/pipelines tree at the pinned tag (the GitHub `upstream` job clones one)."""
     version = load_support()["kfp_backend_version"]
-    assert main(["derive", str(Path(str(KFP_SOURCE))), "--version", version]) == 0
+    assert main(["derive", os.environ["KFP_SOURCE"], "--version", version]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(SUPPORT_FILE.read_text(encoding="utf-8"))

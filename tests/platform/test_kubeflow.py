@@ -534,16 +534,11 @@ def test_overlay_build_fails_when_upstream_moves_what_a_patch_tests(tmp_path: Pa
     assert "test" in result.stderr.lower(), result.stderr
 
 
-KFP_MANIFESTS = os.environ.get("KFP_MANIFESTS")
-
-
-@pytest.mark.skipif(
-    not KFP_MANIFESTS, reason="set KFP_MANIFESTS to a kubeflow/pipelines checkout at the pinned tag"
-)
+@pytest.mark.upstream_checkout("KFP_MANIFESTS")
 def test_overlays_build_against_the_real_upstream_manifests(tmp_path: Path) -> None:
     """With a local checkout (KFP_MANIFESTS=<dir holding manifests/kustomize>), the real upstream base."""
     kubectl = require_tool("kubectl")
-    source = Path(str(KFP_MANIFESTS)) / "manifests" / "kustomize"
+    source = Path(os.environ["KFP_MANIFESTS"]) / "manifests" / "kustomize"
     for folder, kustomization in overlays(VERSION).items():
         remote = kustomization["resources"][0]
         local = source / remote.split("//manifests/kustomize/")[1].split("?")[0]
