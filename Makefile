@@ -10,7 +10,7 @@ CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
 CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench chart-template upstream-check upstream-derive capacity cost clean
+.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -78,9 +78,6 @@ bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, al
 	$(PY) -m benchmarks; training=$$?; \
 	$(PY) -m benchmarks.bench_alert_latency --rounds 5; alerts=$$?; \
 	$(PY) -m benchmarks.bench_fresh_clone --rounds 3 && exit $$((training || alerts))
-
-chart-template: $(STAMP)  ## helm template of every chart each stack installs, with our values (needs helm)
-	for stack in local dev prod; do $(PY) -m harness charts --stack $$stack --template || exit 1; done
 
 # Render every upstream part (charts, KFP manifests) at its pin, with network; offline pass UPSTREAM_SOURCES,
 # e.g. UPSTREAM_SOURCES="--kfp-source ../pipelines --chart-source kube-prometheus-stack=/tmp/kps" (docs/upstream.md).

@@ -1,9 +1,10 @@
 """Offline views of a stack, for people and CI.
 
 python -m harness render --stack dev [--out DIR]            every Kubernetes object we declare, as YAML
-python -m harness charts --stack dev [--out DIR] [--template]   each Helm release's values; with
-                                                             --template also `helm template` (needs helm)
+python -m harness charts --stack dev [--out DIR]            each Helm release's values (rendered and
+                                                             checked by `python -m upstream`)
 python -m harness validate DIR [--kubernetes-version 1.35]  strict schema check of every YAML object
+python -m harness inventory --stack dev                     what a first `pulumi up` creates (Markdown)
 """
 
 from __future__ import annotations
@@ -24,15 +25,16 @@ def main(argv: list[str] | None = None) -> int:
     charts = commands.add_parser("charts", help="write each Helm release's values and releases.json")
     charts.add_argument("--stack", required=True, choices=STACKS)
     charts.add_argument("--out", type=Path, help="output folder (default build/charts/<stack>)")
-    charts.add_argument(
-        "--template", action="store_true", help="also run `helm template` into <out>/rendered (needs helm)"
-    )
     validate = commands.add_parser("validate", help="validate YAML objects against the Kubernetes schemas")
     validate.add_argument("folder", type=Path)
     validate.add_argument("--kubernetes-version", default="1.35")
+    inventory = commands.add_parser("inventory", help="count what a first `pulumi up` creates (Markdown)")
+    inventory.add_argument("--stack", required=True, choices=STACKS)
     args = parser.parse_args(argv)
+    if args.command == "inventory":
+        return _inventory(args.stack)
     if args.command == "charts":
-        return _charts(args.stack, args.out or Path("build") / "charts" / args.stack, template=args.template)
+        return _charts(args.stack, args.out or Path("build") / "charts" / args.stack)
     if args.command == "validate":
         return _validate(args.folder, args.kubernetes_version)
 
@@ -50,17 +52,22 @@ def _render(stack: str, out: Path) -> int:
     return 0
 
 
-def _charts(stack: str, out: Path, *, template: bool) -> int:
+def _charts(stack: str, out: Path) -> int:
     from harness.charts import chart_values, write
-    from harness.helm import template_all
 
     releases = chart_values(stack)
     write(releases, out)
     for name, release in sorted(releases.items()):
         print(f"{name}: {release.chart} {release.version} from {release.repo} -> {out}/{name}.values.yaml")
-    if template:
-        for path in template_all(releases, out, out / "rendered"):
-            print(f"rendered {path}")
+    return 0
+
+
+def _inventory(stack: str) -> int:
+    from harness.inventory import inventory, render_markdown
+    from harness.mocks import run_stack
+    from upstream.facts import load_facts
+
+    print(render_markdown(inventory(run_stack(stack), load_facts(stack))), end="")
     return 0
 
 

@@ -1,13 +1,7 @@
-"""The Helm releases a stack declares, exactly as the program passes them, for `helm template` in CI.
+"""The Helm releases a stack declares, exactly as the program passes them (chart, repository, version, values).
 
-No helm binary runs here; CI's job renders each chart with the values written by
-`python -m harness charts --stack dev --out build/charts/dev`:
-
-    jq -c '.[]' build/charts/dev/releases.json | while read -r r; do
-      helm template "$(jq -r .name <<<"$r")" "$(jq -r .chart <<<"$r")" --repo "$(jq -r .repo <<<"$r")" \
-        --version "$(jq -r .version <<<"$r")" --namespace "$(jq -r .namespace <<<"$r")" \
-        -f "build/charts/dev/$(jq -r .values_file <<<"$r")"
-    done
+`upstream.render` renders each release from these with helm-python-sdk and derives its facts;
+`python -m harness charts --stack dev` writes the values files for a person who wants to look at them.
 """
 
 from __future__ import annotations

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.__main__ import main
-from harness.charts import ChartRelease
-from harness.helm import template_command
 from harness.validate import validate_folder
 
 VALID = """
@@ -58,28 +56,3 @@ def test_an_unknown_field_fails_with_its_place(tmp_path: Path) -> None:
 
 def test_an_empty_folder_is_a_failure_not_a_pass(tmp_path: Path) -> None:
     assert main(["validate", str(tmp_path)]) == 1
-
-
-def test_helm_template_command_pins_repo_version_namespace_and_values() -> None:
-    release = ChartRelease(
-        repo="https://prometheus-community.github.io/helm-charts",
-        chart="kube-prometheus-stack",
-        version="75.6.2",
-        values={},
-        namespace="monitoring",
-    )
-    command = template_command("kps", release, Path("build/charts/dev/kps.values.yaml"))
-    assert command == [
-        "helm",
-        "template",
-        "kps",
-        "kube-prometheus-stack",
-        "--repo",
-        "https://prometheus-community.github.io/helm-charts",
-        "--version",
-        "75.6.2",
-        "--namespace",
-        "monitoring",
-        "--values",
-        "build/charts/dev/kps.values.yaml",
-    ]
