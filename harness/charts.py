@@ -1,4 +1,4 @@
-"""The Helm releases a stack declares, exactly as the program passes them (chart, repository, version, values).
+"""The Helm releases a stack declares, exactly as the program passes them (chart, repo, version, values).
 
 `upstream.render` renders each release from these with helm-python-sdk and derives its facts;
 `python -m harness charts --stack dev` writes the values files for a person who wants to look at them.
