@@ -184,3 +184,16 @@ def test_a_new_migration_script_rolls_the_server_pods(stack: str) -> None:
                 "mountPath": db_upgrade.SCRIPT_DIR,
                 "readOnly": True,
             } in (container["volumeMounts"])
+
+
+def test_the_version_in_the_job_name_is_the_one_the_server_image_installs() -> None:
+    from tests.support.tools import REPO_ROOT
+
+    for requirements in (
+        REPO_ROOT / "docker" / "mlflow" / "requirements.txt",
+        REPO_ROOT / "requirements.txt",
+    ):
+        pins = [
+            line.split("==")[1] for line in requirements.read_text().splitlines() if line.startswith("mlflow")
+        ]
+        assert pins == [MLFLOW_VERSION], requirements
