@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from components.mlflow import auth_config_ini, container_server_args
+from tests.support.migration import migration_step
 from tests.support.postgres import postgres_server
 from tests.support.processes import free_port, moto_s3_server, stop_group, wait_for
 from tests.support.tools import REPO_ROOT
@@ -98,6 +99,14 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(32),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    # As on prod: the mlflow-db-upgrade Job creates both stores, the pod's schema-check passes, then the
+    # server starts on a current store and migrates nothing itself.
+    for command, expected in [
+        ("upgrade", "migrated from an empty database"),
+        ("check", "already at revision"),
+    ]:
+        step = migration_step(command, env, tmp_path)
+        assert step.returncode == 0 and expected in step.stdout, step.stderr[-3000:]
     log = tmp_path / "mlflow.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

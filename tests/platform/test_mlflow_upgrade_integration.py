@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from components import mlflow_db_upgrade as db_upgrade
 from components.mlflow_migration import BACKEND_URI_ENV, tracking_head
 from components.versions import MLFLOW_VERSION
 from tests.platform import registry_store
+from tests.support.migration import migration_step
 from tests.support.mlflow_previous import MLFLOW_PREVIOUS_VERSION, previous_mlflow_python
 from tests.support.postgres import PostgresServer, postgres_server, run
 from tests.support.processes import free_port, stop_group, wait_for
@@ -70,18 +69,8 @@ def previous_version(python: Path) -> str:
 
 
 def migration(command: str, uri: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    """The Job's command: the script as the ConfigMap mounts it, alone in its folder, in our MLflow."""
-    mount = tmp_path / "migration"
-    mount.mkdir(exist_ok=True)
-    shutil.copy(db_upgrade.SCRIPT, mount / db_upgrade.SCRIPT.name)
-    return subprocess.run(
-        [str(VENV_BIN / "python"), str(mount / db_upgrade.SCRIPT.name), command],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=clean_env(tmp_path, **{BACKEND_URI_ENV: uri}),
-        cwd=tmp_path,
-    )
+    """The Job's command, on this store."""
+    return migration_step(command, clean_env(tmp_path, **{BACKEND_URI_ENV: uri}), tmp_path)
 
 
 def revision(uri: str) -> str | None:
