@@ -23,8 +23,9 @@ Environment:
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,12 +123,49 @@ def auth_head() -> str:
     return str(head)
 
 
+@contextlib.contextmanager
+def _sqlite_lock(uri: str) -> Iterator[None]:
+    """Serialise migrations of one SQLite file across processes (two first runs at once); PostgreSQL has
+    one migrating Job. The lock file sits beside the database, so every process that can open it sees it."""
+    import fcntl
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    try:
+        url = make_url(uri)
+    except Exception:  # _engine reports the bad URI
+        yield
+        return
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        yield
+        return
+    lock = Path(url.database).with_name(Path(url.database).name + ".migration-lock")
+    try:
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock.open("a")
+    except OSError as exc:
+        raise MigrationError(f"tracking store {uri}: cannot create {lock}: {exc.strerror}") from exc
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def migrate_store(uri: str) -> StoreState:
     """Create the tracking schema in an empty database, or migrate it to this MLflow's revision.
 
-    Does nothing to a store already at that revision. The caller must make sure no MLflow server or client
-    uses the store meanwhile (the Job runs before the new server, locally a lock serialises first runs).
+    Does nothing to a store already at that revision. Concurrent calls on one SQLite file take turns; no
+    MLflow server or client may use the store meanwhile (the Job runs before the new server; locally the
+    training flow calls this before any step opens the store).
     """
+    with _sqlite_lock(uri):
+        return _migrate_tracking(uri)
+
+
+def _migrate_tracking(uri: str) -> StoreState:
     from mlflow.store.db import utils
 
     what = "tracking store"

@@ -104,3 +104,35 @@ def test_main_refuses_bad_input_with_a_named_reason(
 ) -> None:
     assert main(argv, env) == code
     assert message in capsys.readouterr().err
+
+
+def test_two_first_runs_at_once_take_turns(tmp_path: Path) -> None:
+    """Both succeed: one creates the schema, the other then finds it current (the SQLite file lock)."""
+    import os
+    import subprocess
+
+    from tests.support.migration import PYTHON, install_script
+
+    script = install_script(tmp_path)
+    env = {**os.environ, BACKEND_URI_ENV: f"sqlite:///{tmp_path / 'state' / 'mlflow.db'}"}
+    processes = [
+        subprocess.Popen(
+            [str(PYTHON), str(script), "upgrade"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        results = [(p.wait(timeout=180), p.communicate()) for p in processes]
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    assert [code for code, _ in results] == [0, 0], [err[-2000:] for _, (_, err) in results]
+    outputs = sorted(out for _, (out, _) in results)
+    assert "nothing to do" in outputs[0] and "migrated from an empty database" in outputs[1], outputs

@@ -14,11 +14,17 @@ from tests.support.tools import REPO_ROOT
 PYTHON = REPO_ROOT / ".venv" / "bin" / "python"
 
 
-def migration_step(command: str, env: Mapping[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+def install_script(workdir: Path) -> Path:
+    """The script copied into a folder of its own, as the ConfigMap mounts it."""
     mount = workdir / "migration-script"
     mount.mkdir(exist_ok=True)
     script = mount / db_upgrade.SCRIPT.name
     shutil.copy(db_upgrade.SCRIPT, script)
+    return script
+
+
+def migration_step(command: str, env: Mapping[str, str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    script = install_script(workdir)
     return subprocess.run(
         [str(PYTHON), str(script), command],
         capture_output=True,
