@@ -8,6 +8,9 @@ Flask secret key are generated and reach the pod only through a Kubernetes Secre
 
 `container_server_args` (over `mlflow_server_args`) is the one place the server's command line is built:
 the container gets it and the integration test starts a real server with it.
+
+Schema migrations are an explicit step (components/mlflow_db_upgrade.py): a Job before the Deployment on
+PostgreSQL, an init container inside the Recreate rollout on SQLite; server pods never migrate themselves.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
+from components import mlflow_db_upgrade as db_upgrade
 from components.dvc_remote import ARTIFACT_PREFIX, read_write_policy_document
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
+from components.versions import MLFLOW_VERSION, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 from settings import MlflowSettings
 
 if TYPE_CHECKING:
@@ -271,6 +275,53 @@ def postgres_uri(password: str, host: str, port: int = 5432) -> str:
     return f"postgresql+psycopg2://{DB_USER}:{password}@{host}:{port}/{DB_NAME}?sslmode=require"
 
 
+def store_env(postgres: bool) -> list[dict[str, Any]]:
+    """What both the server and the migration step need to find the stores: one definition for both."""
+    env: list[dict[str, Any]] = [
+        {"name": "HOME", "value": "/tmp"},
+        {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}"},
+    ]
+    if postgres:
+        env.append(kb.secret_env("MLFLOW_BACKEND_STORE_URI", AUTH_SECRET, "backend-store-uri"))
+    else:
+        env.append({"name": "MLFLOW_BACKEND_STORE_URI", "value": sqlite_uri("mlflow.db")})
+    return env
+
+
+def auth_config_volume() -> dict[str, Any]:
+    return {
+        "name": "auth-config",
+        "secret": {
+            "secretName": AUTH_SECRET,
+            "items": [{"key": AUTH_CONFIG_FILE, "path": AUTH_CONFIG_FILE}],
+            "defaultMode": 0o440,
+        },
+    }
+
+
+STORE_MOUNTS: list[dict[str, Any]] = [
+    {"name": "tmp", "mountPath": "/tmp"},
+    {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
+]
+DATA_MOUNT: dict[str, Any] = {"name": "data", "mountPath": DATA_DIR}
+
+
+def migration_job_manifest(
+    *, namespace: str, image: str, script: str, mlflow_version: str = MLFLOW_VERSION
+) -> dict[str, Any]:
+    """PostgreSQL: the Job that migrates the store before the Deployment rolls out (the server's env)."""
+    container = db_upgrade.migration_container(
+        "upgrade", image=image, env=store_env(postgres=True), volume_mounts=STORE_MOUNTS
+    )
+    return db_upgrade.job_manifest(
+        namespace=namespace,
+        mlflow_version=mlflow_version,
+        script=script,
+        container=container,
+        volumes=[kb.temp_volume("tmp", "256Mi"), auth_config_volume()],
+    )
+
+
 def deployment_manifest(
     *,
     namespace: str,
@@ -282,8 +333,16 @@ def deployment_manifest(
     region: str | None,
     s3_endpoint_url: str | None,
     data_claim: str | None,
+    migration_script: str,
+    mlflow_version: str = MLFLOW_VERSION,
 ) -> dict[str, Any]:
-    """The server Deployment: hardened pod, probes on /health, spread across zones with >1 replica."""
+    """The server Deployment: hardened pod, probes on /health, spread across zones with >1 replica.
+
+    Its first (init) container is the schema step: `upgrade` on SQLite (the Recreate strategy has stopped
+    the old pod, so nothing else holds the file), `check` on PostgreSQL (the Job has migrated it).
+    """
+    if postgres == bool(data_claim):
+        raise ValueError("MLflow Deployment: expected a data claim for SQLite and none for PostgreSQL")
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
         {"name": "MLFLOW_AUTH_CONFIG_PATH", "value": f"{AUTH_CONFIG_DIR}/{AUTH_CONFIG_FILE}"},
@@ -303,24 +362,18 @@ def deployment_manifest(
             kb.secret_env("AWS_ACCESS_KEY_ID", ARTIFACT_SECRET, "access-key"),
             kb.secret_env("AWS_SECRET_ACCESS_KEY", ARTIFACT_SECRET, "secret-key"),
         ]
-    mounts: list[dict[str, Any]] = [
-        {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "auth-config", "mountPath": AUTH_CONFIG_DIR, "readOnly": True},
-    ]
+    mounts: list[dict[str, Any]] = list(STORE_MOUNTS)
     volumes: list[dict[str, Any]] = [
         kb.temp_volume("tmp", "1Gi"),
-        {
-            "name": "auth-config",
-            "secret": {
-                "secretName": AUTH_SECRET,
-                "items": [{"key": AUTH_CONFIG_FILE, "path": AUTH_CONFIG_FILE}],
-                "defaultMode": 0o440,
-            },
-        },
+        auth_config_volume(),
+        db_upgrade.script_volume(),
     ]
     if data_claim:
-        mounts.append({"name": "data", "mountPath": DATA_DIR})
+        mounts.append(DATA_MOUNT)
         volumes.append({"name": "data", "persistentVolumeClaim": {"claimName": data_claim}})
+    schema_step = db_upgrade.migration_container(
+        "check" if postgres else "upgrade", image=image, env=store_env(postgres), volume_mounts=mounts
+    )
     container = kb.ContainerSpec(
         name=APP,
         image=image,
@@ -330,7 +383,8 @@ def deployment_manifest(
         ports=[{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         volume_mounts=mounts,
         resources=SERVER_RESOURCES,
-        # Startup runs database migrations: give liveness room so a slow first start is not killed.
+        # The schema is current before this container starts (the init container), but the first start
+        # still creates the auth admin and imports a lot: give liveness room.
         liveness=kb.Probe(
             "/health", "http", initial_delay_seconds=60, period_seconds=20, failure_threshold=5
         ),
@@ -339,6 +393,7 @@ def deployment_manifest(
     selector = kb.selector_labels(APP, "tracking-server")
     pod = kb.PodSpec(
         service_account=APP,
+        init_containers=[schema_step],
         containers=[container],
         volumes=volumes,
         topology_spread=kb.zone_spread(selector) if replicas > 1 else (),
@@ -365,6 +420,8 @@ def deployment_manifest(
                         "prometheus.io/scrape": "true",
                         "prometheus.io/path": "/metrics",
                         "prometheus.io/port": str(PORT),
+                        # A new script rolls the pods even when the image is the same.
+                        **db_upgrade.pod_annotations(mlflow_version, migration_script),
                     },
                 },
                 "spec": pod.manifest(),
@@ -436,8 +493,11 @@ class MlflowServer(pulumi.ComponentResource):
         if artifact_secret is not None:
             secrets.append(artifact_secret)
         data_claim = self._data_volume(in_ns)
-        after_secrets = pulumi.ResourceOptions(parent=self, depends_on=[ns, *secrets])
-        self.deployment = self._deployment(data_claim, artifact_secret is not None, after_secrets)
+        script = db_upgrade.SCRIPT.read_text(encoding="utf-8")
+        schema_step = self._schema_migration(script, secrets, in_ns)
+        # On PostgreSQL the Job is among these: no new server pod starts before the store is migrated.
+        after_migration = pulumi.ResourceOptions(parent=self, depends_on=[ns, *secrets, *schema_step])
+        self.deployment = self._deployment(data_claim, artifact_secret is not None, script, after_migration)
         self._service(in_ns)
         if args.settings.replicas > 1:
             self._disruption_budget(in_ns)
@@ -630,8 +690,45 @@ class MlflowServer(pulumi.ComponentResource):
         )
         return str(claim["metadata"]["name"])
 
+    def _schema_migration(
+        self, script: str, secrets: Sequence[pulumi.Resource], opts: pulumi.ResourceOptions
+    ) -> list[pulumi.Resource]:
+        """The migration script for the pods' init containers; on PostgreSQL also the migration Job."""
+        a = self._args
+        config_map = k8s.core.v1.ConfigMap(
+            f"{self._name}-db-upgrade-script",
+            metadata={"name": db_upgrade.CONFIG_MAP, "namespace": a.namespace, "labels": kb.labels(APP)},
+            data={db_upgrade.SCRIPT.name: script},
+            opts=opts,
+        )
+        if a.postgres is None:
+            return [config_map]
+        service_account = kb.declare_service_account(
+            f"{self._name}-db-upgrade-service-account", db_upgrade.APP, a.namespace, opts
+        )
+        policy = kb.declare_network_policy(
+            f"{self._name}-netpol-{db_upgrade.APP}",
+            db_upgrade.network_policy(a.namespace, a.postgres.vpc_cidr),
+            opts,
+        )
+        manifest = pulumi.Output.from_input(a.image).apply(
+            lambda image: migration_job_manifest(namespace=a.namespace, image=image, script=script)
+        )
+        job = k8s.batch.v1.Job(
+            f"{self._name}-db-upgrade",
+            metadata=manifest.apply(lambda m: m["metadata"]),
+            spec=manifest.apply(lambda m: m["spec"]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*secrets, config_map, service_account, policy],
+                # A large store's migration outlasts the provider's 10-minute Job await.
+                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m"),
+            ),
+        )
+        return [config_map, job]
+
     def _deployment(
-        self, data_claim: str | None, minio: bool, opts: pulumi.ResourceOptions
+        self, data_claim: str | None, minio: bool, script: str, opts: pulumi.ResourceOptions
     ) -> k8s.apps.v1.Deployment:
         a = self._args
         s = a.settings
@@ -653,6 +750,7 @@ class MlflowServer(pulumi.ComponentResource):
                 region=region,
                 s3_endpoint_url=endpoint,
                 data_claim=data_claim,
+                migration_script=script,
             )
 
         manifest = pulumi.Output.all(artifacts.bucket_name, a.image).apply(lambda v: build(v[0], v[1]))

@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +19,13 @@ from pathlib import Path
 import pytest
 
 from components.mlflow import auth_config_ini, container_server_args
+from tests.support.migration import migration_step
+from tests.support.postgres import postgres_server
 from tests.support.processes import free_port, moto_s3_server, stop_group, wait_for
-from tests.support.tools import REPO_ROOT, require_tool
+from tests.support.tools import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-# Debian 12 ships PostgreSQL 15, Ubuntu 24.04 (GitHub runners) 16: take the newest installed.
-_PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name))
-PG_BIN = str(_PG_BINS[-1]) if _PG_BINS else "/usr/lib/postgresql/15/bin"
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
 BUCKET = "mlops-dvc-it"
 MODEL = "platform-integration"
@@ -40,55 +37,10 @@ class Postgres:
     uri: str
 
 
-def _as_postgres_user(command: list[str]) -> list[str]:
-    # initdb refuses to run as root; CI containers run as root, laptops usually do not.
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
-def run(command: list[str]) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False, start_new_session=True)
-    assert result.returncode == 0, f"{command} failed:\n{result.stdout}\n{result.stderr}"
-
-
 @pytest.fixture
 def postgres() -> Iterator[Postgres]:
-    require_tool("initdb", PG_BIN)
-    pg_ctl = require_tool("pg_ctl", PG_BIN)
-    # Not under pytest's tmp_path: as root, that is private to root and the postgres user cannot enter it.
-    root = Path(tempfile.mkdtemp(prefix="mlops-pg-"))
-    data, sockets = root / "data", root / "sock"
-    sockets.mkdir()
-    if os.geteuid() == 0:
-        for path in (root, sockets):
-            shutil.chown(path, "postgres")
-    port = free_port()
-    try:
-        run(
-            _as_postgres_user(
-                [f"{PG_BIN}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"]
-            )
-        )
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1"
-        run(
-            _as_postgres_user(
-                [pg_ctl, "-D", str(data), "-o", options, "-l", str(root / "pg.log"), "-w", "start"]
-            )
-        )
-        try:
-            run(
-                _as_postgres_user(
-                    [f"{PG_BIN}/createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "mlflow"]
-                )
-            )
-            yield Postgres(uri=f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mlflow")
-        finally:
-            subprocess.run(
-                _as_postgres_user([pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"]),
-                capture_output=True,
-                check=False,
-            )
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres_server() as server:
+        yield Postgres(uri=server.createdb("mlflow"))
 
 
 @pytest.fixture
@@ -147,6 +99,14 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
         "MLFLOW_FLASK_SERVER_SECRET_KEY": secrets.token_hex(32),
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
     }
+    # As on prod: the mlflow-db-upgrade Job creates both stores, the pod's schema-check passes, then the
+    # server starts on a current store and migrates nothing itself.
+    for command, expected in [
+        ("upgrade", "migrated from an empty database"),
+        ("check", "already at revision"),
+    ]:
+        step = migration_step(command, env, tmp_path)
+        assert step.returncode == 0 and expected in step.stdout, step.stderr[-3000:]
     log = tmp_path / "mlflow.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
