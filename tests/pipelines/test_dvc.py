@@ -111,8 +111,10 @@ def test_ingest_reads_the_dataset_from_the_local_remote_into_an_empty_workspace(
         batch_out=out / "b.csv",
         evaluation_out=out / "e.csv",
     )
-    assert result.evaluation_md5 == dataset.md5_of_file(out / "e.csv") == dataset.tracked_md5(
-        REPO_ROOT / (str(EVAL_DATA) + ".dvc")
+    assert (
+        result.evaluation_md5
+        == dataset.md5_of_file(out / "e.csv")
+        == dataset.tracked_md5(REPO_ROOT / (str(EVAL_DATA) + ".dvc"))
     )
     assert result.training_md5 == md5 == dataset.tracked_md5(REPO_ROOT / (str(DATA) + ".dvc"))
     assert dataset.md5_of_file(out / "r.csv") == md5

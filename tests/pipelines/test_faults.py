@@ -321,3 +321,63 @@ def test_read_only_state_folder_is_named(flows, read_only_folder: tuple[Path, st
     assert f"cannot write to the state folder {state}: {reason} ({state / 'run.lock'}): " in output
     assert "pass --state with a writable folder" in output
     _no_traceback(output)
+
+
+def test_a_malformed_pushgateway_url_is_a_warning_and_the_stage_record_is_still_written(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import json
+
+    from pipelines.stage import run_stage
+
+    env = {"MLOPS_PUSHGATEWAY_URL": "http://127.0.0.1:notaport", "MLOPS_RUN_RECORD_DIR": str(tmp_path)}
+    with run_stage("ingest", env=env) as report:
+        report.result = {"rows": 3}
+    record = json.loads((tmp_path / "ingest.json").read_text(encoding="utf-8"))
+    assert (record["succeeded"], record["result"]) == (True, {"rows": 3})
+    assert "could not push metrics to http://127.0.0.1:notaport" in caplog.text
+
+
+def test_a_failure_without_stage_records_does_not_point_at_a_missing_folder(tmp_path: Path) -> None:
+    from pipelines.local_run import LocalRunError, _checked_records
+
+    missing = tmp_path / "runs" / "never-written"
+    with pytest.raises(LocalRunError) as error:
+        _checked_records(missing)
+    assert str(error.value) == "the pipeline did not finish successfully and left no stage records"
+
+
+def test_the_summary_names_only_what_exists(tmp_path: Path) -> None:
+    from pipelines.local_run import StateLayout, summary_lines
+
+    records = {
+        "train": {"result": {"run_id": "r1", "evaluation": {"source": "s", "md5": "m", "rows": 142}}},
+        "register": {
+            "result": {
+                "model_name": MODEL,
+                "version": 1,
+                "champion_moved": True,
+                "champion_version": 1,
+                "reason": "why",
+                "metrics": {"roc_auc": 0.99},
+            }
+        },
+        "drift": {
+            "result": {
+                "drifted": False,
+                "drifted_count": 0,
+                "feature_scores": {},
+                "share": 0.0,
+                "share_threshold": 0.5,
+                "report_path": str(tmp_path / "gone.html"),
+            }
+        },
+    }
+    text = "\n".join(summary_lines(records, StateLayout(tmp_path / "state")))
+    assert "Drift report" not in text and "Metrics files" not in text
+    assert "Evaluation set:  s (md5 m, 142 rows)" in text
+    (tmp_path / "gone.html").write_text("<!doctype html>", encoding="utf-8")
+    (tmp_path / "state" / "metrics").mkdir(parents=True)
+    text = "\n".join(summary_lines(records, StateLayout(tmp_path / "state")))
+    assert f"Drift report:    {tmp_path / 'gone.html'}" in text
+    assert f"Metrics files:   {tmp_path / 'state' / 'metrics'}" in text
