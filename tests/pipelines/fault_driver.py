@@ -34,31 +34,35 @@ def _pausing(
 
 
 def plant(fault: str) -> None:
+    import shutil
+
     import mlflow.sklearn
+    import pytest
     from mlflow import MlflowClient
 
-    from pipelines import tasks
-
+    patch = pytest.MonkeyPatch()  # never undone: the process ends with the run
     if fault == "pause-train":
         # Inside the open MLflow run: a kill here leaves it RUNNING.
-        mlflow.sklearn.log_model = _pausing(fault, mlflow.sklearn.log_model)
+        patch.setattr(mlflow.sklearn, "log_model", _pausing(fault, mlflow.sklearn.log_model))
     elif fault == "pause-alias":
         # The version exists (pending), the alias has not moved.
-        MlflowClient.set_registered_model_alias = _pausing(fault, MlflowClient.set_registered_model_alias)
+        original = MlflowClient.set_registered_model_alias
+        patch.setattr(MlflowClient, "set_registered_model_alias", _pausing(fault, original))
     elif fault == "pause-done":
         # The alias has moved, the version is not yet marked done.
-        MlflowClient.set_model_version_tag = _pausing(
-            fault, MlflowClient.set_model_version_tag, lambda *a, **k: a[-1] == "done"
+        tagged = MlflowClient.set_model_version_tag
+        patch.setattr(
+            MlflowClient, "set_model_version_tag", _pausing(fault, tagged, lambda *a, **k: a[-1] == "done")
         )
     elif fault == "disk-full-drift":
-        copyfile = tasks.shutil.copyfile
+        copyfile = shutil.copyfile
 
         def full(source: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
             if "drift-reports" in str(target):
                 raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(target))
             return copyfile(source, target, *args, **kwargs)
 
-        tasks.shutil.copyfile = full
+        patch.setattr(shutil, "copyfile", full)
     elif fault != "none":
         raise SystemExit(f"unknown fault {fault!r}")
 

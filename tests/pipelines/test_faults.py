@@ -350,7 +350,7 @@ def test_a_failure_without_stage_records_does_not_point_at_a_missing_folder(tmp_
 def test_the_summary_names_only_what_exists(tmp_path: Path) -> None:
     from pipelines.local_run import StateLayout, summary_lines
 
-    records = {
+    records: dict[str, dict[str, Any]] = {
         "train": {"result": {"run_id": "r1", "evaluation": {"source": "s", "md5": "m", "rows": 142}}},
         "register": {
             "result": {
