@@ -154,6 +154,7 @@ def _upload(args: argparse.Namespace) -> int:
 def _run_local(args: argparse.Namespace) -> int:
     """Expected faults (bad data or params, a busy, unwritable or corrupted state folder, a full disk) end
     with one line per problem and exit code 1, never a traceback."""
+    from pipelines.dataset import DatasetHashMismatchError
     from pipelines.local_run import LocalRunError, run_local, state_layout, summary_lines
     from pipelines.params import ParamsError
     from pipelines.stage import describe_error
@@ -161,7 +162,7 @@ def _run_local(args: argparse.Namespace) -> int:
     layout = state_layout(args.state)
     try:
         records = run_local(args.data, args.drifted, layout, verbose=args.verbose, in_process=args.in_process)
-    except (LocalRunError, ParamsError) as exc:
+    except (LocalRunError, ParamsError, DatasetHashMismatchError) as exc:
         print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:

@@ -218,14 +218,18 @@ class _TaskOutputFilter(io.TextIOBase):
     """Passes kfp.local's task headers and our stages' progress; drops the executors' JSON dumps.
 
     kfp.local prints each task's streamed log indented by four spaces; most of it is the executor input
-    and output as pretty-printed JSON. A newcomer needs the stages, their outcomes and any error.
+    and output as pretty-printed JSON. A newcomer needs the stages, their outcomes and any error. Once a
+    stage has printed its own FAILED line, the task's traceback of that same error is dropped (an expected
+    fault ends with one clear line; `--verbose` shows everything); an error no stage reported still shows.
     """
 
     KEEP = (f"[{PIPELINE_NAME}]", "Traceback", "Error", "error:", "WARNING", "Warning")
+    REPORTED_FAILURE = ": FAILED after "
 
     def __init__(self, target: TextIO) -> None:
         self._target = target
         self._pending = ""
+        self._failure_reported = False
 
     def writable(self) -> bool:
         return True
@@ -234,8 +238,16 @@ class _TaskOutputFilter(io.TextIOBase):
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            if not line.startswith("    ") or any(marker in line for marker in self.KEEP):
-                self._target.write(line.strip() + "\n" if line.startswith("    ") else line + "\n")
+            task_log = line.startswith("    ")
+            ours = f"[{PIPELINE_NAME}]" in line
+            if not task_log:
+                self._failure_reported = False  # kfp.local's own line: the task's log has ended
+            elif ours and self.REPORTED_FAILURE in line:
+                self._failure_reported = True
+            elif self._failure_reported and not ours:
+                continue
+            if not task_log or any(marker in line for marker in self.KEEP):
+                self._target.write(line.strip() + "\n" if task_log else line + "\n")
         return len(text)
 
     def flush(self) -> None:

@@ -31,7 +31,12 @@ class ChampionScores:
         """What the re-scoring line says about the evaluation set since the champion was registered."""
         if self.scored_on_md5 == current_md5:
             return f"champion v{self.version} re-scored on the same evaluation set it was registered with"
-        before = self.scored_on_md5 or "none recorded"
+        if not self.scored_on_md5:
+            return (
+                f"champion v{self.version} was registered before held-out evaluation: re-scored on the "
+                f"evaluation set (md5 {current_md5}), though its training rows were never checked against it"
+            )
+        before = self.scored_on_md5
         return (
             f"evaluation set changed since champion v{self.version} was registered (md5 {before} -> "
             f"{current_md5}): champion re-scored on the current set"

@@ -156,6 +156,17 @@ def test_the_champion_is_rescored_and_the_line_says_whether_the_evaluation_set_c
     ) in out
     version = client.get_model_version(MODEL, str(results["register"]["version"]))
     assert version.tags["mlops.eval_md5"] == EVAL_MD5
+    # A champion from before held-out evaluation carries no evaluation-set tag at all.
+    client.delete_model_version_tag(MODEL, "1", "mlops.eval_md5")
+    try:
+        run_in_process(env.root / "legacy", pipeline_run="legacy")
+        out = capsys.readouterr().out
+    finally:
+        client.set_model_version_tag(MODEL, "1", "mlops.eval_md5", EVAL_MD5)
+    assert (
+        f"evaluate: champion v1 was registered before held-out evaluation: re-scored on the evaluation set "
+        f"(md5 {EVAL_MD5}), though its training rows were never checked against it"
+    ) in out
 
 
 def test_evaluate_refuses_an_evaluation_set_other_than_the_one_train_checked(

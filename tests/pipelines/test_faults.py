@@ -381,3 +381,16 @@ def test_the_summary_names_only_what_exists(tmp_path: Path) -> None:
     text = "\n".join(summary_lines(records, StateLayout(tmp_path / "state")))
     assert f"Drift report:    {tmp_path / 'gone.html'}" in text
     assert f"Metrics files:   {tmp_path / 'state' / 'metrics'}" in text
+
+
+def test_bad_params_end_the_run_with_the_key_named_and_no_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pipelines import cli
+
+    bad = write_params(tmp_path / "params.yaml", guards={"max_duplicate_share": 2.0})
+    monkeypatch.setenv("MLOPS_PARAMS_FILE", str(bad))
+    assert cli.main(["run", "--local", "--in-process", "--state", str(tmp_path / "state")]) == 1
+    err = capsys.readouterr().err
+    assert "Training flow FAILED: params key 'guards.max_duplicate_share' is 2.0, expected a value in" in err
+    assert not (tmp_path / "state" / "mlflow").exists()
