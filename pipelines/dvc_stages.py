@@ -1,7 +1,7 @@
 """`dvc repro` stages (dvc.yaml): the same step functions as the pipeline, without KFP or MLflow.
 
-  prepare   validate data/breast_cancer.csv (schema and leakage guards), drop any row of the held-out
-            evaluation set data/breast_cancer_eval.csv              -> build/training/train.csv
+  prepare   validate data/breast_cancer.csv (schema and leakage guards), drop any row (or near copy of
+            a row) of the held-out evaluation set data/breast_cancer_eval.csv -> build/training/train.csv
   train     fit the classifier on it                               -> build/training/model.pkl
   evaluate  score it on the evaluation set against the thresholds  -> build/training/metrics.json
 
@@ -31,13 +31,15 @@ class ThresholdError(RuntimeError):
 
 
 def prepare(root: Path) -> None:
-    from pipelines.steps.train import without_evaluation_rows
+    from pipelines.steps.train import near_copy_mask, without_evaluation_rows
     from pipelines.steps.validate import validate_batch
 
     params = load_params(root / "params.yaml")
     frame = validate_batch(root / params.data.path, params.data, params.guards)
     evaluation = validate_batch(root / params.data.evaluation_path, params.data)
     train, _ = without_evaluation_rows(frame, evaluation)
+    near = near_copy_mask(train, evaluation, params.guards.near_copy_tolerance)
+    train = train.loc[[not n for n in near]]
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
     (root / TRAIN_CSV).write_bytes(dataset.frame_csv_bytes(train))
 

@@ -45,6 +45,8 @@ class GuardParams:
     """Largest ROC AUC one feature alone may reach on the label (either direction) before it is a leak."""
     max_duplicate_share: float
     """Largest share of rows that repeat an earlier row exactly."""
+    near_copy_tolerance: float
+    """A training row within this relative difference of an evaluation row in every feature is dropped."""
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,7 @@ def parse_params(raw: Any) -> FlowParams:
     _check_range("data.min_rows", params.data.min_rows, 2, 10**9)
     _check_range("guards.max_feature_auc", params.guards.max_feature_auc, 0.5, 1.0)
     _check_range("guards.max_duplicate_share", params.guards.max_duplicate_share, 0.0, 1.0)
+    _check_range("guards.near_copy_tolerance", params.guards.near_copy_tolerance, 0.0, 0.2)
     if params.data.evaluation_path == params.data.path:
         raise ParamsError(
             f"params key 'data.evaluation_path' is {params.data.evaluation_path!r}, the same file as "

@@ -158,7 +158,14 @@ def train_task(
     """Fit on the training rows that are not in the evaluation set (the overlap is dropped, with a line),
     score on the evaluation set, log to MLflow; `test_out` receives the evaluation set Evaluate scores on."""
     from pipelines import dataset
-    from pipelines.steps.train import EvaluationSet, fit, log_training_run, score, without_evaluation_rows
+    from pipelines.steps.train import (
+        EvaluationSet,
+        fit,
+        log_training_run,
+        near_copy_mask,
+        score,
+        without_evaluation_rows,
+    )
     from pipelines.steps.validate import DataValidationError, check_frame, read_typed, validate_batch
 
     with run_stage("train", pushgateway_url) as report:
@@ -170,19 +177,34 @@ def train_task(
             md5=dataset.md5_of_bytes(evaluation_bytes),
             rows=len(held_out),
         )
-        frame, removed = without_evaluation_rows(read_typed(training_in), held_out)
+        frame, copies = without_evaluation_rows(read_typed(training_in), held_out)
+        near = near_copy_mask(frame, held_out, params.guards.near_copy_tolerance)
+        near_copies = sum(near)
+        frame = frame.loc[[not n for n in near]].reset_index(drop=True)
+        removed = copies + near_copies
         trained_md5 = data_md5 or dataset.md5_of_file(training_in)
         trained_source = data_source
-        if removed:
+        if copies:
+            left = len(frame) + near_copies
             _progress(
-                f"train: removed {removed} row(s) of the training data that are in the evaluation set "
-                f"{evaluation.source} (md5 {evaluation.md5}); training on the other {len(frame)}"
+                f"train: removed {copies} row(s) of the training data that are in the evaluation set "
+                f"{evaluation.source} (md5 {evaluation.md5}); training on the other {left}"
             )
+        if near_copies:
+            tolerance = params.guards.near_copy_tolerance
+            _progress(
+                f"train: removed {near_copies} row(s) of the training data that are near copies of "
+                f"evaluation rows (every feature within {tolerance:.0%}, guards.near_copy_tolerance); "
+                f"training on the other {len(frame)}"
+            )
+        if removed:
             problems = check_frame(frame.astype(str), params.data)
             if problems:
                 raise DataValidationError("the training data without the evaluation rows", problems)
             trained_md5 = dataset.md5_of_bytes(dataset.frame_csv_bytes(frame))
             trained_source = f"{data_source} minus {removed} row(s) of the evaluation set"
+            if near_copies:
+                trained_source += f" ({near_copies} of them near copies)"
         model = fit(frame, params.train)
         lineage = Lineage(
             data_md5=trained_md5,
@@ -210,6 +232,7 @@ def train_task(
             "lineage": asdict(lineage),
             "evaluation": asdict(evaluation),
             "evaluation_overlap_removed": removed,
+            "evaluation_near_copies_removed": near_copies,
         }
         (model_out / TRAINING_FILE).write_text(
             json.dumps(training, indent=2, sort_keys=True), encoding="utf-8"

@@ -77,6 +77,32 @@ def without_evaluation_rows(train: pd.DataFrame, evaluation: pd.DataFrame) -> tu
     return kept, len(train) - len(kept)
 
 
+def near_copy_mask(train: pd.DataFrame, evaluation: pd.DataFrame, tolerance: float) -> list[bool]:
+    """For each training row: is some evaluation row within `tolerance` (relative) in every feature?
+
+    Catches evaluation rows with a little noise added, which a content hash cannot. Empty cells are left
+    out of the comparison; 0 tolerance switches the check off.
+    """
+    import numpy as np
+
+    if tolerance <= 0 or not len(train) or not len(evaluation):
+        return [False] * len(train)
+    features = list(schema.FEATURE_NAMES)
+    rows = train.loc[:, features].to_numpy(dtype=float)
+    held = evaluation.loc[:, features].to_numpy(dtype=float)
+    scale = np.maximum(np.abs(held), np.finfo(float).tiny)[None, :, :]
+    closest = np.empty(len(rows))
+    chunk = 256  # bounds memory: chunk x evaluation rows x features floats
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk, None, :]
+        relative = np.abs(part - held[None, :, :]) / scale
+        relative = np.where((part == 0) & (held[None, :, :] == 0), 0.0, relative)
+        with np.errstate(all="ignore"):
+            worst = np.nanmax(np.where(np.isnan(relative), -np.inf, relative), axis=2)
+        closest[start : start + chunk] = worst.min(axis=1)
+    return [bool(value < tolerance) for value in closest]
+
+
 def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame.loc[:, list(schema.FEATURE_NAMES)], frame[schema.TARGET]
 

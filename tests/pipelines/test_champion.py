@@ -116,6 +116,34 @@ def test_noisy_copies_of_the_reference_cannot_lock_the_champion_in(
     assert f"vs champion v1 {honest_score:.4f}" in decision.reason
 
 
+def test_noisy_copies_of_every_row_lose_their_copies_of_evaluation_rows_and_cannot_move_the_champion(
+    honest: tuple[FlowEnv, dict[str, Any]], pool: pd.DataFrame, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env, _ = honest
+    # The lock-in batch made from all 569 rows, the evaluation rows included: no exact overlap,
+    # but a quarter of the rows are evaluation rows with 2 % noise.
+    everything = pd.concat([pool, pd.read_csv(EVAL_CSV)], ignore_index=True)
+    copies = dataset.simulate_batch(everything, 5000, seed=1, drifted=False)
+    results = run_in_process(env.root / "all-copies", data_csv=_csv(copies, env.root / "all-copies.csv"))
+    out = capsys.readouterr().out
+    near = results["train"]["evaluation_near_copies_removed"]
+    assert 0.2 < near / len(copies) < 0.3
+    assert f"train: removed {near} row(s) of the training data that are near copies of evaluation rows" in out
+    assert not results["register"]["champion_moved"]
+    assert _champion(env) == 1
+
+
+def test_near_copies_are_evaluation_rows_with_noise_not_distinct_real_rows(pool: pd.DataFrame) -> None:
+    from pipelines.steps.train import near_copy_mask
+
+    held_out = pd.read_csv(EVAL_CSV)
+    tolerance = PARAMS.guards.near_copy_tolerance
+    assert not any(near_copy_mask(pool, held_out, tolerance))  # real rows differ by >= 22 % somewhere
+    noisy = dataset.simulate_batch(held_out, 300, seed=4, drifted=False)
+    assert all(near_copy_mask(noisy, held_out, tolerance))
+    assert not any(near_copy_mask(noisy, held_out, 0.0))
+
+
 def test_a_batch_overlapping_the_evaluation_set_has_the_overlap_removed_and_says_so(
     honest: tuple[FlowEnv, dict[str, Any]], pool: pd.DataFrame, capsys: pytest.CaptureFixture[str]
 ) -> None:
