@@ -2,7 +2,7 @@
 
 prepare-data                          regenerate the DVC-tracked dataset, check its hash, push it locally
 compile [--output F] [--steps-image-digest sha256:... | --steps-image REF]
-run --local [--data CSV | --drifted] [--state DIR] [--verbose]
+run --local [--data CSV | --drifted] [--state DIR] [--verbose] [--in-process]
 upload --host URL --steps-image REF --version V [--name N]
 submit --host URL (--steps-image REF | --package F) [--experiment NAME] [--run-name N]
        [--mlflow-uri U] [--pushgateway-url U] [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME]
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
     run.add_argument(
         "--verbose", action="store_true", help="show every task's full kfp.local output (inputs, outputs)"
+    )
+    run.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the same tasks in this process instead of through kfp.local (seconds instead of a minute)",
     )
 
     upload = commands.add_parser(
@@ -159,13 +164,21 @@ def _upload(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
+    """Expected faults (bad data or params, a busy, unwritable or corrupted state folder, a full disk) end
+    with one line per problem and exit code 1, never a traceback."""
+    from pipelines.dataset import DatasetHashMismatchError
     from pipelines.local_run import LocalRunError, run_local, state_layout, summary_lines
+    from pipelines.params import ParamsError
+    from pipelines.stage import describe_error
 
     layout = state_layout(args.state)
     try:
-        records = run_local(args.data, args.drifted, layout, verbose=args.verbose)
-    except LocalRunError as exc:
+        records = run_local(args.data, args.drifted, layout, verbose=args.verbose, in_process=args.in_process)
+    except (LocalRunError, ParamsError, DatasetHashMismatchError) as exc:
         print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"\nTraining flow FAILED: {describe_error(exc)}", file=sys.stderr)
         return 1
     print("\n".join(summary_lines(records, layout)))
     return 0

@@ -26,7 +26,10 @@ def ingest(
     training_data: Output[Dataset],
     reference_data: Output[Dataset],
     new_batch: Output[Dataset],
-) -> NamedTuple("IngestOutputs", [("data_md5", str), ("data_source", str)]):  # type: ignore[valid-type]
+    evaluation_data: Output[Dataset],
+) -> NamedTuple(  # type: ignore[valid-type]
+    "IngestOutputs", [("data_md5", str), ("data_source", str), ("evaluation_source", str)]
+):
     from pathlib import Path
 
     from pipelines.tasks import freeze_heap_for_exit, ingest_task
@@ -35,6 +38,7 @@ def ingest(
         Path(training_data.path),
         Path(reference_data.path),
         Path(new_batch.path),
+        Path(evaluation_data.path),
         data_csv=data_csv,
         drifted=drifted,
         dvc_repo=dvc_repo,
@@ -45,8 +49,9 @@ def ingest(
     training_data.metadata.update({"md5": result.training_md5, "source": result.training_source})
     reference_data.metadata.update({"md5": result.reference_md5})
     new_batch.metadata.update({"source": result.batch_source})
+    evaluation_data.metadata.update({"md5": result.evaluation_md5, "source": result.evaluation_source})
     freeze_heap_for_exit()
-    return (result.training_md5, result.training_source)
+    return (result.training_md5, result.training_source, result.evaluation_source)
 
 
 def validate(
@@ -76,8 +81,10 @@ def validate(
 def train(
     *,
     training_data: Input[Dataset],
+    evaluation_data: Input[Dataset],
     data_md5: str,
     data_source: str,
+    evaluation_source: str,
     pipeline_run: str,
     mlflow_tracking_uri: str,
     pushgateway_url: str,
@@ -91,10 +98,12 @@ def train(
 
     training = train_task(
         Path(training_data.path),
+        Path(evaluation_data.path),
         Path(model.path),
         Path(test_data.path),
         data_md5=data_md5,
         data_source=data_source,
+        evaluation_source=evaluation_source,
         pipeline_run=pipeline_run,
         mlflow_tracking_uri=mlflow_tracking_uri,
         pushgateway_url=pushgateway_url,

@@ -1,16 +1,21 @@
-"""The sample dataset and the simulated newest batch, written byte-for-byte reproducibly.
+"""The sample dataset, its held-out evaluation set and the simulated newest batch, written reproducibly.
 
-The training data is scikit-learn's bundled breast cancer dataset (no download). It is written with a
-fixed column order, shortest round-trip float formatting and LF line endings, so the file, and with it the
-DVC hash committed in `data/breast_cancer.csv.dvc`, is the same on every machine. A fresh clone
-regenerates the file and checks it against that hash instead of needing a remote.
+Both files come from scikit-learn's bundled breast cancer dataset (no download): the evaluation set is a
+fixed quarter of each class, chosen by row content hash (no random generator whose implementation could
+change), and the training pool is every other row, so no row of the evaluation set is ever trained on by
+default. They are written with a fixed column order, shortest round-trip float formatting and LF line
+endings, so the files, and with them the DVC hashes committed in `data/*.csv.dvc`, are the same on every
+machine. A fresh clone regenerates them and checks them against those hashes instead of needing a remote.
+
+A row's content hash is the md5 of its line in that stable format, computed from the typed values, so
+`17.99` and `17.990` are the same row: that is how overlap with the evaluation set is detected.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +31,8 @@ if TYPE_CHECKING:
 DRIFTED_PREFIXES = ("mean_", "worst_")
 DRIFT_SCALE = 1.3
 MEASUREMENT_NOISE = 0.02
+# Share of each class held out as the evaluation set.
+EVALUATION_SHARE = 0.25
 
 
 class DatasetHashMismatchError(RuntimeError):
@@ -51,15 +58,52 @@ def frame_csv_bytes(frame: pd.DataFrame) -> bytes:
     return csv_bytes(frame.loc[:, list(schema.COLUMNS)].itertuples(index=False, name=None))
 
 
-def sample_dataset_bytes() -> bytes:
+def _format_row(row: Sequence[float]) -> str:
+    last = len(row) - 1
+    return ",".join(_format_value(v, i == last) for i, v in enumerate(row))
+
+
+def row_hash(row: Sequence[float]) -> str:
+    """The content hash of one row (features then target) in the stable CSV format."""
+    return md5_of_bytes(_format_row(row).encode("utf-8"))
+
+
+def row_hashes(frame: pd.DataFrame) -> list[str]:
+    """Content hashes of a typed frame's rows, in order (declared columns only)."""
+    return [row_hash(row) for row in frame.loc[:, list(schema.COLUMNS)].itertuples(index=False, name=None)]
+
+
+def _sample_rows() -> list[list[float]]:
     from sklearn.datasets import load_breast_cancer
 
     bunch = load_breast_cancer()
     names = tuple(schema.column_name(n) for n in bunch.feature_names)
     if names != schema.FEATURE_NAMES:
         raise RuntimeError(f"scikit-learn's breast cancer features changed: {names}")
-    rows = ([*features, label] for features, label in zip(bunch.data, bunch.target, strict=True))
-    return csv_bytes(rows)
+    return [[*features, label] for features, label in zip(bunch.data, bunch.target, strict=True)]
+
+
+def _evaluation_hashes(rows: list[list[float]]) -> set[str]:
+    """The first EVALUATION_SHARE of each class, ordered by content hash: fixed, stratified, seedless."""
+    chosen: set[str] = set()
+    for label in schema.TARGET_CLASSES:
+        hashes = sorted(row_hash(r) for r in rows if int(r[-1]) == label)
+        chosen.update(hashes[: round(len(hashes) * EVALUATION_SHARE)])
+    return chosen
+
+
+def sample_dataset_bytes() -> bytes:
+    """The training pool: every sample row not in the evaluation set, in scikit-learn's order."""
+    rows = _sample_rows()
+    held_out = _evaluation_hashes(rows)
+    return csv_bytes(r for r in rows if row_hash(r) not in held_out)
+
+
+def evaluation_dataset_bytes() -> bytes:
+    """The held-out evaluation set, in scikit-learn's order."""
+    rows = _sample_rows()
+    held_out = _evaluation_hashes(rows)
+    return csv_bytes(r for r in rows if row_hash(r) in held_out)
 
 
 def md5_of_bytes(data: bytes) -> str:
@@ -83,8 +127,11 @@ def tracked_md5(dvc_file: Path) -> str:
         raise DatasetHashMismatchError(f"cannot read the tracked md5 from {dvc_file}: {exc}") from exc
 
 
-def materialize_sample_dataset(path: Path, dvc_file: Path | None) -> str:
-    """Write the sample dataset to `path` (if absent or different) and return its md5.
+def materialize_sample_dataset(
+    path: Path, dvc_file: Path | None, generate: Callable[[], bytes] | None = None
+) -> str:
+    """Write a sample file (`generate`, default the training pool) to `path` if absent or different; return
+    its md5.
 
     With a `.dvc` file, the bytes must hash to what it records, or nothing is written; a file that already
     hashes to that md5 is left alone without regenerating it (which imports scikit-learn: ~2 s per run).
@@ -93,7 +140,7 @@ def materialize_sample_dataset(path: Path, dvc_file: Path | None) -> str:
     current = md5_of_file(path) if path.exists() else None
     if expected is not None and current == expected:
         return expected
-    data = sample_dataset_bytes()
+    data = (generate or sample_dataset_bytes)()
     md5 = md5_of_bytes(data)
     if expected is not None and md5 != expected:
         raise DatasetHashMismatchError(

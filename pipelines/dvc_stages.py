@@ -1,8 +1,9 @@
 """`dvc repro` stages (dvc.yaml): the same step functions as the pipeline, without KFP or MLflow.
 
-  prepare   validate data/breast_cancer.csv and split it          -> build/training/{train,test}.csv
-  train     fit the classifier on the training split               -> build/training/model.pkl
-  evaluate  score it on the test split against the thresholds      -> build/training/metrics.json
+  prepare   validate data/breast_cancer.csv (schema and leakage guards), drop any row (or near copy of
+            a row) of the held-out evaluation set data/breast_cancer_eval.csv -> build/training/train.csv
+  train     fit the classifier on it                               -> build/training/model.pkl
+  evaluate  score it on the evaluation set against the thresholds  -> build/training/metrics.json
 
 Outputs are written in stable formats so that the same inputs give the same hashes in dvc.lock.
 """
@@ -21,7 +22,6 @@ from pipelines.params import load_params
 
 OUT_DIR = Path("build/training")
 TRAIN_CSV = OUT_DIR / "train.csv"
-TEST_CSV = OUT_DIR / "test.csv"
 MODEL_PKL = OUT_DIR / "model.pkl"
 METRICS_JSON = OUT_DIR / "metrics.json"
 
@@ -31,15 +31,17 @@ class ThresholdError(RuntimeError):
 
 
 def prepare(root: Path) -> None:
-    from pipelines.steps.train import split
+    from pipelines.steps.train import near_copy_mask, without_evaluation_rows
     from pipelines.steps.validate import validate_batch
 
     params = load_params(root / "params.yaml")
-    frame = validate_batch(root / params.data.path, params.data)
-    train, test = split(frame, params.split)
+    frame = validate_batch(root / params.data.path, params.data, params.guards)
+    evaluation = validate_batch(root / params.data.evaluation_path, params.data)
+    train, _ = without_evaluation_rows(frame, evaluation)
+    near = near_copy_mask(train, evaluation, params.guards.near_copy_tolerance)
+    train = train.loc[[not n for n in near]]
     (root / OUT_DIR).mkdir(parents=True, exist_ok=True)
     (root / TRAIN_CSV).write_bytes(dataset.frame_csv_bytes(train))
-    (root / TEST_CSV).write_bytes(dataset.frame_csv_bytes(test))
 
 
 def train(root: Path) -> None:
@@ -61,7 +63,8 @@ def evaluate(root: Path) -> None:
     with (root / MODEL_PKL).open("rb") as handle:
         # Written by the train stage above from the same code.
         model = pickle.load(handle)
-    metrics = {name: round(value, 6) for name, value in score(model, read_typed(root / TEST_CSV)).items()}
+    evaluation = read_typed(root / params.data.evaluation_path)
+    metrics = {name: round(value, 6) for name, value in score(model, evaluation).items()}
     decision = decide(metrics, None, params.evaluate)
     report = {**metrics, "passes_thresholds": not decision.failed_thresholds}
     (root / METRICS_JSON).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -27,6 +27,8 @@ class ParamsError(ValueError):
 class DataParams:
     path: str
     """The DVC-tracked training dataset, relative to the repository root."""
+    evaluation_path: str
+    """The DVC-tracked held-out evaluation set candidate and champion are scored on (repository-relative)."""
     min_rows: int
     """Fewer rows than this and Validate stops the run."""
     max_null_fraction: float
@@ -36,9 +38,15 @@ class DataParams:
 
 
 @dataclass(frozen=True)
-class SplitParams:
-    test_size: float
-    seed: int
+class GuardParams:
+    """Leakage guards Validate applies to the training data (each refusal names the column)."""
+
+    max_feature_auc: float
+    """Largest ROC AUC one feature alone may reach on the label (either direction) before it is a leak."""
+    max_duplicate_share: float
+    """Largest share of rows that repeat an earlier row exactly."""
+    near_copy_tolerance: float
+    """A training row within this relative difference of an evaluation row in every feature is dropped."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +88,7 @@ class DriftParams:
 @dataclass(frozen=True)
 class FlowParams:
     data: DataParams
-    split: SplitParams
+    guards: GuardParams
     train: TrainParams
     evaluate: EvaluateParams
     registry: RegistryParams
@@ -163,7 +171,7 @@ def parse_params(raw: Any) -> FlowParams:
         raise ParamsError(f"missing params section '{missing[0]}'")
     params = FlowParams(
         data=_section(DataParams, "data", raw["data"]),
-        split=_section(SplitParams, "split", raw["split"]),
+        guards=_section(GuardParams, "guards", raw["guards"]),
         train=_section(TrainParams, "train", raw["train"]),
         evaluate=_evaluate_section(raw["evaluate"]),
         registry=_section(RegistryParams, "registry", raw["registry"]),
@@ -173,7 +181,14 @@ def parse_params(raw: Any) -> FlowParams:
     _check_range("data.max_null_fraction", params.data.max_null_fraction, 0.0, 1.0)
     _check_range("data.min_class_share", params.data.min_class_share, 0.0, 0.5)
     _check_range("data.min_rows", params.data.min_rows, 2, 10**9)
-    _check_range("split.test_size", params.split.test_size, 0.05, 0.95)
+    _check_range("guards.max_feature_auc", params.guards.max_feature_auc, 0.5, 1.0)
+    _check_range("guards.max_duplicate_share", params.guards.max_duplicate_share, 0.0, 1.0)
+    _check_range("guards.near_copy_tolerance", params.guards.near_copy_tolerance, 0.0, 0.2)
+    if params.data.evaluation_path == params.data.path:
+        raise ParamsError(
+            f"params key 'data.evaluation_path' is {params.data.evaluation_path!r}, the same file as "
+            "'data.path'; expected a separate held-out evaluation set"
+        )
     _check_range("train.C", params.train.C, 1e-9, 1e9)
     _check_range("train.max_iter", params.train.max_iter, 1, 10**7)
     _check_range("evaluate.min_improvement", params.evaluate.min_improvement, 0.0, 1.0)

@@ -56,8 +56,10 @@ def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> 
             ).set_display_name("Validate")
             train = c.train(
                 training_data=validate.outputs["valid_training_data"],
+                evaluation_data=ingest.outputs["evaluation_data"],
                 data_md5=ingest.outputs["data_md5"],
                 data_source=ingest.outputs["data_source"],
+                evaluation_source=ingest.outputs["evaluation_source"],
                 pipeline_run=run_name,
                 mlflow_tracking_uri=mlflow_tracking_uri,
                 pushgateway_url=pushgateway_url,
@@ -81,6 +83,8 @@ def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> 
                 mlflow_tracking_uri=mlflow_tracking_uri,
                 pushgateway_url=pushgateway_url,
             ).set_display_name("Drift")
+            # The registry change is the last thing a run does: after the drift report is written.
+            register.after(drift)
             # Registry state and MLflow side effects make every run different: never reuse a cached result.
             for task in (ingest, validate, train, evaluate, register, drift):
                 task.set_caching_options(False)

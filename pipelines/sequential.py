@@ -16,13 +16,16 @@ from pipelines import tasks
 def run_in_process(
     workdir: Path, data_csv: str = "", drifted: bool = False, pipeline_run: str = "in-process"
 ) -> dict[str, Any]:
-    """Run ingest -> validate -> train -> evaluate -> register and drift; files go under `workdir`."""
+    """Run ingest -> validate -> train -> evaluate -> drift -> register; files go under `workdir`.
+
+    Register is last, as in the pipeline: the registry changes only after every artifact is written."""
     files = {
         name: workdir / name
         for name in (
             "training.csv",
             "reference.csv",
             "batch.csv",
+            "evaluation.csv",
             "valid-training.csv",
             "valid-batch.csv",
             "model",
@@ -39,6 +42,7 @@ def run_in_process(
             files["training.csv"],
             files["reference.csv"],
             files["batch.csv"],
+            files["evaluation.csv"],
             data_csv=data_csv,
             drifted=drifted,
         )
@@ -47,14 +51,15 @@ def run_in_process(
         )
         results["train"] = tasks.train_task(
             files["valid-training.csv"],
+            files["evaluation.csv"],
             files["model"],
             files["test.csv"],
             data_md5=ingested.training_md5,
             data_source=ingested.training_source,
+            evaluation_source=ingested.evaluation_source,
             pipeline_run=pipeline_run,
         )
         results["evaluate"] = tasks.evaluate_task(files["model"], files["test.csv"], files["evaluation.json"])
-        results["register"] = tasks.register_task(files["model"], files["evaluation.json"])
         results["drift"] = tasks.drift_task(
             files["reference.csv"],
             files["valid-batch.csv"],
@@ -62,6 +67,7 @@ def run_in_process(
             files["drift.json"],
             pipeline_run=pipeline_run,
         )
+        results["register"] = tasks.register_task(files["model"], files["evaluation.json"])
         state = "SUCCEEDED"
     finally:
         tasks.report_run_task(state, time.time())

@@ -7,11 +7,16 @@ text file per stage, so neither overwrites the other.
 
 For local runs `MLOPS_RUN_RECORD_DIR` names a folder where each stage leaves `<stage>.json` (outcome,
 duration, error message, result): the CLI prints its summary from these records.
+
+Telemetry never decides a stage's outcome: a failed push or record write is a warning line, and the stage
+ends as its own work did.
 """
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 import sys
 import time
@@ -23,6 +28,8 @@ from typing import Any
 
 from monitoring.metrics import MetricSpec
 from pipelines import telemetry
+
+log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "breast-cancer-training"
 RUN_RECORD_DIR_ENV = "MLOPS_RUN_RECORD_DIR"
@@ -48,8 +55,26 @@ def metrics_target(env: Mapping[str, str], pushgateway_url: str = "") -> telemet
     return telemetry.target_from_env(merged)
 
 
-def _progress(message: str) -> None:
+def progress(message: str) -> None:
     print(f"[{PIPELINE_NAME}] {message}", file=sys.stdout, flush=True)
+
+
+_OS_ERROR_HINTS = {
+    errno.ENOSPC: "free some space on that disk and run again",
+    errno.EDQUOT: "free some space (disk quota) and run again",
+    errno.EROFS: "the file system is read-only: use a writable folder",
+    errno.EACCES: "check the folder's permissions or use a writable folder",
+    errno.EPERM: "check the folder's permissions or use a writable folder",
+}
+
+
+def describe_error(error: BaseException) -> str:
+    """One line a user can act on; for a file-system fault: what, which file, what to do."""
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        hint = _OS_ERROR_HINTS.get(error.errno or 0)
+        return f"{error.strerror}{where}" + (f": {hint}" if hint else "")
+    return str(error) or type(error).__name__
 
 
 def write_record(folder: Path, name: str, record: dict[str, Any]) -> None:
@@ -70,7 +95,7 @@ def run_stage(
     report = StageReport(stage=stage)
     started = time.monotonic()
     error: BaseException | None = None
-    _progress(f"stage {stage}: started")
+    progress(f"stage {stage}: started")
     try:
         yield report
     except BaseException as exc:
@@ -79,25 +104,32 @@ def run_stage(
     finally:
         duration = time.monotonic() - started
         succeeded = error is None
-        batch = telemetry.stage_outcome(pipeline, stage, succeeded=succeeded, duration_seconds=duration)
-        if succeeded:
-            for spec, value, labels in report.samples:
-                batch.set(spec, value, **labels)
-        telemetry.publish(batch, metrics_target(environment, pushgateway_url))
+        message = describe_error(error) if error is not None else None
+        try:
+            batch = telemetry.stage_outcome(pipeline, stage, succeeded=succeeded, duration_seconds=duration)
+            if succeeded:
+                for spec, value, labels in report.samples:
+                    batch.set(spec, value, **labels)
+            telemetry.publish(batch, metrics_target(environment, pushgateway_url))
+        except Exception as exc:
+            log.warning("stage %s: its metrics were not published: %s", stage, exc)
         record_dir = environment.get(RUN_RECORD_DIR_ENV)
         if record_dir:
-            write_record(
-                Path(record_dir),
-                stage,
-                {
-                    "stage": stage,
-                    "succeeded": succeeded,
-                    "duration_seconds": round(duration, 3),
-                    "error": str(error) if error is not None else None,
-                    "result": report.result,
-                },
-            )
+            try:
+                write_record(
+                    Path(record_dir),
+                    stage,
+                    {
+                        "stage": stage,
+                        "succeeded": succeeded,
+                        "duration_seconds": round(duration, 3),
+                        "error": message,
+                        "result": report.result,
+                    },
+                )
+            except OSError as exc:
+                log.warning("stage %s: its record was not written: %s", stage, describe_error(exc))
         if succeeded:
-            _progress(f"stage {stage}: succeeded in {duration:.1f} s")
+            progress(f"stage {stage}: succeeded in {duration:.1f} s")
         else:
-            _progress(f"stage {stage}: FAILED after {duration:.1f} s: {error}")
+            progress(f"stage {stage}: FAILED after {duration:.1f} s: {message}")

@@ -23,16 +23,20 @@ from typing import Any
 from monitoring import metrics as m
 from pipelines import schema
 from pipelines.params import DEFAULT_PARAMS_FILE, REPO_ROOT, FlowParams, load_params
-from pipelines.stage import run_stage
+from pipelines.stage import RUN_RECORD_DIR_ENV, progress, run_stage
 from pipelines.steps.evaluate import Decision
 from pipelines.steps.ingest import DvcSource, IngestResult
 from pipelines.steps.train import Lineage
 from pipelines.tracking import Tracking, resolve_tracking
 
 log = logging.getLogger(__name__)
+_progress = progress
 
 PARAMS_FILE_ENV = "MLOPS_PARAMS_FILE"
 GIT_REV_ENV = "MLOPS_GIT_REV"
+
+# Set by the local runner: where the drift stage keeps a copy of its report under a stable name.
+DRIFT_REPORT_DIR_ENV = "MLOPS_DRIFT_REPORT_DIR"
 
 MODEL_FILE = "model.pkl"
 TRAINING_FILE = "training.json"
@@ -77,6 +81,7 @@ def ingest_task(
     training_out: Path,
     reference_out: Path,
     batch_out: Path,
+    evaluation_out: Path,
     *,
     data_csv: str = "",
     drifted: bool = False,
@@ -89,20 +94,17 @@ def ingest_task(
 
     with run_stage("ingest", pushgateway_url) as report:
         params = flow_params()
-        source = DvcSource(
-            path=params.data.path,
-            repo=dvc_repo or str(REPO_ROOT),
-            rev=dvc_rev or None,
-            remote=dvc_remote or None,
-        )
+        where = {"repo": dvc_repo or str(REPO_ROOT), "rev": dvc_rev or None, "remote": dvc_remote or None}
         result = ingest(
-            reference=source,
+            reference=DvcSource(path=params.data.path, **where),
+            evaluation=DvcSource(path=params.data.evaluation_path, **where),
             user_csv=Path(data_csv) if data_csv else None,
             drifted=drifted,
             drift_params=params.drift,
             training_out=training_out,
             reference_out=reference_out,
             batch_out=batch_out,
+            evaluation_out=evaluation_out,
         )
         report.result = asdict(result)
         return result
@@ -111,8 +113,9 @@ def ingest_task(
 def validate_task(
     training_in: Path, batch_in: Path, training_out: Path, batch_out: Path, *, pushgateway_url: str = ""
 ) -> dict[str, Any]:
-    """Both the training data and the newest batch must pass; valid files are passed on byte for byte,
-    so the data hash recorded downstream is the hash DVC tracks."""
+    """Both the training data and the newest batch must pass the schema, the training data also the leakage
+    guards; valid files are passed on byte for byte, so the data hash recorded downstream is the hash DVC
+    tracks."""
     from pipelines.steps.validate import DataValidationError, summarize, validate_batch
 
     with run_stage("validate", pushgateway_url) as report:
@@ -124,8 +127,9 @@ def validate_task(
             # A user batch (--data) is both: report its problems once.
             inputs = [("training data", training_in)]
         for role, path in inputs:
+            guards = params.guards if role == "training data" else None
             try:
-                summaries[role] = asdict(summarize(validate_batch(path, params.data)))
+                summaries[role] = asdict(summarize(validate_batch(path, params.data, guards)))
             except DataValidationError as exc:
                 problems += [f"{role}: {p}" for p in exc.problems]
         if problems:
@@ -140,37 +144,82 @@ def validate_task(
 
 def train_task(
     training_in: Path,
+    evaluation_in: Path,
     model_out: Path,
     test_out: Path,
     *,
     data_md5: str,
     data_source: str,
+    evaluation_source: str,
     pipeline_run: str,
     mlflow_tracking_uri: str = "",
     pushgateway_url: str = "",
 ) -> dict[str, Any]:
-
+    """Fit on the training rows that are not in the evaluation set (the overlap is dropped, with a line),
+    score on the evaluation set, log to MLflow; `test_out` receives the evaluation set Evaluate scores on."""
     from pipelines import dataset
-    from pipelines.steps.train import fit, log_training_run, score, split
-    from pipelines.steps.validate import read_typed
+    from pipelines.steps.train import (
+        EvaluationSet,
+        fit,
+        log_training_run,
+        near_copy_mask,
+        score,
+        without_evaluation_rows,
+    )
+    from pipelines.steps.validate import DataValidationError, check_frame, read_typed, validate_batch
 
     with run_stage("train", pushgateway_url) as report:
         params = flow_params()
-        frame = read_typed(training_in)
-        train, test = split(frame, params.split)
-        model = fit(train, params.train)
+        evaluation_bytes = evaluation_in.read_bytes()
+        held_out = validate_batch(evaluation_in, params.data)
+        evaluation = EvaluationSet(
+            source=evaluation_source or params.data.evaluation_path,
+            md5=dataset.md5_of_bytes(evaluation_bytes),
+            rows=len(held_out),
+        )
+        frame, copies = without_evaluation_rows(read_typed(training_in), held_out)
+        near = near_copy_mask(frame, held_out, params.guards.near_copy_tolerance)
+        near_copies = sum(near)
+        frame = frame.loc[[not n for n in near]].reset_index(drop=True)
+        removed = copies + near_copies
+        trained_md5 = data_md5 or dataset.md5_of_file(training_in)
+        trained_source = data_source
+        if copies:
+            left = len(frame) + near_copies
+            _progress(
+                f"train: removed {copies} row(s) of the training data that are in the evaluation set "
+                f"{evaluation.source} (md5 {evaluation.md5}); training on the other {left}"
+            )
+        if near_copies:
+            tolerance = params.guards.near_copy_tolerance
+            _progress(
+                f"train: removed {near_copies} row(s) of the training data that are near copies of "
+                f"evaluation rows (every feature within {tolerance:.0%}, guards.near_copy_tolerance); "
+                f"training on the other {len(frame)}"
+            )
+        if removed:
+            problems = check_frame(frame.astype(str), params.data)
+            if problems:
+                raise DataValidationError("the training data without the evaluation rows", problems)
+            trained_md5 = dataset.md5_of_bytes(dataset.frame_csv_bytes(frame))
+            trained_source = f"{data_source} minus {removed} row(s) of the evaluation set"
+            if near_copies:
+                trained_source += f" ({near_copies} of them near copies)"
+        model = fit(frame, params.train)
         lineage = Lineage(
-            data_md5=data_md5 or dataset.md5_of_file(training_in),
-            data_source=data_source,
+            data_md5=trained_md5,
+            data_source=trained_source,
             git_rev=git_rev(),
             pipeline_run=pipeline_run,
         )
         run = log_training_run(
             model=model,
-            train=train,
-            metrics=score(model, test),
+            train=frame,
+            metrics=score(model, held_out),
             params=params.train,
             lineage=lineage,
+            evaluation=evaluation,
+            overlap_removed=removed,
             tracking=_tracking(mlflow_tracking_uri, params),
         )
         model_out.mkdir(parents=True, exist_ok=True)
@@ -181,12 +230,15 @@ def train_task(
             "model_uri": run.model_uri,
             "metrics": run.metrics,
             "lineage": asdict(lineage),
+            "evaluation": asdict(evaluation),
+            "evaluation_overlap_removed": removed,
+            "evaluation_near_copies_removed": near_copies,
         }
         (model_out / TRAINING_FILE).write_text(
             json.dumps(training, indent=2, sort_keys=True), encoding="utf-8"
         )
         test_out.parent.mkdir(parents=True, exist_ok=True)
-        test_out.write_bytes(dataset.frame_csv_bytes(test))
+        test_out.write_bytes(evaluation_bytes)
         report.result = training
         return training
 
@@ -212,12 +264,20 @@ def evaluate_task(
     pushgateway_url: str = "",
 ) -> Decision:
 
+    from pipelines import dataset
     from pipelines.steps.evaluate import champion_scores, evaluate
+    from pipelines.steps.train import EvaluationSet
     from pipelines.steps.validate import read_typed
 
     with run_stage("evaluate", pushgateway_url) as report:
         params = flow_params()
         model = _read_model(model_in)
+        evaluation = EvaluationSet(**_read_training(model_in)["evaluation"])
+        if dataset.md5_of_file(test_in) != evaluation.md5:
+            raise RuntimeError(
+                f"the evaluation set {test_in} is not the one the candidate was checked against "
+                f"(md5 {dataset.md5_of_file(test_in)}, expected {evaluation.md5} from {evaluation.source})"
+            )
         test = read_typed(test_in)
         champion = champion_scores(
             _tracking(mlflow_tracking_uri, params),
@@ -225,7 +285,11 @@ def evaluate_task(
             params.registry.champion_alias,
             test,
         )
-        decision = evaluate(model, test, champion, params.evaluate)
+        where = f"evaluation set {evaluation.source} (md5 {evaluation.md5}, {evaluation.rows} rows)"
+        _progress(f"evaluate: candidate scored on {where}")
+        if champion is not None:
+            _progress(f"evaluate: {champion.rescored_note(evaluation.md5)}")
+        decision = evaluate(model, test, champion, params.evaluate, evaluation)
         evaluation_out.parent.mkdir(parents=True, exist_ok=True)
         evaluation_out.write_text(json.dumps(decision.to_dict(), indent=2, sort_keys=True), encoding="utf-8")
         for metric, minimum in params.evaluate.thresholds.items():
@@ -296,6 +360,15 @@ def drift_task(
         )
         run_id = log_drift_run(result, report_out, pipeline_run, _tracking(mlflow_tracking_uri, params))
         summary = {**result.to_dict(), "mlflow_run_id": run_id}
+        kept_dir = os.environ.get(DRIFT_REPORT_DIR_ENV)
+        if kept_dir:
+            # Written here, before Register, so a full disk fails this stage and never follows a registry
+            # change: the report is copied out of the kfp.local artifact tree to a name a browser opens.
+            name = Path(os.environ.get(RUN_RECORD_DIR_ENV) or pipeline_run or "drift-report").name
+            kept = Path(kept_dir) / f"{name}.html"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(report_out, kept)
+            summary["report_path"] = str(kept)
         result_out.parent.mkdir(parents=True, exist_ok=True)
         result_out.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
         label = dataset_label(params)
@@ -312,16 +385,19 @@ def drift_task(
 def report_run_task(final_state: str, ended_at: float, *, pushgateway_url: str = "") -> bool:
     """The exit handler's work: the run-level outcome. Returns whether the run succeeded."""
     from pipelines import telemetry
-    from pipelines.stage import PIPELINE_NAME, RUN_RECORD_DIR_ENV, metrics_target, write_record
+    from pipelines.stage import PIPELINE_NAME, describe_error, metrics_target, write_record
 
     succeeded = final_state == "SUCCEEDED"
     batch = telemetry.run_outcome(PIPELINE_NAME, succeeded=succeeded, ended_at=ended_at)
     telemetry.publish(batch, metrics_target(os.environ, pushgateway_url))
     record_dir = os.environ.get(RUN_RECORD_DIR_ENV)
     if record_dir:
-        write_record(
-            Path(record_dir), "run", {"state": final_state, "succeeded": succeeded, "ended_at": ended_at}
-        )
+        try:
+            write_record(
+                Path(record_dir), "run", {"state": final_state, "succeeded": succeeded, "ended_at": ended_at}
+            )
+        except OSError as exc:
+            log.warning("the run record was not written: %s", describe_error(exc))
     print(f"[{PIPELINE_NAME}] run finished: {final_state}", flush=True)
     return succeeded
 

@@ -107,7 +107,8 @@ def publish(batch: MetricsBatch, target: MetricsTarget) -> bool:
                 grouping_key=batch.grouping_key,
                 timeout=target.timeout_seconds,
             )
-        except OSError as exc:
+        except Exception as exc:
+            # Not only OSError: a malformed URL (`http://host:notaport`) raises ValueError from the parser.
             log.warning("could not push metrics to %s: %s", target.pushgateway_url, exc)
             ok = False
     return ok

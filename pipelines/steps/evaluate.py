@@ -1,7 +1,10 @@
 """Evaluate: the candidate against the configured thresholds and against the current champion.
 
-Both models are scored on the same held-out split, so the comparison is fair even when the champion
-was trained on other data. The decision is a pure function of the two score sets.
+Both models are scored on the same held-out evaluation set (DVC-versioned, disjoint by content hash from
+every row the candidate trained on), and the champion is re-scored on it before every comparison, so the
+comparison is fair even when the champion was trained on other data or scored on an earlier version of the
+set. The decision records which evaluation set (source and md5) it used and is a pure function of the two
+score sets.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.params import EvaluateParams
-from pipelines.steps.train import score
+from pipelines.steps.train import TAG_EVAL_MD5, EvaluationSet, score
 from pipelines.tracking import Tracking, alias_version, connect, with_retries
 
 if TYPE_CHECKING:
@@ -21,6 +24,23 @@ if TYPE_CHECKING:
 class ChampionScores:
     version: int
     metrics: dict[str, float]
+    scored_on_md5: str = ""
+    """The evaluation set md5 recorded when this version was registered ("" before held-out evaluation)."""
+
+    def rescored_note(self, current_md5: str) -> str:
+        """What the re-scoring line says about the evaluation set since the champion was registered."""
+        if self.scored_on_md5 == current_md5:
+            return f"champion v{self.version} re-scored on the same evaluation set it was registered with"
+        if not self.scored_on_md5:
+            return (
+                f"champion v{self.version} was registered before held-out evaluation: re-scored on the "
+                f"evaluation set (md5 {current_md5}), though its training rows were never checked against it"
+            )
+        before = self.scored_on_md5
+        return (
+            f"evaluation set changed since champion v{self.version} was registered (md5 {before} -> "
+            f"{current_md5}): champion re-scored on the current set"
+        )
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,7 @@ class Decision:
     beats_champion: bool
     promote: bool
     reason: str
+    evaluation: EvaluationSet | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,19 +59,28 @@ class Decision:
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Decision:
         champion = raw.get("champion")
+        evaluation = raw.get("evaluation")
         return cls(
             candidate={k: float(v) for k, v in raw["candidate"].items()},
-            champion=ChampionScores(int(champion["version"]), dict(champion["metrics"]))
+            champion=ChampionScores(
+                int(champion["version"]), dict(champion["metrics"]), str(champion.get("scored_on_md5", ""))
+            )
             if champion
             else None,
             failed_thresholds=dict(raw["failed_thresholds"]),
             beats_champion=bool(raw["beats_champion"]),
             promote=bool(raw["promote"]),
             reason=str(raw["reason"]),
+            evaluation=EvaluationSet(**evaluation) if evaluation else None,
         )
 
 
-def decide(candidate: dict[str, float], champion: ChampionScores | None, rules: EvaluateParams) -> Decision:
+def decide(
+    candidate: dict[str, float],
+    champion: ChampionScores | None,
+    rules: EvaluateParams,
+    evaluation: EvaluationSet | None = None,
+) -> Decision:
     """Promote only if every threshold passes and the primary metric beats the champion by the margin."""
     failed = {m: candidate[m] for m, minimum in rules.thresholds.items() if candidate[m] < minimum}
     primary = rules.primary_metric
@@ -71,6 +101,8 @@ def decide(candidate: dict[str, float], champion: ChampionScores | None, rules: 
         reason = f"not better than the champion: {comparison}"
     else:
         reason = f"passes thresholds; {comparison}"
+    if evaluation is not None:
+        reason += f" on evaluation set md5 {evaluation.md5[:8]}"
     return Decision(
         candidate=candidate,
         champion=champion,
@@ -78,13 +110,14 @@ def decide(candidate: dict[str, float], champion: ChampionScores | None, rules: 
         beats_champion=beats,
         promote=not failed and beats,
         reason=reason,
+        evaluation=evaluation,
     )
 
 
 def champion_scores(
     tracking: Tracking, model_name: str, alias: str, test: pd.DataFrame
 ) -> ChampionScores | None:
-    """Score the model the alias points at, or None when there is no such model or alias yet."""
+    """Re-score the model the alias points at on `test`, or None when there is no such model or alias yet."""
     import mlflow
 
     client = connect(tracking)
@@ -92,15 +125,26 @@ def champion_scores(
     version = alias_version(client, model_name, alias, tracking)
     if version is None:
         return None
+    tags = with_retries(
+        lambda: client.get_model_version(model_name, str(version)).tags,
+        f"reading {model_name} version {version}",
+        tracking,
+    )
     model = with_retries(
         lambda: mlflow.sklearn.load_model(f"models:/{model_name}/{version}"),
         f"loading {model_name} version {version}",
         tracking,
     )
-    return ChampionScores(version=version, metrics=score(model, test))
+    return ChampionScores(
+        version=version, metrics=score(model, test), scored_on_md5=str(tags.get(TAG_EVAL_MD5, ""))
+    )
 
 
 def evaluate(
-    candidate_model: Any, test: pd.DataFrame, champion: ChampionScores | None, rules: EvaluateParams
+    candidate_model: Any,
+    test: pd.DataFrame,
+    champion: ChampionScores | None,
+    rules: EvaluateParams,
+    evaluation: EvaluationSet | None = None,
 ) -> Decision:
-    return decide(score(candidate_model, test), champion, rules)
+    return decide(score(candidate_model, test), champion, rules, evaluation)

@@ -2,7 +2,9 @@
 
 - training data: what Train fits on (the versioned dataset, or `--data`);
 - reference data: the versioned dataset, the baseline Drift compares against;
-- newest batch: what Drift checks (`--data` itself, or a batch simulated from the reference).
+- newest batch: what Drift checks (`--data` itself, or a batch simulated from the reference);
+- evaluation set: the held-out DVC-versioned rows candidate and champion are scored on, read from the same
+  repository, revision and remote as the reference, so one comparison uses one fixed version of it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ class IngestResult:
     reference_md5: str
     training_source: str
     batch_source: str
+    evaluation_md5: str
+    evaluation_source: str
 
 
 BATCH_SIMULATED = "simulated"
@@ -62,20 +66,28 @@ def read_dvc_file(source: DvcSource) -> bytes:
 def ingest(
     *,
     reference: DvcSource,
+    evaluation: DvcSource,
     user_csv: Path | None,
     drifted: bool,
     drift_params: DriftParams,
     training_out: Path,
     reference_out: Path,
     batch_out: Path,
+    evaluation_out: Path,
 ) -> IngestResult:
-    """Write the three datasets; a user CSV is copied as is (Validate judges it)."""
+    """Write the four datasets; a user CSV is copied as is (Validate judges it)."""
     import pandas as pd
 
     reference_bytes = read_dvc_file(reference)
-    for out in (training_out, reference_out, batch_out):
+    evaluation_bytes = read_dvc_file(evaluation)
+    for out in (training_out, reference_out, batch_out, evaluation_out):
         out.parent.mkdir(parents=True, exist_ok=True)
     reference_out.write_bytes(reference_bytes)
+    evaluation_out.write_bytes(evaluation_bytes)
+    held_out = {
+        "evaluation_md5": dataset.md5_of_bytes(evaluation_bytes),
+        "evaluation_source": evaluation.describe(),
+    }
 
     if user_csv is not None:
         if drifted:
@@ -93,6 +105,7 @@ def ingest(
             reference_md5=dataset.md5_of_bytes(reference_bytes),
             training_source=f"file:{user_csv.resolve()}",
             batch_source=f"file:{user_csv.resolve()}",
+            **held_out,
         )
 
     training_out.write_bytes(reference_bytes)
@@ -105,4 +118,5 @@ def ingest(
         reference_md5=dataset.md5_of_bytes(reference_bytes),
         training_source=reference.describe(),
         batch_source=f"{kind} batch of {drift_params.batch_rows} rows (seed {drift_params.seed})",
+        **held_out,
     )

@@ -1,8 +1,11 @@
 """Register: a new model version with its lineage; the champion alias moves only on a promote decision.
 
-Registration is all or nothing. The version is created with its lineage tags in one request. A retried
-create first looks for a version of the same run, so a lost response never yields two versions. If the
-alias cannot be moved, the new version is deleted again and the stage fails.
+Registration is all or nothing. The version is created with its lineage tags and `mlops.state=pending` in
+one request. A retried create first looks for a version of the same run, so a lost response never yields
+two versions. If the alias cannot be moved, the new version is deleted again and the stage fails. Moving
+the alias is the commit point; only then (or at once, for a version that does not become champion) is the
+state set to `done`. A run killed in between leaves a `pending` version, which the next local run's
+recovery (pipelines/recovery.py) resolves from the alias: champion -> done, otherwise -> abandoned.
 """
 
 from __future__ import annotations
@@ -22,6 +25,11 @@ log = logging.getLogger(__name__)
 
 TAG_DECISION = "mlops.decision"
 TAG_REASON = "mlops.decision_reason"
+TAG_STATE = "mlops.state"
+STATE_PENDING = "pending"
+STATE_DONE = "done"
+STATE_ABANDONED = "abandoned"
+DECISION_ABANDONED = "abandoned"
 
 
 @dataclass(frozen=True)
@@ -72,9 +80,11 @@ def register(
     client = connect(tracking)
     tags = {
         **lineage.tags(),
+        **(decision.evaluation.tags() if decision.evaluation else {}),
         TAG_RUN_ID: run_id,
         TAG_DECISION: "promote" if decision.promote else "keep-champion",
         TAG_REASON: decision.reason,
+        TAG_STATE: STATE_PENDING,
     }
     version = _create_version(
         client=client, model_name=model_name, model_uri=model_uri, run_id=run_id, tags=tags, tracking=tracking
@@ -82,7 +92,15 @@ def register(
     champion_now = alias_version(client, model_name, alias, tracking)
     evaluated_against = decision.champion.version if decision.champion else None
 
+    def mark_done() -> None:
+        with_retries(
+            lambda: client.set_model_version_tag(model_name, str(version), TAG_STATE, STATE_DONE),
+            f"marking version {version} done",
+            tracking,
+        )
+
     if not decision.promote:
+        mark_done()
         return Registration(model_name, version, champion_now, False, decision.reason)
     if champion_now != evaluated_against:
         # Another run moved the champion after this one was evaluated: the comparison is stale.
@@ -94,6 +112,7 @@ def register(
             "tagging",
             tracking,
         )
+        mark_done()
         return Registration(model_name, version, champion_now, False, reason)
 
     try:
@@ -105,6 +124,12 @@ def register(
     except Exception:
         _delete_quietly(client, model_name, version)
         raise
+    try:
+        mark_done()
+    except Exception as exc:
+        # The alias moved: the registration is committed. A pending tag on the champion is resolved as
+        # done by the next run's recovery, so this must not fail the stage.
+        log.warning("version %d is champion but could not be marked done (recovery will): %s", version, exc)
     return Registration(model_name, version, version, True, decision.reason)
 
 

@@ -1,12 +1,16 @@
-"""Train: a scikit-learn classifier on the validated data, logged to MLflow with its lineage."""
+"""Train: a scikit-learn classifier on the validated data, logged to MLflow with its lineage.
+
+The model fits on every training row that is not in the held-out evaluation set (rows are compared by
+content hash, `pipelines.dataset.row_hash`), and its metrics are its scores on that evaluation set.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pipelines import schema
-from pipelines.params import SplitParams, TrainParams
+from pipelines import dataset, schema
+from pipelines.params import TrainParams
 from pipelines.tracking import Tracking, connect, ensure_experiment, with_retries
 
 if TYPE_CHECKING:
@@ -19,6 +23,10 @@ TAG_DATA_SOURCE = "mlops.data_source"
 TAG_GIT_REV = "mlops.git_rev"
 TAG_RUN_ID = "mlops.run_id"
 TAG_PIPELINE_RUN = "mlops.pipeline_run"
+# The evaluation set a model was scored on and checked disjoint from (its md5 is its DVC version).
+TAG_EVAL_MD5 = "mlops.eval_md5"
+TAG_EVAL_SOURCE = "mlops.eval_source"
+TAG_EVAL_OVERLAP_REMOVED = "mlops.eval_overlap_removed"
 
 MODEL_ARTIFACT_NAME = "model"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
@@ -49,14 +57,50 @@ class TrainingRun:
     metrics: dict[str, float]
 
 
-def split(frame: pd.DataFrame, params: SplitParams) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A stratified, seeded train/test split: the same data always gives the same split."""
-    from sklearn.model_selection import train_test_split
+@dataclass(frozen=True)
+class EvaluationSet:
+    """The held-out rows a comparison scores on: where they came from and which version (md5)."""
 
-    train, test = train_test_split(
-        frame, test_size=params.test_size, random_state=params.seed, stratify=frame[schema.TARGET]
-    )
-    return train.reset_index(drop=True), test.reset_index(drop=True)
+    source: str
+    md5: str
+    rows: int
+
+    def tags(self) -> dict[str, str]:
+        return {TAG_EVAL_MD5: self.md5, TAG_EVAL_SOURCE: self.source}
+
+
+def without_evaluation_rows(train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """`train` minus every row whose content hash is a row of `evaluation`, and how many were removed."""
+    held_out = set(dataset.row_hashes(evaluation))
+    keep = [digest not in held_out for digest in dataset.row_hashes(train)]
+    kept = train.loc[keep].reset_index(drop=True)
+    return kept, len(train) - len(kept)
+
+
+def near_copy_mask(train: pd.DataFrame, evaluation: pd.DataFrame, tolerance: float) -> list[bool]:
+    """For each training row: is some evaluation row within `tolerance` (relative) in every feature?
+
+    Catches evaluation rows with a little noise added, which a content hash cannot. Empty cells are left
+    out of the comparison; 0 tolerance switches the check off.
+    """
+    import numpy as np
+
+    if tolerance <= 0 or not len(train) or not len(evaluation):
+        return [False] * len(train)
+    features = list(schema.FEATURE_NAMES)
+    rows = train.loc[:, features].to_numpy(dtype=float)
+    held = evaluation.loc[:, features].to_numpy(dtype=float)
+    scale = np.maximum(np.abs(held), np.finfo(float).tiny)[None, :, :]
+    closest = np.empty(len(rows))
+    chunk = 256  # bounds memory: chunk x evaluation rows x features floats
+    for start in range(0, len(rows), chunk):
+        part = rows[start : start + chunk, None, :]
+        relative = np.abs(part - held[None, :, :]) / scale
+        relative = np.where((part == 0) & (held[None, :, :] == 0), 0.0, relative)
+        with np.errstate(all="ignore"):
+            worst = np.nanmax(np.where(np.isnan(relative), -np.inf, relative), axis=2)
+        closest[start : start + chunk] = worst.min(axis=1)
+    return [bool(value < tolerance) for value in closest]
 
 
 def features_and_target(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -103,9 +147,12 @@ def log_training_run(
     metrics: dict[str, float],
     params: TrainParams,
     lineage: Lineage,
+    evaluation: EvaluationSet,
+    overlap_removed: int,
     tracking: Tracking,
 ) -> TrainingRun:
-    """One MLflow run with params, metrics, lineage tags and the model (signature and input example)."""
+    """One MLflow run with params, metrics (on `evaluation`), lineage and evaluation-set tags and the model
+    (signature and input example)."""
     import mlflow
     import sklearn
     from mlflow.models import infer_signature
@@ -117,9 +164,14 @@ def log_training_run(
     signature = infer_signature(example, model.predict_proba(example)[:, 1])
 
     def log_run() -> TrainingRun:
-        with mlflow.start_run(experiment_id=experiment_id, tags=lineage.tags()) as run:
+        tags = {
+            **lineage.tags(),
+            **evaluation.tags(),
+            TAG_EVAL_OVERLAP_REMOVED: str(overlap_removed),
+        }
+        with mlflow.start_run(experiment_id=experiment_id, tags=tags) as run:
             mlflow.log_params({"model": "logistic_regression", "C": params.C, "max_iter": params.max_iter})
-            mlflow.log_params({"train_rows": len(train)})
+            mlflow.log_params({"train_rows": len(train), "evaluation_rows": evaluation.rows})
             mlflow.log_metrics(metrics)
             info = mlflow.sklearn.log_model(
                 model,

@@ -2,16 +2,22 @@
 
 Every problem found is reported, each naming its column and what was expected, so one run tells the
 user everything to fix. Any problem stops the run before anything is trained or registered.
+
+Training data also passes the leakage guards (`guards` in params.yaml): values inside the schema's ranges
+can still make a batch that flatters whatever is trained on it, so a feature that alone predicts the label
+(single-feature ROC AUC above `max_feature_auc`), a constant or all-zero column, and heavy exact
+duplication (`max_duplicate_share`) are refused, each naming the column or the lines.
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines import schema
-from pipelines.params import DataParams
+from pipelines import dataset, schema
+from pipelines.params import DataParams, GuardParams
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,7 +69,9 @@ def check_frame(frame: pd.DataFrame, rules: DataParams) -> list[str]:
         f"column '{c}' is not in the schema (unexpected column)" for c in present if c not in schema.COLUMNS
     ]
     duplicated = sorted({c for c in present if present.count(c) > 1})
-    problems += [f"column '{c}' appears more than once" for c in duplicated]
+    problems += [
+        f"column '{c}' appears {present.count(c)} times in the header; expected once" for c in duplicated
+    ]
 
     if len(frame) < rules.min_rows:
         problems.append(f"the batch has {len(frame)} row(s); expected at least {rules.min_rows}")
@@ -127,8 +135,20 @@ def _target_problems(frame: pd.DataFrame, rules: DataParams) -> list[str]:
     return problems
 
 
+# Delimiters a spreadsheet export uses instead of commas, and how to name them.
+_OTHER_DELIMITERS = ((";", "semicolon"), ("\t", "tab"), ("|", "pipe"))
+
+
+def _header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return next(csv.reader(handle, skipinitialspace=True), [])
+
+
 def read_batch(path: Path) -> pd.DataFrame:
-    """Parse a CSV batch without coercing anything, so type problems can be reported per column."""
+    """Parse a CSV batch without coercing anything, so type problems can be reported per column.
+
+    The header is read as written: pandas would rename a repeated column to `name.1`, hiding the repeat.
+    """
     import pandas as pd
 
     source = str(path)
@@ -137,9 +157,24 @@ def read_batch(path: Path) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise DataValidationError(source, ["the file is empty; expected a CSV header and rows"])
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        header = _header(path)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=True, skipinitialspace=True)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, csv.Error) as exc:
         raise DataValidationError(source, [f"the file is not a readable CSV: {exc}"]) from exc
+    if len(header) == 1:
+        for delimiter, name in _OTHER_DELIMITERS:
+            if delimiter in header[0]:
+                raise DataValidationError(
+                    source,
+                    [
+                        f"the header is one column containing {name}s ({delimiter!r}): the file looks "
+                        f"{name}-delimited; expected a comma-separated CSV (export it again with ',' "
+                        "as the delimiter)"
+                    ],
+                )
+    if len(header) == len(frame.columns):
+        frame.columns = pd.Index([name.strip() for name in header])
+    return frame
 
 
 def read_typed(path: Path) -> pd.DataFrame:
@@ -158,13 +193,67 @@ def to_typed(frame: pd.DataFrame) -> pd.DataFrame:
     return typed
 
 
-def validate_batch(path: Path, rules: DataParams) -> pd.DataFrame:
-    """The typed batch, or DataValidationError listing every problem."""
+def leakage_problems(typed: pd.DataFrame, guards: GuardParams) -> list[str]:
+    """The leakage guards' problems of a typed batch that passed the schema, or an empty list."""
+    from sklearn.metrics import roc_auc_score
+
+    problems: list[str] = []
+    target = typed[schema.TARGET]
+    for name in schema.FEATURE_NAMES:
+        values = typed[name].dropna()
+        if not len(values):
+            continue
+        if (values == 0).all():
+            problems.append(f"column '{name}' is all zero; a feature must carry a measurement")
+            continue
+        if values.nunique() == 1:
+            problems.append(
+                f"column '{name}' is constant (every value is {float(values.iloc[0]):g}); "
+                "a feature must carry a measurement"
+            )
+            continue
+        labels = target.loc[values.index]
+        if labels.nunique() < len(schema.TARGET_CLASSES):
+            continue
+        auc = float(roc_auc_score(labels, values))
+        separation = max(auc, 1.0 - auc)
+        if separation > guards.max_feature_auc:
+            problems.append(
+                f"column '{name}' alone predicts the label (single-feature ROC AUC {separation:.4f} > "
+                f"guards.max_feature_auc {guards.max_feature_auc:g}): the label has leaked into it; "
+                "remove or fix the column"
+            )
+    first_line: dict[str, int] = {}
+    repeats: list[tuple[int, int]] = []
+    for line, digest in enumerate(dataset.row_hashes(typed), start=2):
+        if digest in first_line:
+            repeats.append((line, first_line[digest]))
+        else:
+            first_line[digest] = line
+    share = len(repeats) / len(typed) if len(typed) else 0.0
+    if share > guards.max_duplicate_share:
+        line, original = repeats[0]
+        problems.append(
+            f"{len(repeats)} of {len(typed)} rows ({share:.1%}) repeat an earlier row exactly, e.g. line "
+            f"{line} repeats line {original}; expected at most {guards.max_duplicate_share:.1%} "
+            "(guards.max_duplicate_share)"
+        )
+    return problems
+
+
+def validate_batch(path: Path, rules: DataParams, guards: GuardParams | None = None) -> pd.DataFrame:
+    """The typed batch, or DataValidationError listing every problem; with `guards`, the leakage guards
+    run too (only on a batch the schema accepts: they need numbers)."""
     frame = read_batch(path)
     problems = check_frame(frame, rules)
     if problems:
         raise DataValidationError(str(path), problems)
-    return to_typed(frame)
+    typed = to_typed(frame)
+    if guards is not None:
+        problems = leakage_problems(typed, guards)
+        if problems:
+            raise DataValidationError(str(path), problems)
+    return typed
 
 
 def summarize(frame: pd.DataFrame) -> ValidationSummary:

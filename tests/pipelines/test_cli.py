@@ -154,6 +154,7 @@ def test_local_kfp_run_on_bad_data_exits_non_zero_with_the_validation_message(
     assert result.returncode == 1
     assert "stage validate failed" in result.stderr
     assert "column 'target' has only one class (1)" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr  # an expected fault: clear lines only
     validate = (state / "metrics" / "breast-cancer-training-validate.prom").read_text(encoding="utf-8")
     assert 'stage="validate"} 0.0' in validate
     assert not (state / "metrics" / "breast-cancer-training-train.prom").exists()
@@ -187,6 +188,30 @@ def test_task_output_filter_keeps_progress_and_errors_and_drops_json(
         "12:00:00.000 - INFO - Executing task 'train'",
         "[breast-cancer-training] stage train: succeeded in 1.0 s",
         "ValueError: column 'mean radius' has 3 nulls",
+    ]
+
+
+def test_task_output_filter_drops_the_traceback_of_a_failure_the_stage_reported(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import sys
+
+    from pipelines.local_run import _TaskOutputFilter
+
+    stream = _TaskOutputFilter(sys.stdout)
+    stream.write("12:00:00.000 - INFO - Executing task 'validate'\n")
+    stream.write("    [breast-cancer-training] stage validate: FAILED after 0.5 s: the input data failed\n")
+    stream.write("    Traceback (most recent call last):\n")
+    stream.write('        raise DataValidationError("the input data", problems)\n')
+    stream.write("    pipelines.steps.validate.DataValidationError: the input data failed\n")
+    stream.write("12:00:01.000 - ERROR - Task 'validate' finished with status FAILURE\n")
+    stream.write("    Traceback (most recent call last):\n")  # a later error no stage reported
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        "12:00:00.000 - INFO - Executing task 'validate'",
+        "[breast-cancer-training] stage validate: FAILED after 0.5 s: the input data failed",
+        "12:00:01.000 - ERROR - Task 'validate' finished with status FAILURE",
+        "Traceback (most recent call last):",
     ]
 
 

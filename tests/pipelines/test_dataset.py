@@ -10,6 +10,7 @@ from pipelines import dataset, schema
 from pipelines.params import REPO_ROOT
 
 DVC_FILE = REPO_ROOT / "data" / "breast_cancer.csv.dvc"
+EVAL_DVC_FILE = REPO_ROOT / "data" / "breast_cancer_eval.csv.dvc"
 
 
 def test_regenerated_dataset_matches_the_committed_dvc_hash(tmp_path: Path) -> None:
@@ -19,13 +20,47 @@ def test_regenerated_dataset_matches_the_committed_dvc_hash(tmp_path: Path) -> N
     assert dataset.md5_of_file(target) == md5
 
 
+def test_regenerated_evaluation_set_matches_its_committed_dvc_hash(tmp_path: Path) -> None:
+    target = tmp_path / "breast_cancer_eval.csv"
+    md5 = dataset.materialize_sample_dataset(target, EVAL_DVC_FILE, dataset.evaluation_dataset_bytes)
+    assert md5 == dataset.tracked_md5(EVAL_DVC_FILE) != dataset.tracked_md5(DVC_FILE)
+
+
 def test_dataset_format_is_stable() -> None:
     data = dataset.sample_dataset_bytes()
     assert b"\r" not in data
     lines = data.decode().splitlines()
     assert lines[0].split(",") == list(schema.COLUMNS)
-    assert len(lines) == 570
+    assert len(lines) == 1 + 427
     assert lines[1].startswith("17.99,10.38,122.8,1001.0,")
+
+
+def test_evaluation_set_is_a_stratified_quarter_disjoint_from_the_training_pool() -> None:
+    import io
+
+    import pandas as pd
+
+    pool = pd.read_csv(io.BytesIO(dataset.sample_dataset_bytes()))
+    held_out = pd.read_csv(io.BytesIO(dataset.evaluation_dataset_bytes()))
+    assert len(pool) + len(held_out) == 569
+    assert held_out[schema.TARGET].value_counts().to_dict() == {1: 89, 0: 53}
+    assert not set(dataset.row_hashes(pool)) & set(dataset.row_hashes(held_out))
+
+
+def test_row_hash_is_of_the_values_not_their_spelling(sample_frame) -> None:
+    import pandas as pd
+
+    respelled = pd.read_csv(io_of(sample_frame.head(3).to_csv(index=False, float_format="%.8f")))
+    assert dataset.row_hashes(respelled) == dataset.row_hashes(sample_frame.head(3))
+    changed = sample_frame.head(3).copy()
+    changed.loc[0, "mean_radius"] += 0.001
+    assert dataset.row_hashes(changed)[0] != dataset.row_hashes(sample_frame.head(3))[0]
+
+
+def io_of(text: str):
+    import io
+
+    return io.StringIO(text)
 
 
 def test_hash_mismatch_writes_nothing(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ from tests.support.processes import moto_s3_server
 
 VENV_BIN = Path(sys.executable).parent
 DATA = Path("data/breast_cancer.csv")
+EVAL_DATA = Path("data/breast_cancer_eval.csv")
 COPIED_FILES = (
     "dvc.yaml",
     "dvc.lock",
@@ -27,6 +28,7 @@ COPIED_FILES = (
     ".dvc/config",
     ".dvc/.gitignore",
     "data/breast_cancer.csv.dvc",
+    "data/breast_cancer_eval.csv.dvc",
     "data/.gitignore",
 )
 
@@ -64,6 +66,10 @@ def repo_copy(tmp_path: Path) -> Path:
 
 
 def _materialize(repo: Path) -> str:
+    """Both tracked files; returns the dataset's md5."""
+    dataset.materialize_sample_dataset(
+        repo / EVAL_DATA, repo / (str(EVAL_DATA) + ".dvc"), dataset.evaluation_dataset_bytes
+    )
     return dataset.materialize_sample_dataset(repo / DATA, repo / (str(DATA) + ".dvc"))
 
 
@@ -87,19 +93,28 @@ def test_ingest_reads_the_dataset_from_the_local_remote_into_an_empty_workspace(
     from pipelines.steps.ingest import DvcSource, ingest
 
     md5 = _materialize(repo_copy)
-    _dvc(repo_copy, "commit", "-f", str(DATA) + ".dvc")
-    _dvc(repo_copy, "push", "-r", "local", str(DATA) + ".dvc")
+    tracked = [str(DATA) + ".dvc", str(EVAL_DATA) + ".dvc"]
+    _dvc(repo_copy, "commit", "-f", *tracked)
+    _dvc(repo_copy, "push", "-r", "local", *tracked)
     (repo_copy / DATA).unlink()
+    (repo_copy / EVAL_DATA).unlink()
     shutil.rmtree(repo_copy / ".dvc" / "cache")
     out = tmp_path / "out"
     result = ingest(
         reference=DvcSource(path=str(DATA), repo=str(repo_copy), remote="local"),
+        evaluation=DvcSource(path=str(EVAL_DATA), repo=str(repo_copy), remote="local"),
         user_csv=None,
         drifted=False,
         drift_params=load_params().drift,
         training_out=out / "t.csv",
         reference_out=out / "r.csv",
         batch_out=out / "b.csv",
+        evaluation_out=out / "e.csv",
+    )
+    assert (
+        result.evaluation_md5
+        == dataset.md5_of_file(out / "e.csv")
+        == dataset.tracked_md5(REPO_ROOT / (str(EVAL_DATA) + ".dvc"))
     )
     assert result.training_md5 == md5 == dataset.tracked_md5(REPO_ROOT / (str(DATA) + ".dvc"))
     assert dataset.md5_of_file(out / "r.csv") == md5

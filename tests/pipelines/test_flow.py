@@ -22,6 +22,7 @@ from tests.support.processes import free_port
 PARAMS = load_params()
 MODEL = PARAMS.registry.model_name
 COMMITTED_MD5 = dataset.tracked_md5(REPO_ROOT / "data" / "breast_cancer.csv.dvc")
+EVAL_MD5 = dataset.tracked_md5(REPO_ROOT / "data" / "breast_cancer_eval.csv.dvc")
 
 
 def _client(env: FlowEnv) -> Any:
@@ -54,6 +55,11 @@ def test_first_run_registers_version_1_as_champion_with_lineage(
     assert version.tags["mlops.git_rev"] == "0123abcd"
     assert version.tags["mlops.run_id"] == results["train"]["run_id"] == version.run_id
     assert version.tags["mlops.pipeline_run"] == "run-1"
+    assert version.tags["mlops.state"] == "done"
+    assert version.tags["mlops.eval_md5"] == EVAL_MD5 == results["train"]["evaluation"]["md5"]
+    assert version.tags["mlops.eval_source"] == f"dvc:{REPO_ROOT}:data/breast_cancer_eval.csv"
+    assert results["evaluate"].evaluation.md5 == EVAL_MD5
+    assert f"on evaluation set md5 {EVAL_MD5[:8]}" in registration["reason"]
 
 
 def test_training_run_logs_params_metrics_signature_and_example(
@@ -64,6 +70,9 @@ def test_training_run_logs_params_metrics_signature_and_example(
     env, results = first_run
     run = _client(env).get_run(results["train"]["run_id"])
     assert run.data.params["C"] == str(PARAMS.train.C)
+    assert (run.data.params["train_rows"], run.data.params["evaluation_rows"]) == ("427", "142")
+    assert run.data.tags["mlops.eval_md5"] == EVAL_MD5
+    assert run.data.tags["mlops.eval_overlap_removed"] == "0"
     assert run.data.metrics["roc_auc"] >= PARAMS.evaluate.thresholds["roc_auc"]
     info = mlflow.models.get_model_info(results["train"]["model_uri"])
     assert info.signature is not None
@@ -115,9 +124,16 @@ def test_second_run_on_drifted_batch_keeps_champion_and_detects_drift(
 def _candidate(env: FlowEnv, name: str) -> tuple[Path, dict[str, Any]]:
     """A freshly trained and logged candidate (model folder and training record)."""
     work = env.root / name
-    tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv")
+    ingested = tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv", work / "e.csv")
     training = tasks.train_task(
-        work / "t.csv", work / "model", work / "test.csv", data_md5="", data_source="test", pipeline_run=name
+        work / "t.csv",
+        work / "e.csv",
+        work / "model",
+        work / "test.csv",
+        data_md5="",
+        data_source="test",
+        evaluation_source=ingested.evaluation_source,
+        pipeline_run=name,
     )
     return work, training
 
@@ -192,17 +208,19 @@ def test_bad_data_stops_the_run_registers_nothing_and_emits_failure(
 
 def test_mlflow_unreachable_fails_train_after_bounded_retries(flow_env: FlowEnv) -> None:
     work = flow_env.root / "work"
-    tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv")
+    tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv", work / "e.csv")
     uri = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(
         TrackingUnavailableError, match=rf"MLflow at {uri} did not answer: a health check failed 2 time"
     ):
         tasks.train_task(
             work / "t.csv",
+            work / "e.csv",
             work / "model",
             work / "test.csv",
             data_md5="",
             data_source="x",
+            evaluation_source="x",
             pipeline_run="x",
             mlflow_tracking_uri=uri,
         )

@@ -34,10 +34,24 @@ def test_missing_key_is_named() -> None:
 
 def test_out_of_range_value_names_key_and_range() -> None:
     raw = _raw()
-    raw["split"]["test_size"] = 1.5
+    raw["guards"]["max_feature_auc"] = 1.5
     with pytest.raises(
-        ParamsError, match=r"'split\.test_size' is 1\.5, expected a value in \[0\.05, 0\.95\]"
+        ParamsError, match=r"'guards\.max_feature_auc' is 1\.5, expected a value in \[0\.5, 1\.0\]"
     ):
+        parse_params(raw)
+
+
+def test_missing_guard_is_named() -> None:
+    raw = _raw()
+    del raw["guards"]["max_duplicate_share"]
+    with pytest.raises(ParamsError, match=r"missing params key 'guards\.max_duplicate_share'"):
+        parse_params(raw)
+
+
+def test_evaluation_set_must_be_another_file_than_the_training_data() -> None:
+    raw = _raw()
+    raw["data"]["evaluation_path"] = raw["data"]["path"]
+    with pytest.raises(ParamsError, match=r"'data\.evaluation_path' is 'data/breast_cancer\.csv', the same"):
         parse_params(raw)
 
 

@@ -67,6 +67,16 @@ def test_stages_run_inside_an_exit_handler_that_reports_the_final_status(spec: d
     assert all(task["cachingOptions"] == {} for task in inner.values())  # caching off
 
 
+def test_register_is_the_last_stage_and_train_gets_the_held_out_set_from_ingest(spec: dict) -> None:
+    inner = spec["components"]["comp-exit-handler-1"]["dag"]["tasks"]
+    assert {"drift", "evaluate"} <= set(inner["register"]["dependentTasks"])
+    artifacts = inner["train"]["inputs"]["artifacts"]
+    assert artifacts["evaluation_data"]["taskOutputArtifact"] == {
+        "outputArtifactKey": "evaluation_data",
+        "producerTask": "ingest",
+    }
+
+
 def test_pipeline_parameters(spec: dict) -> None:
     parameters = spec["root"]["inputDefinitions"]["parameters"]
     assert set(parameters) == {
