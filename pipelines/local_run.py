@@ -177,6 +177,24 @@ def check_mlflow_store(db: Path) -> None:
         raise LocalRunError(f"the MLflow store {db} is corrupted ({verdict}): {restore}")
 
 
+def migrate_local_store(layout: StateLayout) -> str | None:
+    """Create or upgrade the state folder's own MLflow schema, explicitly and under the state lock, before
+    any step opens it (MLflow would otherwise migrate on open, from each task at once). Returns the line
+    saying what changed, or None. A shared tracking server has its own migration step (docs/registry.md).
+    """
+    if os.environ.get(TRACKING_URI_ENV):
+        return None
+    check_mlflow_store(layout.mlflow_db)
+    # The CLI side only: the steps image carries pipelines/ and monitoring/, never components/.
+    from components.mlflow_migration import MigrationError, migrate_store
+
+    try:
+        state = migrate_store(local_tracking_env(layout.root)[TRACKING_URI_ENV])
+    except MigrationError as exc:
+        raise LocalRunError(str(exc)) from exc
+    return state.describe() if state.changed else None
+
+
 def recover_local_store(layout: StateLayout, params: FlowParams) -> list[str]:
     """Repair what an interrupted run left in the state folder's own store (never a shared server)."""
     from pipelines import recovery
@@ -281,6 +299,9 @@ def run_local(
     if data_csv is not None and not data_csv.is_file():
         raise LocalRunError(f"--data {data_csv}: no such file")
     with state_lock(layout):
+        migrated = migrate_local_store(layout)
+        if migrated:
+            progress(migrated)
         for line in recover_local_store(layout, flow_params()):
             progress(line)
         prepare_data()

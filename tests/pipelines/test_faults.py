@@ -181,12 +181,15 @@ def test_sigkill_during_train_leaves_a_running_run_that_the_next_run_marks_kille
 ) -> None:
     state = tmp_path / "state"
     killed = flows("pause-train", state)
+    # The fresh store's schema is created explicitly, under the lock, before any stage opens it.
+    killed.wait_for("migrated from an empty database")
     killed.wait_for("FAULT-POINT pause-train")
     killed.kill()
     [left_running] = [run_id for run_id, status in _runs(state).items() if status == "RUNNING"]
 
     code, output = _finish(flows("none", state))
     assert code == 0, output[-4000:]
+    assert "migrated from" not in output, "a current store is left alone"
     assert f"recovered: MLflow run {left_running} (" in output
     assert "was left RUNNING by an interrupted run; marked KILLED" in output
     assert _runs(state)[left_running] == "KILLED"
