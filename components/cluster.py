@@ -797,26 +797,43 @@ class PlatformCluster(pulumi.ComponentResource):
     ) -> list[aws.eks.Addon]:
         """vpc-cni (network policy on, prefix delegation) and kube-proxy: DaemonSets, fine without nodes."""
         child = pulumi.ResourceOptions(parent=self)
-        vpc_cni = aws.eks.Addon(
-            f"{name}-vpc-cni",
+        return [
+            self._addon(
+                f"{name}-vpc-cni",
+                "vpc-cni",
+                cluster_name=cluster_name,
+                version=version,
+                opts=child,
+                configuration_values=vpc_cni_configuration(),
+            ),
+            self._addon(
+                f"{name}-kube-proxy", "kube-proxy", cluster_name=cluster_name, version=version, opts=child
+            ),
+        ]
+
+    def _addon(
+        self,
+        resource_name: str,
+        addon: str,
+        *,
+        cluster_name: pulumi.Output[str],
+        version: str,
+        opts: pulumi.ResourceOptions,
+        configuration_values: str | None = None,
+        pod_identity_associations: Sequence[aws.eks.AddonPodIdentityAssociationArgs] | None = None,
+    ) -> aws.eks.Addon:
+        """An EKS managed add-on at the version pinned for this Kubernetes version; ours wins conflicts."""
+        return aws.eks.Addon(
+            resource_name,
             cluster_name=cluster_name,
-            addon_name="vpc-cni",
-            addon_version=eks_addon_version("vpc-cni", version),
-            configuration_values=vpc_cni_configuration(),
+            addon_name=addon,
+            addon_version=eks_addon_version(addon, version),
+            configuration_values=configuration_values,
+            pod_identity_associations=pod_identity_associations,
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
-            opts=child,
+            opts=opts,
         )
-        kube_proxy = aws.eks.Addon(
-            f"{name}-kube-proxy",
-            cluster_name=cluster_name,
-            addon_name="kube-proxy",
-            addon_version=eks_addon_version("kube-proxy", version),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=child,
-        )
-        return [vpc_cni, kube_proxy]
 
     def _addons(
         self,
@@ -828,22 +845,14 @@ class PlatformCluster(pulumi.ComponentResource):
         """Add-ons that run as Deployments; returns the Pod Identity agent, which workloads' roles need."""
         # Deployments need nodes: EKS reports them degraded (and Pulumi waits) until nodes exist.
         after_nodes = pulumi.ResourceOptions(parent=self, depends_on=list(node_groups))
-        aws.eks.Addon(
-            f"{name}-coredns",
-            cluster_name=cluster_name,
-            addon_name="coredns",
-            addon_version=eks_addon_version("coredns", version),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=after_nodes,
+        self._addon(
+            f"{name}-coredns", "coredns", cluster_name=cluster_name, version=version, opts=after_nodes
         )
-        agent = aws.eks.Addon(
+        agent = self._addon(
             f"{name}-pod-identity-agent",
+            "eks-pod-identity-agent",
             cluster_name=cluster_name,
-            addon_name="eks-pod-identity-agent",
-            addon_version=eks_addon_version("eks-pod-identity-agent", version),
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
+            version=version,
             opts=after_nodes,
         )
         # PersistentVolumes on EKS need the EBS CSI driver; its controller gets its own Pod Identity role.
@@ -859,19 +868,17 @@ class PlatformCluster(pulumi.ComponentResource):
             policy_arn=EBS_CSI_POLICY_ARN,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.eks.Addon(
+        self._addon(
             f"{name}-ebs-csi-driver",
+            "aws-ebs-csi-driver",
             cluster_name=cluster_name,
-            addon_name="aws-ebs-csi-driver",
-            addon_version=eks_addon_version("aws-ebs-csi-driver", version),
+            version=version,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, agent, csi_policy]),
             pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(
                     role_arn=csi_role.arn, service_account="ebs-csi-controller-sa"
                 )
             ],
-            resolve_conflicts_on_create="OVERWRITE",
-            resolve_conflicts_on_update="OVERWRITE",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*node_groups, agent, csi_policy]),
         )
         return agent
 
