@@ -571,7 +571,9 @@ class PlatformCluster(pulumi.ComponentResource):
                 tags={"Name": n},
                 opts=child,
             )
-            aws.ec2.Eip(f"{n}-eip", domain="vpc", network_interface=eni.id, tags={"Name": n}, opts=child)
+            address = aws.ec2.Eip(
+                f"{n}-eip", domain="vpc", network_interface=eni.id, tags={"Name": n}, opts=child
+            )
             template = aws.ec2.LaunchTemplate(
                 f"{n}-lt",
                 description="NAT instance: IMDSv2 only, encrypted root volume, no SSH key",
@@ -611,8 +613,15 @@ class PlatformCluster(pulumi.ComponentResource):
                     id=template.id, version=template.latest_version.apply(str)
                 ),
                 tags={"Name": n},
-                # Its boot script installs packages: the subnet must reach the internet first.
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[internet_route]),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # Its boot script installs packages: the subnet must reach the internet, and the
+                    # interface must have its public address, first.
+                    depends_on=[internet_route, address],
+                    # The interface is attached at device 0 and can belong to one instance only: a new
+                    # template version replaces the instance, and the old one must let go of it first.
+                    delete_before_replace=True,
+                ),
             )
             interfaces.append(eni)
         return interfaces

@@ -46,6 +46,15 @@ def test_the_nat_instance_is_hardened_and_forwards() -> None:
     assert "dnf-automatic-install.timer" in script
     [public_route] = [r for r in record.of_type(ROUTE) if r.name.endswith("public-default-route")]
     assert depends_on(record, instance, public_route), "the boot script needs the internet route"
+    [address] = record.of_type("aws:ec2/eip:Eip")
+    assert depends_on(record, instance, address), "... and the public address on its interface"
+
+
+def test_a_replaced_nat_instance_lets_go_of_its_interface_first() -> None:
+    # Its launch template attaches the one interface the routes point at; create-before-delete would ask
+    # AWS to attach an interface the old instance still holds, and fail.
+    [instance] = committed("dev").of_type(INSTANCE)
+    assert instance.delete_before_replace is True
 
 
 def test_the_nat_security_group_admits_only_the_vpc() -> None:
