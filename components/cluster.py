@@ -28,10 +28,8 @@ import pulumi_kubernetes as k8s
 import yaml
 
 from components.autoscaler import (
-    DISCOVERY_TAG,
     ClusterAutoscaler,
     ClusterAutoscalerArgs,
-    cluster_discovery_tag,
 )
 from components.instance_types import default_max_pods, instance_type
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
@@ -177,15 +175,15 @@ _KUBERNETES_EFFECT = {
 }
 
 
-def autoscaler_group_tags(plan: NodeGroupPlan, cluster_name: str) -> dict[str, str]:
-    """Tags on the group's Auto Scaling group: discovery, and the labels and taints its nodes will carry.
+def autoscaler_group_tags(plan: NodeGroupPlan) -> dict[str, str]:
+    """Tags on the group's Auto Scaling group: the labels and taints its nodes will carry.
 
-    EKS tags managed groups for discovery itself; the node-template tags are what Cluster Autoscaler reads
-    to know, while a group has no node, that a pending pod would fit there (EKS's DescribeNodegroup answer
-    is used only until the group's first node).
+    They are what Cluster Autoscaler reads to know, while a group has no node, that a pending pod would fit
+    there (EKS's DescribeNodegroup answer is used only until the group's first node). The discovery tags
+    (`k8s.io/cluster-autoscaler/enabled`, `.../<cluster>`) are EKS's own on every managed group: declaring
+    them here too would give them two owners, and deleting ours would delete EKS's.
     """
-    tags = {DISCOVERY_TAG: "true", cluster_discovery_tag(cluster_name): "owned"}
-    tags |= {f"{NODE_TEMPLATE_TAG}/label/{k}": v for k, v in plan.labels.items()}
+    tags = {f"{NODE_TEMPLATE_TAG}/label/{k}": v for k, v in plan.labels.items()}
     tags |= {
         f"{NODE_TEMPLATE_TAG}/taint/{t.key}": f"{t.value}:{_KUBERNETES_EFFECT[t.effect]}" for t in plan.taints
     }
@@ -370,8 +368,9 @@ class PlatformCluster(pulumi.ComponentResource):
             )
             for plan in plans
         ]
-        for plan, group in zip(plans, node_groups, strict=True):
-            self._autoscaling_group_tags(name, plan, group, args.cluster_name)
+        if args.autoscaler is not None and args.autoscaler.enabled:
+            for plan, group in zip(plans, node_groups, strict=True):
+                self._autoscaling_group_tags(name, plan, group)
         agent = self._addons(name, cluster_name, version, node_groups)
 
         self.kubeconfig = pulumi.Output.secret(control_plane.kubeconfig_json)
@@ -788,11 +787,9 @@ class PlatformCluster(pulumi.ComponentResource):
 
     # --- add-ons and storage -----------------------------------------------------------------------------
 
-    def _autoscaling_group_tags(
-        self, name: str, plan: NodeGroupPlan, group: aws.eks.NodeGroup, cluster_name: str
-    ) -> None:
+    def _autoscaling_group_tags(self, name: str, plan: NodeGroupPlan, group: aws.eks.NodeGroup) -> None:
         asg_name = group.resources.apply(_autoscaling_group_name)
-        for key, value in autoscaler_group_tags(plan, cluster_name).items():
+        for key, value in autoscaler_group_tags(plan).items():
             aws.autoscaling.Tag(
                 f"{name}-{plan.role}-asg-{key.rsplit('/', 1)[-1].replace('.', '-')}",
                 autoscaling_group_name=asg_name,

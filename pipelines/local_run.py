@@ -299,10 +299,12 @@ def run_local(
     if data_csv is not None and not data_csv.is_file():
         raise LocalRunError(f"--data {data_csv}: no such file")
     with state_lock(layout):
+        # Bad params end the run before anything is written to the store.
+        params = flow_params()
         migrated = migrate_local_store(layout)
         if migrated:
             progress(migrated)
-        for line in recover_local_store(layout, flow_params()):
+        for line in recover_local_store(layout, params):
             progress(line)
         prepare_data()
         record_dir = layout.runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"

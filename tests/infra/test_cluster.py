@@ -581,9 +581,7 @@ def test_autoscaler_group_tags_describe_labels_and_taints_for_scale_from_zero() 
     base = NodeGroupSettings(instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=2)
     plan = plan_node_groups(NodeGroupsSettings(system=base, workloads=base, gpu=gpu))[2]
     template = "k8s.io/cluster-autoscaler/node-template"
-    assert autoscaler_group_tags(plan, "c1") == {
-        "k8s.io/cluster-autoscaler/enabled": "true",
-        "k8s.io/cluster-autoscaler/c1": "owned",
+    assert autoscaler_group_tags(plan) == {
         f"{template}/label/mlops.platform/node-role": "gpu",
         f"{template}/label/{GPU_ACCELERATOR_LABEL}": "nvidia-a10g",
         f"{template}/taint/{GPU_TAINT_KEY}": "true:NoSchedule",
@@ -605,17 +603,23 @@ def _asg_name(group: Recorded) -> str:
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
-def test_every_node_group_is_tagged_for_autoscaler_discovery(stack: str) -> None:
+def test_every_node_group_carries_its_node_template_tags_and_leaves_discovery_to_eks(stack: str) -> None:
     record = committed(stack)
     tags = _asg_tags(record)
     groups = record.of_type(NODE_GROUP)
     assert set(tags) == {_asg_name(g) for g in groups}
     for group in groups:
         group_tags = tags[_asg_name(group)]
-        assert group_tags["k8s.io/cluster-autoscaler/enabled"] == "true"
-        assert group_tags[f"k8s.io/cluster-autoscaler/mlops-infra-{stack}"] == "owned"
         label = "k8s.io/cluster-autoscaler/node-template/label/mlops.platform/node-role"
         assert group_tags[label] == _role(group)
+        # EKS tags every managed group for discovery itself; a second owner could delete its tags.
+        assert all("/node-template/" in key for key in group_tags), sorted(group_tags)
+
+
+def test_without_the_autoscaler_no_auto_scaling_group_is_tagged() -> None:
+    record = run_stack("dev", set_values={"mlops-infra:autoscaler": {"enabled": False}})
+    assert record.of_type("aws:autoscaling/tag:Tag") == []
+    assert record.of_type(NODE_GROUP), "the node groups themselves stay"
 
 
 @pytest.fixture(scope="module")

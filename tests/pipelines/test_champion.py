@@ -46,6 +46,15 @@ def _csv(frame: pd.DataFrame, path: Path) -> str:
     return str(path)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _tracked_data() -> None:
+    """The versioned pool and evaluation set in the workspace and the local DVC remote, as `make demo`
+    prepares them (a fresh clone has neither): Ingest reads both through DVC."""
+    from pipelines.local_run import prepare_data
+
+    prepare_data()
+
+
 @pytest.fixture(scope="module")
 def honest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FlowEnv, dict[str, Any]]]:
     """An honest first run: v1 is champion, scored on the evaluation set."""
