@@ -11,6 +11,7 @@ its render creates with their labels (the Pod Security level our overlay sets on
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import Counter
@@ -25,6 +26,7 @@ SCHEMA_VERSION = 1
 FACTS_DIR = Path(__file__).resolve().parent / "facts"
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod")
 # Env vars whose name says they hold a credential; a literal value for one is a credential in the manifest.
+EXECUTOR_IMAGE_FLAG = "--executor-image"
 CREDENTIAL_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY|ALLOW_EMPTY", re.IGNORECASE)
 HELM_HOOK = "helm.sh/hook"
 _STRICT = ConfigDict(extra="forbid", frozen=True)
@@ -112,6 +114,9 @@ class Container:
     """Env vars whose name looks like a credential and that carry a literal value."""
     host_ports: list[int] = field(default_factory=list)
     """hostPort of each declared port that sets one (extension over schema 1; empty when absent)."""
+    launches: list[str] = field(default_factory=list)
+    """Images this container starts other pods with: literal `*_IMAGE` env values and `--executor-image`,
+    i.e. KFP's driver and launcher, Argo's executor (extension over schema 1; empty when absent)."""
 
 
 @dataclass(config=_STRICT)
@@ -211,7 +216,21 @@ def _container(raw: dict[str, Any], init: bool) -> Container:
             if "value" in e and CREDENTIAL_NAME.search(str(e["name"]))
         },
         host_ports=[int(p["hostPort"]) for p in ports if p.get("hostPort")],
+        launches=_launched_images(raw),
     )
+
+
+def _launched_images(raw: dict[str, Any]) -> list[str]:
+    """Images a controller hands to the pods it creates, which run on the cluster too: literal `*_IMAGE`
+    env values (KFP's driver and launcher) and the `--executor-image` argument (Argo's executor). Operator
+    flags for images only optional features use (prometheus-operator's Thanos default) are not runs."""
+    images = {
+        str(e["value"]) for e in raw.get("env") or [] if str(e["name"]).endswith("_IMAGE") and e.get("value")
+    }
+    args = [str(a) for a in [*(raw.get("command") or []), *(raw.get("args") or [])]]
+    images |= {value for flag, value in itertools.pairwise(args) if flag == EXECUTOR_IMAGE_FLAG}
+    images |= {a.split("=", 1)[1] for a in args if a.startswith(f"{EXECUTOR_IMAGE_FLAG}=")}
+    return sorted(images)
 
 
 def workload(obj: dict[str, Any], default_namespace: str) -> Workload:
@@ -375,7 +394,7 @@ def release_facts(
         crds=sorted(
             str(o["metadata"]["name"]) for o in objects if o.get("kind") == "CustomResourceDefinition"
         ),
-        images=sorted({c.image for w in workloads for c in w.containers}),
+        images=sorted({i for w in workloads for c in w.containers for i in [c.image, *c.launches]}),
         secrets=secrets,
         workloads=workloads,
         namespaces=sorted(

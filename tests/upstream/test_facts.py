@@ -209,3 +209,20 @@ def test_release_facts_count_kinds_and_list_crds_secrets_and_images_sorted() -> 
     assert [(s.namespace, s.name, s.keys) for s in facts.secrets] == [("monitoring", "s", ["a", "z"])]
     assert "eA==" not in to_json(facts)
     assert facts.namespaces[0].labels["pod-security.kubernetes.io/enforce"] == "baseline"
+
+
+def test_images_a_controller_launches_are_recorded_and_listed() -> None:
+    """KFP's API server names the driver and launcher images its steps run; Argo's controller the executor."""
+    controller = _daemonset()
+    container = controller["spec"]["template"]["spec"]["containers"][0]
+    container["env"] += [
+        {"name": "V2_DRIVER_IMAGE", "value": "ghcr.io/kubeflow/kfp-driver:2.17.0"},
+        {"name": "V2_LAUNCHER_IMAGE", "valueFrom": {"configMapKeyRef": {"name": "c", "key": "k"}}},
+    ]
+    container["args"] = ["--executor-image", "quay.io/argoproj/argoexec:v4.0.5", "--namespaced"]
+    container["command"] = ["operator", "--thanos-default-base-image=quay.io/thanos/thanos:v0.39.0"]
+    (workload,) = workloads_of([controller], "kubeflow")
+    main = workload.containers[1]
+    assert main.launches == ["ghcr.io/kubeflow/kfp-driver:2.17.0", "quay.io/argoproj/argoexec:v4.0.5"]
+    committed = load_facts("dev")["kubeflow-pipelines"].images
+    assert {"ghcr.io/kubeflow/kfp-driver:2.17.0", "quay.io/argoproj/argoexec:v4.0.5"} <= set(committed)
