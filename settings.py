@@ -14,9 +14,12 @@ derived from `production`.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
-from collections.abc import Mapping
+import re
+import shlex
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
 
@@ -45,6 +48,16 @@ DOCUMENTATION_RANGES = tuple(
 )
 
 SECRET_KEYS = ("alertSlackWebhookUrl", "alertWebhookUrl", "alertSmtpPassword")
+
+# An API allow-list whose ranges add up to anything as broad as a /8 is the internet in all but name
+# (["0.0.0.0/1", "128.0.0.0/1"] is 0.0.0.0/0): CKV_AWS_39 is about what the list covers, not its spelling.
+BROADEST_ALLOWED_PREFIX = 8
+# Stacks with these names hold production data: they must say `production: true`.
+PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
+# What production keeps at least (noncurrent object versions, control-plane logs), so a deleted or
+# overwritten object can be restored and an incident investigated.
+PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
+PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
 
 
 class SettingsError(ValueError):
@@ -127,6 +140,7 @@ class ClusterSettings(_Section):
     log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] | None = None
     """Control-plane log types; default api+audit, all five in production."""
     log_retention_days: RetentionDays = 30
+    """CloudWatch retention of control-plane logs; production: 90 unless set (and never less)."""
     secrets_encryption: bool | None = None
     """Envelope-encrypt Kubernetes Secrets with a customer KMS key (production default)."""
     upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
@@ -314,11 +328,17 @@ def _general_rules(c: _StackConfig) -> list[str]:
                     "a public endpoint needs a CIDR allow-list "
                     "(or set cluster.endpointPublicAccess to false)"
                 )
-            for cidr in cl.public_access_cidrs:
-                if ipaddress.IPv4Network(cidr).prefixlen == 0:
+            covered = ipaddress.collapse_addresses(ipaddress.IPv4Network(c) for c in cl.public_access_cidrs)
+            for network in covered:
+                if network.prefixlen < BROADEST_ALLOWED_PREFIX:
+                    spelled = [
+                        c for c in cl.public_access_cidrs if ipaddress.IPv4Network(c).subnet_of(network)
+                    ]
                     problems.append(
-                        f"{_key('cluster.publicAccessCidrs')} contains '{cidr}': the API must not be open "
-                        "to the whole internet (CKV_AWS_39); list your office/VPN/CI egress ranges"
+                        f"{_key('cluster.publicAccessCidrs')} contains {spelled}, which together cover "
+                        f"{network} ({network.num_addresses:,} addresses): the API must not be open to the "
+                        f"internet (CKV_AWS_39); list your office/VPN/CI egress ranges (each /"
+                        f"{BROADEST_ALLOWED_PREFIX} or narrower in total)"
                     )
     if c.protect is True and c.dvc_remote.force_destroy:
         problems.append(
@@ -403,8 +423,19 @@ def _production_rules(c: _StackConfig) -> list[str]:
     def need(path: str, value: Any, expected: str) -> None:
         problems.append(f"{_key(path)} = {json.dumps(value)}: production stacks require {expected}")
 
+    if c.target == "local":
+        problems.append(
+            f"{_key('production')} = true with target 'local': production needs target 'aws' (RDS, KMS, "
+            "Multi-AZ); a kind/k3d cluster cannot keep those promises"
+        )
     if c.protect is False:
         need("protect", False, "protect true for stateful resources")
+    if c.dvc_remote.noncurrent_version_days < PRODUCTION_MIN_NONCURRENT_VERSION_DAYS:
+        need(
+            "dvcRemote.noncurrentVersionDays",
+            c.dvc_remote.noncurrent_version_days,
+            f"at least {PRODUCTION_MIN_NONCURRENT_VERSION_DAYS} days of overwritten and deleted versions",
+        )
     if c.dvc_remote.force_destroy:
         need("dvcRemote.forceDestroy", True, "forceDestroy false")
     if c.dvc_remote.kms_key is False:
@@ -412,6 +443,14 @@ def _production_rules(c: _StackConfig) -> list[str]:
     if c.target == "aws":
         if c.cluster.secrets_encryption is False:
             need("cluster.secretsEncryption", False, "KMS envelope encryption of Secrets")
+        if c.cluster.log_retention_days < PRODUCTION_MIN_LOG_RETENTION_DAYS and (
+            "log_retention_days" in c.cluster.model_fields_set
+        ):
+            need(
+                "cluster.logRetentionDays",
+                c.cluster.log_retention_days,
+                f"at least {PRODUCTION_MIN_LOG_RETENTION_DAYS} days of control-plane logs",
+            )
         if c.cluster.log_types is not None and set(c.cluster.log_types) != set(EKS_LOG_TYPES):
             need("cluster.logTypes", c.cluster.log_types, f"all five log types {list(EKS_LOG_TYPES)}")
         nat = c.network.nat_gateways
@@ -499,6 +538,9 @@ def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
             "secrets_encryption": raw.cluster.secrets_encryption
             if raw.cluster.secrets_encryption is not None
             else prod,
+            "log_retention_days": PRODUCTION_MIN_LOG_RETENTION_DAYS
+            if prod and "log_retention_days" not in raw.cluster.model_fields_set
+            else raw.cluster.log_retention_days,
         }
     )
     dvc_remote = raw.dvc_remote.model_copy(
@@ -561,15 +603,56 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _flat_path_problem(key: str, text: str) -> str:
+    """A key Pulumi stored as one flat name because it was set without `--path`; nothing reads it."""
+    value = text if _parse_value(text) is text else json.dumps(_parse_value(text))
+    return (
+        f"{_key(key)} was set without --path, so Pulumi keeps it as one key named {key!r} that nothing "
+        f"reads (the setting is not applied); set it again with: pulumi config rm {shlex.quote(_key(key))} "
+        f"&& pulumi config set --path {shlex.quote(_key(key))} {shlex.quote(value)}"
+    )
+
+
+def _near_miss_problems(other_keys: Iterable[str]) -> list[str]:
+    """Keys in a namespace that looks like this project's but is not: a typo nothing would read."""
+    wanted = re.sub(r"[^a-z0-9]", "", PROJECT)
+    problems = []
+    for full in sorted(other_keys):
+        namespace, _, key = full.partition(":")
+        folded = re.sub(r"[^a-z0-9]", "", namespace.lower())
+        if namespace != PROJECT and (
+            folded == wanted or difflib.SequenceMatcher(None, namespace.lower(), PROJECT).ratio() >= 0.8
+        ):
+            problems.append(
+                f"{full} is in namespace {namespace!r}, not this project's {PROJECT!r}: nothing reads it; "
+                f"did you mean {_key(key)}? (pulumi config rm {shlex.quote(full)})"
+            )
+    return problems
+
+
+def _production_stack_problem(stack: str, production: bool) -> list[str]:
+    if PRODUCTION_STACK.match(stack) and not production:
+        return [
+            f"{_key('production')} is false on stack {stack!r}: a stack named for production must set "
+            f"`{_key('production')}: true` (its safe defaults and floors), or be renamed"
+        ]
+    return []
+
+
 def settings_from_config(
-    stack: str, project_config: Mapping[str, str], aws_region: str | None
+    stack: str,
+    project_config: Mapping[str, str],
+    aws_region: str | None,
+    other_keys: Iterable[str] = (),
 ) -> StackSettings:
-    """Validate raw config (`key -> text`, keys without the project prefix). Pure: tests call it directly."""
-    problems = [
-        f"{_key(k)} is not a known setting (see Pulumi.yaml for the documented keys)"
-        for k in sorted(project_config)
-        if k.split(".")[0] not in _KNOWN_KEYS
-    ]
+    """Validate raw config (`key -> text`, keys without the project prefix; `other_keys`: the stack's keys in
+    other namespaces, `namespace:key`). Pure: tests call it directly."""
+    problems = _near_miss_problems(other_keys)
+    for k in sorted(project_config):
+        if k.split(".")[0].split("[")[0] not in _KNOWN_KEYS:
+            problems.append(f"{_key(k)} is not a known setting (see Pulumi.yaml for the documented keys)")
+        elif k not in _KNOWN_KEYS:
+            problems.append(_flat_path_problem(k, project_config[k]))
     values = {
         k: _parse_value(v) for k, v in project_config.items() if k in _KNOWN_KEYS and k not in SECRET_KEYS
     }
@@ -581,6 +664,8 @@ def settings_from_config(
             problems.extend(_describe(error).split("\n"))
     if raw is not None and raw.target == "aws" and not aws_region:
         problems.append("aws:region is not set: target 'aws' needs a region, e.g. us-east-1")
+    if raw is not None:
+        problems += _production_stack_problem(stack, raw.production)
     if problems or raw is None:
         raise SettingsError(stack, problems)
     return StackSettings(
@@ -603,7 +688,12 @@ def _project_config() -> dict[str, str]:
 
 def load_settings() -> StackSettings:
     """The current stack's settings. Raises SettingsError before any resource is registered."""
-    settings = settings_from_config(pulumi.get_stack(), _project_config(), pulumi.Config("aws").get("region"))
+    settings = settings_from_config(
+        pulumi.get_stack(),
+        _project_config(),
+        pulumi.Config("aws").get("region"),
+        other_keys=[k for k in _all_config() if not k.startswith(f"{PROJECT}:")],
+    )
     if settings.is_aws and settings.cluster.endpoint_public_access and settings.uses_documentation_cidr:
         pulumi.log.warn(
             f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "

@@ -6,6 +6,7 @@ the message (it names the key, the value and what was expected) and that nothing
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -172,7 +173,94 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "cluster": {"publicAccessCidrs": ["0.0.0.0/0"]}},
         (),
-        ("mlops-infra:cluster.publicAccessCidrs contains '0.0.0.0/0'", "CKV_AWS_39"),
+        ("mlops-infra:cluster.publicAccessCidrs contains ['0.0.0.0/0']", "CKV_AWS_39"),
+    ),
+    (
+        "public_endpoint_open_to_world_in_two_halves",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}},
+        (),
+        ("['0.0.0.0/1', '128.0.0.0/1'], which together cover 0.0.0.0/0", "CKV_AWS_39"),
+    ),
+    (
+        "public_endpoint_open_to_a_slash_7",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["100.0.0.0/8", "101.0.0.0/8", "203.0.113.0/24"]}},
+        (),
+        ("together cover 100.0.0.0/7",),
+    ),
+    (
+        "flat_key_set_without_path",
+        "dev",
+        {K + "cluster.endpointPublicAccess": "false"},
+        (),
+        (
+            "mlops-infra:cluster.endpointPublicAccess was set without --path",
+            "pulumi config rm mlops-infra:cluster.endpointPublicAccess && "
+            "pulumi config set --path mlops-infra:cluster.endpointPublicAccess false",
+        ),
+    ),
+    (
+        "flat_indexed_key_from_the_readme_without_path",
+        "dev",
+        {K + "cluster.publicAccessCidrs[0]": "198.51.100.7/32"},
+        (),
+        ("pulumi config set --path 'mlops-infra:cluster.publicAccessCidrs[0]' 198.51.100.7/32",),
+    ),
+    (
+        "flat_force_destroy_in_prod",
+        "prod",
+        {K + "dvcRemote.forceDestroy": "true"},
+        (),
+        ("mlops-infra:dvcRemote.forceDestroy was set without --path",),
+    ),
+    (
+        "near_miss_namespace_underscore",
+        "prod",
+        {"mlops_infra:production": "true"},
+        (),
+        ("mlops_infra:production is in namespace 'mlops_infra'", "did you mean mlops-infra:production?"),
+    ),
+    (
+        "near_miss_namespace_no_dash",
+        "dev",
+        {"mlopsinfra:cluster": {"endpointPublicAccess": False}},
+        (),
+        ("mlopsinfra:cluster is in namespace 'mlopsinfra'",),
+    ),
+    (
+        "prod_stack_not_production",
+        "prod",
+        {K + "production": False},
+        (),
+        ("mlops-infra:production is false on stack 'prod'",),
+    ),
+    (
+        "prod_noncurrent_versions_below_floor",
+        "prod",
+        {K + "dvcRemote": {"bucketPrefix": "mlops-dvc-prod", "kmsKey": True, "noncurrentVersionDays": 1}},
+        (),
+        ("mlops-infra:dvcRemote.noncurrentVersionDays = 1: production stacks require at least 30 days",),
+    ),
+    (
+        "prod_log_retention_below_floor",
+        "prod",
+        {
+            K + "cluster": {
+                "publicAccessCidrs": ["198.51.100.0/24"],
+                "logRetentionDays": 1,
+                "secretsEncryption": True,
+            }
+        },
+        (),
+        ("mlops-infra:cluster.logRetentionDays = 1: production stacks require at least 90 days",),
+    ),
+    (
+        "production_on_local",
+        "local",
+        {K + "production": True},
+        (),
+        ("mlops-infra:production = true with target 'local'",),
     ),
     (
         "public_endpoint_without_allow_list",
@@ -401,3 +489,19 @@ def test_settings_error_lists_each_problem_on_its_own_line() -> None:
     lines = str(caught.value).splitlines()
     assert lines[0] == "stack 'dev' has 3 invalid config value(s):"
     assert all(line.startswith("  - ") for line in lines[1:])
+
+
+def test_other_projects_and_providers_namespaces_are_not_near_misses() -> None:
+    from settings import _near_miss_problems
+
+    keys = ["aws:region", "kubernetes:context", "pulumi:tags", "eks:x", "mlops-infra-bootstrap:protect"]
+    assert _near_miss_problems(keys) == []
+    assert len(_near_miss_problems(["mlops-infr:production", "MLOPS-INFRA:production"])) == 2
+
+
+def test_narrow_allow_lists_that_do_not_cover_the_internet_are_accepted() -> None:
+    base = {"target": "aws", "nodeGroups": _groups()}
+    for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["10.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
+        config = {**base, "cluster": json.dumps({"publicAccessCidrs": cidrs})}
+        settings = settings_from_config("dev", config, "us-east-1")
+        assert settings.cluster.public_access_cidrs == cidrs
