@@ -35,6 +35,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
+from components.subnets import plan_subnets
 from components.versions import EKS_ADDON_VERSIONS
 
 PROJECT = "mlops-infra"
@@ -48,6 +49,14 @@ DOCUMENTATION_RANGES = tuple(
 )
 
 SECRET_KEYS = ("alertSlackWebhookUrl", "alertWebhookUrl", "alertSmtpPassword")
+EKS_MAX_NODES_PER_GROUP = 450
+# The VPC sizes AWS accepts (CreateVpc); plan_subnets needs more room than the smallest.
+VPC_PREFIXES = (16, 28)
+# Keys that only an AWS stack reads, and mlflow keys only the PostgreSQL backend reads.
+_AWS_ONLY_KEYS = ("node_groups", "dvc_remote", "network")
+_POSTGRES_ONLY_KEYS = frozenset(
+    {"db_instance_class", "db_allocated_storage_gib", "db_backup_retention_days", "db_multi_az"}
+)
 
 # An API allow-list whose ranges add up to anything as broad as a /8 is the internet in all but name
 # (["0.0.0.0/1", "128.0.0.0/1"] is 0.0.0.0/0): CKV_AWS_39 is about what the list covers, not its spelling.
@@ -89,6 +98,57 @@ def _retention(value: int) -> int:
 RetentionDays = Annotated[int, AfterValidator(_retention)]
 
 
+_EMAIL = re.compile(r"^[^@\s]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+
+
+def _email(value: str) -> str:
+    if not _EMAIL.match(value):
+        raise ValueError("expected an e-mail address such as oncall@example.com")
+    return value
+
+
+def _smarthost(value: str) -> str:
+    host, _, port = value.rpartition(":")
+    if not _HOST_NAME.match(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError("expected host:port with a port from 1 to 65535, e.g. smtp.example.com:587")
+    return value
+
+
+def _host_name(value: str) -> str:
+    if not _HOST_NAME.match(value):
+        raise ValueError("expected a DNS host name such as mlflow.example.com (no '*', no scheme, no port)")
+    return value
+
+
+def _unique(values: list[Any]) -> list[Any]:
+    repeated = sorted({str(v) for v in values if values.count(v) > 1})
+    if repeated:
+        raise ValueError(f"expected each value once, repeated: {repeated}")
+    return values
+
+
+def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
+    """What AWS accepts as a tag: a key of 1-128 characters outside the reserved `aws:` prefix, a value of
+    at most 256 (the platform's own project/stack/managed-by keys are added, not overridden)."""
+    for key, value in tags.items():
+        if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
+            raise ValueError(
+                f"tag key {key!r}: expected 1-128 characters, not starting with 'aws:' (reserved)"
+            )
+        if len(value) > 256:
+            raise ValueError(f"tag {key!r}: the value is {len(value)} characters, AWS allows 256")
+        if key in ("project", "stack", "managed-by"):
+            raise ValueError(f"tag key {key!r} is set by the program on every resource; choose another key")
+    return tags
+
+
+EmailAddress = Annotated[str, AfterValidator(_email)]
+HostName = Annotated[str, AfterValidator(_host_name)]
+
+
 class _Section(BaseModel):
     """Config objects: camelCase keys in YAML, snake_case in Python, unknown keys rejected."""
 
@@ -113,9 +173,10 @@ class NodeGroupSettings(_Section):
     instance_types: list[str] = Field(min_length=1)
     """EC2 instance types; several types make spot capacity easier to find."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
-    min_size: int = Field(ge=0)
-    desired_size: int = Field(ge=0)
-    max_size: int = Field(ge=1)
+    min_size: int = Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)
+    desired_size: int = Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)
+    max_size: int = Field(ge=1, le=EKS_MAX_NODES_PER_GROUP)
+    """At most 450: EKS's quota of nodes per managed node group."""
     disk_size_gib: int = Field(default=40, ge=20, le=1000)
     max_pods: int | None = Field(default=None, ge=8, le=250)
     """Pods per node (kubelet maxPods, with VPC CNI prefix delegation). Default: 8 per GiB of the smallest
@@ -137,7 +198,13 @@ class ClusterSettings(_Section):
     endpoint_public_access: bool = True
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
     """Who may reach a public API endpoint; 0.0.0.0/0 is refused."""
-    log_types: list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]] | None = None
+    log_types: (
+        Annotated[
+            list[Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]],
+            AfterValidator(_unique),
+        ]
+        | None
+    ) = None
     """Control-plane log types; default api+audit, all five in production."""
     log_retention_days: RetentionDays = 30
     """CloudWatch retention of control-plane logs; production: 90 unless set (and never less)."""
@@ -186,7 +253,7 @@ class MlflowSettings(_Section):
     db_allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
     db_backup_retention_days: int = Field(default=7, ge=1, le=35)
     db_multi_az: bool | None = None
-    allowed_hosts: list[str] = Field(default_factory=list)
+    allowed_hosts: list[HostName] = Field(default_factory=list)
     """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
 
 
@@ -202,13 +269,14 @@ class KubeflowSettings(_Section):
 
 
 class MonitoringSettings(_Section):
-    retention: str = Field(default="7d", pattern=r"^\d+[hdwy]$")
+    retention: str = Field(default="7d", pattern=r"^[1-9]\d*[hdwy]$")
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Prometheus and Alertmanager replicas; two in production."""
-    alert_email_to: list[str] = Field(default_factory=list)
-    alert_email_from: str | None = None
-    smtp_smarthost: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]+:\d{2,5}$")
+    alert_email_to: list[EmailAddress] = Field(default_factory=list)
+    alert_email_from: EmailAddress | None = None
+    smtp_smarthost: Annotated[str, AfterValidator(_smarthost)] | None = None
+    """host:port of the SMTP server (port 1-65535)."""
     no_success_hours: int = Field(default=26, ge=1, le=24 * 14)
     """Alert when no training run succeeded for this long."""
     runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
@@ -236,7 +304,7 @@ class _StackConfig(_Section):
     target: Literal["local", "aws"]
     production: bool = False
     protect: bool | None = None
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Annotated[dict[str, str], AfterValidator(_aws_tags)] = Field(default_factory=dict)
     network: NetworkSettings = NetworkSettings()
     node_groups: NodeGroupsSettings | None = None
     cluster: ClusterSettings = ClusterSettings()
@@ -268,6 +336,12 @@ def _key(path: str) -> str:
 def _aws_rules(c: _StackConfig) -> list[str]:
     problems: list[str] = []
     if c.target == "local":
+        for key in _AWS_ONLY_KEYS:
+            if key in c.model_fields_set:
+                problems.append(
+                    f"{_key(to_camel(key))} is set, but target 'local' creates nothing on AWS and reads it "
+                    "nowhere; remove it (or use target 'aws')"
+                )
         if c.cluster.kube_context is None:
             problems.append(
                 f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context"
@@ -289,6 +363,22 @@ def _aws_rules(c: _StackConfig) -> list[str]:
         return problems
     if c.node_groups is None:
         problems.append(f"{_key('nodeGroups')} is not set: target 'aws' needs system and workloads groups")
+    if c.cluster.kube_context is not None:
+        problems.append(
+            f"{_key('cluster.kubeContext')} = {json.dumps(c.cluster.kube_context)}: target 'aws' creates its "
+            "own EKS cluster and reads no kube context; remove the key (or use target 'local')"
+        )
+    vpc = ipaddress.IPv4Network(c.network.vpc_cidr)
+    if not VPC_PREFIXES[0] <= vpc.prefixlen <= VPC_PREFIXES[1]:
+        problems.append(
+            f"{_key('network.vpcCidr')} = {json.dumps(c.network.vpc_cidr)}: AWS accepts a VPC from /"
+            f"{VPC_PREFIXES[0]} to /{VPC_PREFIXES[1]}"
+        )
+    else:
+        try:
+            plan_subnets(c.network.vpc_cidr, c.network.availability_zones)
+        except ValueError as exc:
+            problems.append(f"{_key('network.vpcCidr')}: {exc}".replace("network.vpcCidr = ", "", 1))
     nat = c.network.nat_gateways
     if nat is not None and nat > c.network.availability_zones:
         problems.append(
@@ -351,6 +441,12 @@ def _general_rules(c: _StackConfig) -> list[str]:
             f"{_key('mlflow.replicas')} = {ml.replicas}: the sqlite backend lives on one volume, expected 1 "
             "(use backend 'postgres' for more replicas)"
         )
+    if ml.backend == "sqlite":
+        for key in sorted(ml.model_fields_set & _POSTGRES_ONLY_KEYS):
+            problems.append(
+                f"{_key('mlflow.' + to_camel(key))} is set, but mlflow.backend is 'sqlite': it applies to "
+                "the RDS PostgreSQL backend only; remove it (or set mlflow.backend: postgres)"
+            )
     if ml.backend == "postgres" and ml.db_instance_class is None:
         problems.append(
             f"{_key('mlflow.dbInstanceClass')} is not set: backend 'postgres' needs an RDS instance class "
@@ -630,6 +726,21 @@ def _near_miss_problems(other_keys: Iterable[str]) -> list[str]:
     return problems
 
 
+def _region_problems(aws_region: str | None) -> list[str]:
+    """A region AWS has (pulumi-aws's own list), or EKS, VPC and S3 calls fail halfway through an up."""
+    # pulumi_aws costs half a second to import; only an AWS stack's validation needs its region list.
+    from pulumi_aws import Region  # noqa: PLC0415
+
+    known = [r.value for r in Region]
+    if not aws_region:
+        return ["aws:region is not set: target 'aws' needs a region, e.g. us-east-1"]
+    if aws_region not in known:
+        close = difflib.get_close_matches(aws_region, known, n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. us-east-1"
+        return [f"aws:region = {aws_region!r}: not an AWS region{hint}"]
+    return []
+
+
 def _production_stack_problem(stack: str, production: bool) -> list[str]:
     if PRODUCTION_STACK.match(stack) and not production:
         return [
@@ -662,8 +773,13 @@ def settings_from_config(
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
             problems.extend(_describe(error).split("\n"))
-    if raw is not None and raw.target == "aws" and not aws_region:
-        problems.append("aws:region is not set: target 'aws' needs a region, e.g. us-east-1")
+    if raw is not None and raw.target == "aws":
+        problems += _region_problems(aws_region)
+    if "alertSmtpPassword" in project_config and (raw is None or not raw.monitoring.alert_email_to):
+        problems.append(
+            f"{_key('alertSmtpPassword')} is set but {_key('monitoring.alertEmailTo')} is empty: expected "
+            "e-mail recipients (or remove the password)"
+        )
     if raw is not None:
         problems += _production_stack_problem(stack, raw.production)
     if problems or raw is None:

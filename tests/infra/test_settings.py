@@ -52,15 +52,16 @@ def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
 
 
 def test_default_tags_always_name_project_stack_and_tool() -> None:
-    settings = settings_from_config(
-        "dev", {**_aws(), "tags": '{"team": "ml", "stack": "spoofed"}'}, "us-east-1"
-    )
+    settings = settings_from_config("dev", {**_aws(), "tags": '{"team": "ml"}'}, "us-east-1")
     assert settings.default_tags == {
         "team": "ml",
         "project": "mlops-infra",
         "stack": "dev",
         "managed-by": "pulumi",
     }
+    # A tag the program would overwrite is refused, not silently replaced.
+    with pytest.raises(SettingsError, match="tag key 'stack' is set by the program"):
+        settings_from_config("dev", {**_aws(), "tags": '{"stack": "spoofed"}'}, "us-east-1")
 
 
 def _groups() -> str:
@@ -254,6 +255,107 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         },
         (),
         ("mlops-infra:cluster.logRetentionDays = 1: production stacks require at least 90 days",),
+    ),
+    (
+        "region_that_does_not_exist",
+        "dev",
+        {"aws:region": "mars-east-1"},
+        (),
+        ("aws:region = 'mars-east-1': not an AWS region",),
+    ),
+    (
+        "vpc_larger_than_aws_allows",
+        "dev",
+        {K + "network": {"vpcCidr": "10.0.0.0/8", "availabilityZones": 2, "natGateways": 1}},
+        (),
+        ('mlops-infra:network.vpcCidr = "10.0.0.0/8": AWS accepts a VPC from /16 to /28',),
+    ),
+    (
+        "vpc_too_small_for_pod_networking",
+        "dev",
+        {K + "network": {"vpcCidr": "10.0.0.0/24", "availabilityZones": 2, "natGateways": 1}},
+        (),
+        ("mlops-infra:network.vpcCidr: '10.0.0.0/24': too small for EKS pod networking",),
+    ),
+    (
+        "node_group_beyond_the_eks_quota",
+        "dev",
+        {K + "nodeGroups": _node_groups(workloads={"maxSize": 100000})},
+        (),
+        ("mlops-infra:nodeGroups.workloads.maxSize = 100000", "less than or equal to 450"),
+    ),
+    (
+        "smtp_port_out_of_range_and_bad_addresses",
+        "dev",
+        {
+            K + "monitoring": {
+                "alertEmailTo": ["", "x"],
+                "alertEmailFrom": "alerts@example.com",
+                "smtpSmarthost": "smtp.example.com:99999",
+            }
+        },
+        (),
+        (
+            "mlops-infra:monitoring.alertEmailTo.0",
+            "mlops-infra:monitoring.alertEmailTo.1",
+            "a port from 1 to 65535",
+        ),
+    ),
+    (
+        "zero_retention",
+        "dev",
+        {K + "monitoring": {"retention": "0d"}},
+        (),
+        ('mlops-infra:monitoring.retention = "0d"',),
+    ),
+    (
+        "tags_aws_cannot_hold",
+        "dev",
+        {K + "tags": {"": "x", "aws:owner": "me"}},
+        (),
+        ("tag key ''",),
+    ),
+    (
+        "duplicate_log_types",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "logTypes": ["api", "api"]}},
+        (),
+        ("repeated: ['api']",),
+    ),
+    (
+        "wildcard_allowed_host",
+        "dev",
+        {K + "mlflow": {"allowedHosts": ["*"]}},
+        (),
+        ('mlops-infra:mlflow.allowedHosts.0 = "*": expected a DNS host name',),
+    ),
+    (
+        "database_keys_with_sqlite",
+        "dev",
+        {K + "mlflow": {"backend": "sqlite", "dbInstanceClass": "db.t4g.small"}},
+        (),
+        ("mlops-infra:mlflow.dbInstanceClass is set, but mlflow.backend is 'sqlite'",),
+    ),
+    (
+        "node_groups_on_local",
+        "local",
+        {K + "nodeGroups": _node_groups()},
+        (),
+        ("mlops-infra:nodeGroups is set, but target 'local' creates nothing on AWS",),
+    ),
+    (
+        "kube_context_on_aws",
+        "dev",
+        {K + "cluster": {"publicAccessCidrs": ["203.0.113.0/24"], "kubeContext": "kind-mlops"}},
+        (),
+        ("mlops-infra:cluster.kubeContext = \"kind-mlops\": target 'aws' creates its own EKS cluster",),
+    ),
+    (
+        "smtp_password_without_recipients",
+        "dev",
+        {K + "alertSmtpPassword": "hunter2"},
+        (),
+        ("mlops-infra:alertSmtpPassword is set but mlops-infra:monitoring.alertEmailTo is empty",),
     ),
     (
         "production_on_local",
