@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
+from components import k8s as kb
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from components.versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 
@@ -158,16 +158,12 @@ class ClusterAutoscaler(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        k8s.helm.v3.Release(
+        kb.declare_chart_release(
             f"{name}-release",
-            name=RELEASE,
+            CLUSTER_AUTOSCALER_CHART,
+            release=RELEASE,
             namespace=NAMESPACE,
-            chart=CLUSTER_AUTOSCALER_CHART.chart,
-            version=CLUSTER_AUTOSCALER_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CLUSTER_AUTOSCALER_CHART.repository),
             values=cluster_autoscaler_values(args),
-            cleanup_on_fail=True,
-            max_history=5,
             # Started before its role is associated, the pod would run without AWS credentials.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[identity]),
         )

@@ -17,6 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.versions import ChartPin
+
 PSS_LEVELS = ("privileged", "baseline", "restricted")
 # Nobody on the usual distro images; any non-zero UID satisfies `runAsNonRoot`.
 DEFAULT_UID = 10001
@@ -352,6 +354,30 @@ def declare_service_account(
 def declare_network_policy(resource_name: str, manifest: Manifest, opts: pulumi.ResourceOptions) -> Any:
     return k8s.networking.v1.NetworkPolicy(
         resource_name, metadata=manifest["metadata"], spec=manifest["spec"], opts=opts
+    )
+
+
+def declare_chart_release(
+    resource_name: str,
+    chart: ChartPin,
+    *,
+    release: str,
+    namespace: str,
+    values: Mapping[str, Any],
+    opts: pulumi.ResourceOptions,
+) -> k8s.helm.v3.Release:
+    """A Helm release of a pinned chart: exact version, its repository, rolled back if it fails."""
+    return k8s.helm.v3.Release(
+        resource_name,
+        name=release,
+        namespace=namespace,
+        chart=chart.chart,
+        version=chart.version,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=chart.repository),
+        values=dict(values),
+        cleanup_on_fail=True,
+        max_history=5,
+        opts=opts,
     )
 
 

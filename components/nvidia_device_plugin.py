@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pulumi
-import pulumi_kubernetes as k8s
 
+from components import k8s as kb
 from components.versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 from pipelines.scheduling import GPU_NODE_ROLE, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_ROLE_LABEL
 
@@ -64,16 +64,12 @@ class NvidiaDevicePlugin(pulumi.ComponentResource):
         self, name: str, args: NvidiaDevicePluginArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:nvidia_device_plugin:NvidiaDevicePlugin", name, None, opts)
-        k8s.helm.v3.Release(
+        kb.declare_chart_release(
             f"{name}-release",
-            name=RELEASE,
+            NVIDIA_DEVICE_PLUGIN_CHART,
+            release=RELEASE,
             namespace=NAMESPACE,
-            chart=NVIDIA_DEVICE_PLUGIN_CHART.chart,
-            version=NVIDIA_DEVICE_PLUGIN_CHART.version,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=NVIDIA_DEVICE_PLUGIN_CHART.repository),
             values=nvidia_device_plugin_values(args),
-            cleanup_on_fail=True,
-            max_history=5,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.register_outputs({})
