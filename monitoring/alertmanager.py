@@ -183,7 +183,7 @@ def render_alertmanager_config(settings: NotificationSettings) -> dict[str, Any]
             {
                 "source_matchers": [f'alertname="{rules.DRIFT_SHARE_CRITICAL}"'],
                 "target_matchers": [f'alertname="{rules.DATA_DRIFT_DETECTED}"'],
-                "equal": [m.LABEL_PIPELINE, m.LABEL_DATASET],
+                "equal": [m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_SOURCE],
             },
             # The chart's default: a critical alert hides the warning of the same name and namespace.
             {

@@ -1,10 +1,15 @@
 """The one source of metric names and labels.
 
-The training pipeline emits these metrics, the alert rules and Grafana dashboards query them, and the
-tests check that every queried metric is emitted. Nothing else in the repository spells a metric name.
+The training pipeline and the model server emit these metrics, the alert rules and Grafana dashboards query
+them, and the tests check that every queried metric is emitted. Nothing else in the repository spells a
+metric name.
 
-All metrics are gauges pushed to a Prometheus Pushgateway (or written to a text file when no gateway is
-configured): a batch job has no long-lived process to scrape, so "last value pushed" is the right model.
+Two kinds:
+- `ALL_METRICS`: gauges a batch job (the training flow, the drift checks) pushes to a Prometheus Pushgateway
+  (or writes to a text file when no gateway is configured): a batch job has no long-lived process to scrape,
+  so "last value pushed" is the right model.
+- `SERVING_METRICS`: counters, a histogram and gauges the long-lived model server exposes on its own
+  `/metrics` endpoint, scraped by Prometheus (rates and quantiles need raw counters, not pushed snapshots).
 """
 
 from __future__ import annotations
@@ -26,6 +31,20 @@ LABEL_VERSION: Final = "model_version"
 LABEL_METRIC: Final = "metric"
 LABEL_DATASET: Final = "dataset"
 LABEL_FEATURE: Final = "feature"
+# Where a drift check's "current" data came from: a batch file or the traffic the model server captured.
+LABEL_SOURCE: Final = "source"
+LABEL_OUTCOME: Final = "outcome"
+
+# Values of LABEL_SOURCE.
+SOURCE_BATCH: Final = "batch"
+SOURCE_LIVE: Final = "live"
+
+# Values of LABEL_OUTCOME on the serving request counter: a 2xx answer, a 4xx for a request that does not
+# match the model's signature (never captured as traffic), a 5xx.
+OUTCOME_OK: Final = "ok"
+OUTCOME_INVALID: Final = "invalid"
+OUTCOME_ERROR: Final = "error"
+OUTCOMES: Final = (OUTCOME_OK, OUTCOME_INVALID, OUTCOME_ERROR)
 
 # The stages of the training flow, in order. Stage labels take exactly these values.
 STAGES: Final = ("ingest", "validate", "train", "evaluate", "register", "drift")
@@ -33,6 +52,7 @@ STAGES: Final = ("ingest", "validate", "train", "evaluate", "register", "drift")
 # Prometheus scrape job names of the services we watch for "down" alerts. kube-prometheus-stack names the
 # job after the Service a ServiceMonitor selects, so the components name those Services the same way.
 MLFLOW_SCRAPE_JOB: Final = "mlflow"
+SERVING_SCRAPE_JOB: Final = "model-server"
 PUSHGATEWAY_SCRAPE_JOB: Final = "pushgateway"
 
 
@@ -82,21 +102,31 @@ MODEL_CHAMPION_VERSION = _metric(
     "model_champion_version", "Version number the MLflow alias 'champion' points at.", LABEL_MODEL
 )
 DRIFT_DETECTED = _metric(
-    "drift_detected", "1 if Evidently found dataset drift in the newest batch, else 0.", LABEL_DATASET
+    "drift_detected",
+    "1 if Evidently found dataset drift in the checked data (a batch or captured live traffic), else 0.",
+    LABEL_DATASET,
+    LABEL_SOURCE,
 )
 DRIFT_SHARE = _metric(
-    "drift_share", "Share of features that drifted in the newest batch (0..1).", LABEL_DATASET
+    "drift_share", "Share of features that drifted in the checked data (0..1).", LABEL_DATASET, LABEL_SOURCE
 )
 DRIFT_SHARE_THRESHOLD = _metric(
-    "drift_share_threshold", "Drifted-feature share at which the batch counts as drifted.", LABEL_DATASET
+    "drift_share_threshold",
+    "Drifted-feature share at which the checked data counts as drifted.",
+    LABEL_DATASET,
+    LABEL_SOURCE,
 )
 DRIFT_DRIFTED_FEATURES = _metric(
-    "drift_drifted_features", "Number of features that drifted in the newest batch.", LABEL_DATASET
+    "drift_drifted_features",
+    "Number of features that drifted in the checked data.",
+    LABEL_DATASET,
+    LABEL_SOURCE,
 )
 DRIFT_FEATURE_SCORE = _metric(
     "drift_feature_score",
     "Per-feature drift score from Evidently (a p-value or a normed Wasserstein distance, by method).",
     LABEL_DATASET,
+    LABEL_SOURCE,
     LABEL_FEATURE,
 )
 
@@ -115,4 +145,46 @@ ALL_METRICS: Final = (
     DRIFT_SHARE_THRESHOLD,
     DRIFT_DRIFTED_FEATURES,
     DRIFT_FEATURE_SCORE,
+)
+
+
+def _served(suffix: str, help_text: str, *labels: str) -> MetricSpec:
+    # Scraped from the server: no pipeline label (the scrape adds job/instance/pod).
+    return MetricSpec(name=f"{PREFIX}_{suffix}", help=help_text, labels=(LABEL_MODEL, *labels))
+
+
+# prometheus_client appends `_total` to counters and `_bucket`/`_sum`/`_count` to histograms on exposition;
+# `name` is the name as exposed and queried, so counters carry their `_total` here.
+SERVING_REQUESTS = _served(
+    "serving_requests_total",
+    "Prediction requests answered, by served model version and outcome (ok, invalid, error).",
+    LABEL_VERSION,
+    LABEL_OUTCOME,
+)
+SERVING_LATENCY = _served(
+    "serving_request_duration_seconds",
+    "Wall time of one prediction request inside the server (histogram).",
+)
+SERVING_MODEL_VERSION = _served(
+    "serving_model_version", "Registry version number of the model this server answers with right now."
+)
+SERVING_MODEL_LOAD_FAILURES = _served(
+    "serving_model_load_failures_total",
+    "Times a newly aliased champion failed to load or its smoke check (the previous one kept serving).",
+)
+SERVING_CAPTURED_ROWS = _served(
+    "serving_captured_rows_total", "Request rows written to the inference capture (after sampling)."
+)
+SERVING_CAPTURE_DROPPED = _served(
+    "serving_capture_dropped_rows_total",
+    "Sampled request rows the capture could not write (queue full or a failed upload).",
+)
+
+SERVING_METRICS: Final = (
+    SERVING_REQUESTS,
+    SERVING_LATENCY,
+    SERVING_MODEL_VERSION,
+    SERVING_MODEL_LOAD_FAILURES,
+    SERVING_CAPTURED_ROWS,
+    SERVING_CAPTURE_DROPPED,
 )

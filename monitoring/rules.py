@@ -99,7 +99,7 @@ VALUE: Final = "{{ $value }}"
 def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
     """The alerts, in the order they are rendered."""
     s = settings or AlertSettings()
-    pipeline, dataset, stage = m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_STAGE
+    pipeline, dataset, stage, source = m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_STAGE, m.LABEL_SOURCE
     model, version, metric = m.LABEL_MODEL, m.LABEL_VERSION, m.LABEL_METRIC
     no_success_seconds = int(s.no_success_hours * 3600)
     rules = (
@@ -108,12 +108,15 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
         AlertRule(
             name=DRIFT_SHARE_CRITICAL,
             group="mlops-drift",
-            expr=f"max by ({pipeline}, {dataset}) ({m.DRIFT_SHARE.name}) >= {s.drift_share_critical:g}",
+            expr=(
+                f"max by ({pipeline}, {dataset}, {source}) ({m.DRIFT_SHARE.name})"
+                f" >= {s.drift_share_critical:g}"
+            ),
             for_="0s",
             severity="critical",
-            summary=f"{VALUE_PERCENT} of the features of {_label(dataset)} drifted",
+            summary=f"{VALUE_PERCENT} of the features of {_label(dataset)} ({_label(source)}) drifted",
             description=(
-                f"The share of drifted features in the newest batch of {_label(dataset)} (pipeline "
+                f"The share of drifted features in the {_label(source)} data of {_label(dataset)} (pipeline "
                 f"{_label(pipeline)}) is {VALUE_PERCENT}, at or above the critical share of "
                 f"{s.drift_share_critical:.0%}. The model is probably scoring data unlike anything it was "
                 "trained on."
@@ -122,14 +125,14 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
         AlertRule(
             name=DATA_DRIFT_DETECTED,
             group="mlops-drift",
-            expr=f"max by ({pipeline}, {dataset}) ({m.DRIFT_DETECTED.name}) == 1",
+            expr=f"max by ({pipeline}, {dataset}, {source}) ({m.DRIFT_DETECTED.name}) == 1",
             # A drift verdict is a fact about one batch and stays in the Pushgateway until the next batch:
             # there is nothing to debounce.
             for_="0s",
             severity="warning",
-            summary=f"Data drift detected in dataset {_label(dataset)}",
+            summary=f"Data drift detected in dataset {_label(dataset)} ({_label(source)})",
             description=(
-                f"Evidently found dataset drift in the newest batch of {_label(dataset)} (pipeline "
+                f"Evidently found dataset drift in the {_label(source)} data of {_label(dataset)} (pipeline "
                 f"{_label(pipeline)}). Compare the drift report with the training data before the next "
                 "retraining."
             ),

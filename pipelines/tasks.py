@@ -372,12 +372,20 @@ def drift_task(
         result_out.parent.mkdir(parents=True, exist_ok=True)
         result_out.write_text(json.dumps(summary, indent=2, sort_keys=True), encoding="utf-8")
         label = dataset_label(params)
-        report.set_metric(m.DRIFT_DETECTED, 1.0 if result.drifted else 0.0, dataset=label)
-        report.set_metric(m.DRIFT_SHARE, result.share, dataset=label)
-        report.set_metric(m.DRIFT_SHARE_THRESHOLD, result.share_threshold, dataset=label)
-        report.set_metric(m.DRIFT_DRIFTED_FEATURES, result.drifted_count, dataset=label)
+        report.set_metric(
+            m.DRIFT_DETECTED, 1.0 if result.drifted else 0.0, dataset=label, source=m.SOURCE_BATCH
+        )
+        report.set_metric(m.DRIFT_SHARE, result.share, dataset=label, source=m.SOURCE_BATCH)
+        report.set_metric(
+            m.DRIFT_SHARE_THRESHOLD, result.share_threshold, dataset=label, source=m.SOURCE_BATCH
+        )
+        report.set_metric(
+            m.DRIFT_DRIFTED_FEATURES, result.drifted_count, dataset=label, source=m.SOURCE_BATCH
+        )
         for feature, value in result.feature_scores.items():
-            report.set_metric(m.DRIFT_FEATURE_SCORE, value, dataset=label, feature=feature)
+            report.set_metric(
+                m.DRIFT_FEATURE_SCORE, value, dataset=label, source=m.SOURCE_BATCH, feature=feature
+            )
         report.result = summary
         return summary
 

@@ -43,12 +43,12 @@ def _target(stack: AlertingStack) -> telemetry.MetricsTarget:
 
 def _drift_batch(share: float, drifted: bool, dataset: str = DATASET) -> telemetry.MetricsBatch:
     batch = telemetry.MetricsBatch(PIPELINE, "drift")
-    batch.set(m.DRIFT_DETECTED, 1.0 if drifted else 0.0, dataset=dataset)
-    batch.set(m.DRIFT_SHARE, share, dataset=dataset)
-    batch.set(m.DRIFT_SHARE_THRESHOLD, 0.5, dataset=dataset)
-    batch.set(m.DRIFT_DRIFTED_FEATURES, round(share * len(FEATURES)), dataset=dataset)
+    batch.set(m.DRIFT_DETECTED, 1.0 if drifted else 0.0, dataset=dataset, source=m.SOURCE_BATCH)
+    batch.set(m.DRIFT_SHARE, share, dataset=dataset, source=m.SOURCE_BATCH)
+    batch.set(m.DRIFT_SHARE_THRESHOLD, 0.5, dataset=dataset, source=m.SOURCE_BATCH)
+    batch.set(m.DRIFT_DRIFTED_FEATURES, round(share * len(FEATURES)), dataset=dataset, source=m.SOURCE_BATCH)
     for number, feature in enumerate(FEATURES):
-        batch.set(m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, feature=feature)
+        batch.set(m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, source=m.SOURCE_BATCH, feature=feature)
     return batch
 
 
@@ -84,7 +84,7 @@ def test_drift_and_failed_stage_notify_and_resolve(stack: AlertingStack) -> None
     )
     latencies["drift detected"] = notification.received_at - pushed
     assert drift["labels"]["severity"] == "warning"
-    assert drift["annotations"]["summary"] == f"Data drift detected in dataset {DATASET}"
+    assert drift["annotations"]["summary"] == f"Data drift detected in dataset {DATASET} (batch)"
     assert f"pipeline {PIPELINE}" in drift["annotations"]["description"]
     assert drift["annotations"]["runbook_url"] == "docs/runbooks/data-drift-detected.md"
     assert notification.payload["receiver"] == "mlops-warning"

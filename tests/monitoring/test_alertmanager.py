@@ -111,7 +111,7 @@ def test_drift_share_critical_inhibits_drift_detected_for_the_same_dataset() -> 
     assert {
         "source_matchers": [f'alertname="{rules.DRIFT_SHARE_CRITICAL}"'],
         "target_matchers": [f'alertname="{rules.DATA_DRIFT_DETECTED}"'],
-        "equal": ["pipeline", "dataset"],
+        "equal": ["pipeline", "dataset", "source"],
     } in inhibit
 
 

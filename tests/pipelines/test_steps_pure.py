@@ -113,10 +113,10 @@ def test_successful_stage_publishes_its_samples_with_its_outcome(tmp_path: Path)
 
     env = {"MLOPS_METRICS_DIR": str(tmp_path)}
     with run_stage("drift", env=env) as report:
-        report.set_metric(m.DRIFT_SHARE, 0.25, dataset="d")
+        report.set_metric(m.DRIFT_SHARE, 0.25, dataset="d", source=m.SOURCE_BATCH)
     text = (tmp_path / "breast-cancer-training-drift.prom").read_text()
     assert 'mlops_pipeline_stage_success{pipeline="breast-cancer-training",stage="drift"} 1.0' in text
-    assert 'mlops_drift_share{dataset="d",pipeline="breast-cancer-training"} 0.25' in text
+    assert 'mlops_drift_share{dataset="d",pipeline="breast-cancer-training",source="batch"} 0.25' in text
 
 
 def test_unreachable_pushgateway_is_a_warning_not_a_failure(caplog: pytest.LogCaptureFixture) -> None:

@@ -37,7 +37,7 @@ def test_unknown_stage_and_wrong_labels_are_refused() -> None:
         telemetry.stage_outcome("p", "deploy", succeeded=True, duration_seconds=1)
     batch = telemetry.MetricsBatch("p")
     with pytest.raises(
-        ValueError, match="mlops_drift_share takes labels \\['dataset'\\], got \\['feature'\\]"
+        ValueError, match="mlops_drift_share takes labels \\['dataset', 'source'\\], got \\['feature'\\]"
     ):
         batch.set(m.DRIFT_SHARE, 0.5, feature="x")
 
