@@ -89,7 +89,7 @@ def test_every_stage_and_the_run_report_success_metrics(first_run: tuple[FlowEnv
     assert f"mlops_model_champion_version{{{labels}}} 1.0" in register
     assert 'metric="roc_auc",model_name="breast-cancer-classifier",model_version="1"' in register
     drift = env.metric_file("drift")
-    assert 'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training"} 0.0' in drift
+    assert 'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 0.0' in drift
     assert drift.count("mlops_drift_feature_score{") == 30
 
 
@@ -116,7 +116,7 @@ def test_second_run_on_drifted_batch_keeps_champion_and_detects_drift(
     assert int(_client(env).get_model_version_by_alias(MODEL, "champion").version) == 1
     assert results["drift"]["drifted"]
     assert (
-        'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training"} 1.0'
+        'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 1.0'
         in env.metric_file("drift")
     )
 
