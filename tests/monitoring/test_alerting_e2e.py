@@ -170,7 +170,7 @@ def _dashboard_queries(slugs: set[str]) -> list[tuple[str, str]]:
             continue
         for panel in spec.model.panels or []:
             for target in getattr(panel, "targets", None) or []:
-                expr = re.sub(r"\$pipeline\b", ".*", target.expr)
+                expr = re.sub(r"\$(pipeline|source|model)\b", ".*", target.expr)
                 found.append((f"{spec.slug} / {panel.title}", expr))
     return found
 
