@@ -26,9 +26,6 @@ from components import k8s as kb
 from components.dvc_remote import ARTIFACT_PREFIX, CAPTURE_PREFIX, read_only_policy_document
 from components.kubeflow import merge_policies
 from components.model_server import (
-    ENV_CAPTURE_URI,
-    ENV_MODEL_ALIAS,
-    ENV_MODEL_NAME,
     MinioStore,
     MlflowAccess,
     ObjectStore,
@@ -44,14 +41,18 @@ from components.model_server import (
 from components.monitoring import PUSHGATEWAY_POD, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from pipelines.telemetry import PUSHGATEWAY_URL_ENV
+from serving.config import (
+    CAPTURE_RETENTION_DAYS_ENV,
+    CAPTURE_URI_ENV,
+    LIVE_DRIFT_MIN_ROWS_ENV,
+    LIVE_DRIFT_WINDOW_HOURS_ENV,
+    MODEL_ALIAS_ENV,
+    MODEL_NAME_ENV,
+)
 
 APP: Final = "live-drift"
 MLFLOW_SECRET: Final = "live-drift-mlflow"
 STORE_SECRET: Final = "live-drift-object-store"
-ENV_WINDOW_HOURS: Final = "MLOPS_LIVE_DRIFT_WINDOW_HOURS"
-ENV_MIN_ROWS: Final = "MLOPS_LIVE_DRIFT_MIN_ROWS"
-ENV_RETENTION_DAYS: Final = "MLOPS_CAPTURE_RETENTION_DAYS"
-"""Set on MinIO only: there the check prunes parts older than this; on AWS a lifecycle rule does."""
 # Evidently on a day of captured rows of 30 features takes seconds and a few hundred MiB (FACTS: 100k x 20
 # in 10 s); the limit leaves room for the imports and a window far larger than the minimum.
 JOB_RESOURCES: Final = kb.Resources(
@@ -101,11 +102,13 @@ def validate_live_drift_args(args: LiveDriftCheckArgs) -> None:
         raise ValueError(
             f"LiveDriftCheckArgs.schedule = {args.schedule!r}: expected five cron fields like '15 * * * *'"
         )
-    if args.window_hours < 1 or args.min_rows < 1 or args.retention_days < 1:
-        raise ValueError(
-            "LiveDriftCheckArgs: window_hours, min_rows and retention_days must be at least 1, got "
-            f"{args.window_hours}, {args.min_rows}, {args.retention_days}"
-        )
+    # The ranges `python -m serving live-drift` accepts (serving/config.py): anything else fails every run.
+    if not 1 <= args.window_hours <= 720:
+        raise ValueError(f"LiveDriftCheckArgs.window_hours = {args.window_hours}: expected 1..720")
+    if args.min_rows < 30:
+        raise ValueError(f"LiveDriftCheckArgs.min_rows = {args.min_rows}: expected at least 30")
+    if not 1 <= args.retention_days <= 3650:
+        raise ValueError(f"LiveDriftCheckArgs.retention_days = {args.retention_days}: expected 1..3650")
     if args.active_deadline_seconds < 60:
         raise ValueError(
             f"LiveDriftCheckArgs.active_deadline_seconds = {args.active_deadline_seconds}: expected >= 60"
@@ -119,17 +122,18 @@ def selector() -> dict[str, str]:
 def job_env(args: LiveDriftCheckArgs, tracking_uri: str, bucket: str) -> list[dict[str, Any]]:
     env: list[dict[str, Any]] = [
         {"name": "HOME", "value": "/tmp"},
-        {"name": ENV_MODEL_NAME, "value": args.model_name},
-        {"name": ENV_MODEL_ALIAS, "value": args.model_alias},
-        {"name": ENV_CAPTURE_URI, "value": capture_uri(bucket)},
-        {"name": ENV_WINDOW_HOURS, "value": str(args.window_hours)},
-        {"name": ENV_MIN_ROWS, "value": str(args.min_rows)},
+        {"name": MODEL_NAME_ENV, "value": args.model_name},
+        {"name": MODEL_ALIAS_ENV, "value": args.model_alias},
+        {"name": CAPTURE_URI_ENV, "value": capture_uri(bucket)},
+        {"name": LIVE_DRIFT_WINDOW_HOURS_ENV, "value": str(args.window_hours)},
+        {"name": LIVE_DRIFT_MIN_ROWS_ENV, "value": str(args.min_rows)},
         {"name": PUSHGATEWAY_URL_ENV, "value": args.pushgateway_url},
         *mlflow_env(tracking_uri, MLFLOW_SECRET),
         *store_env(args.store, STORE_SECRET),
     ]
+    # On AWS the bucket's lifecycle rule expires the capture; on MinIO the check prunes it itself.
     if isinstance(args.store, MinioStore):
-        env.append({"name": ENV_RETENTION_DAYS, "value": str(args.retention_days)})
+        env.append({"name": CAPTURE_RETENTION_DAYS_ENV, "value": str(args.retention_days)})
     return env
 
 

@@ -38,6 +38,15 @@ from components.kubeflow import STEP_POD_SELECTOR, merge_policies
 from components.monitoring import MONITORING_API_VERSION, PROMETHEUS_POD
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from monitoring import metrics as m
+from serving.config import (
+    CAPTURE_SAMPLE_RATE_ENV,
+    CAPTURE_URI_ENV,
+    MODEL_ALIAS_ENV,
+    MODEL_NAME_ENV,
+    POLL_SECONDS_ENV,
+)
+from serving.config import DEFAULT_HTTP_PORT as HTTP_PORT
+from serving.config import DEFAULT_METRICS_PORT as METRICS_PORT
 
 if TYPE_CHECKING:
     from components.cluster import PlatformCluster
@@ -47,8 +56,6 @@ if TYPE_CHECKING:
 APP: Final = m.SERVING_SCRAPE_JOB
 """The Deployment, Service and ServiceAccount name; Prometheus names the scrape job after the Service."""
 COMPONENT: Final = "inference"
-HTTP_PORT: Final = 8080
-METRICS_PORT: Final = 8082
 MODEL_CLIENT_LABEL: Final = "mlops.platform/model-client"
 """A namespace or pod labelled `mlops.platform/model-client=true` may call the model server."""
 MLFLOW_SECRET: Final = "model-server-mlflow"
@@ -57,13 +64,6 @@ SCRAPE_INTERVAL: Final = "30s"
 S3_HTTPS_PORT: Final = 443
 POD_IDENTITY_AGENT_PORT: Final = 80
 
-# The model server's environment (CONTRACT B). The serving package reads the same names; the lead folds
-# both into the one registry of MLOPS_* variables (pipelines/env.py) when it lands.
-ENV_MODEL_NAME: Final = "MLOPS_SERVING_MODEL_NAME"
-ENV_MODEL_ALIAS: Final = "MLOPS_SERVING_MODEL_ALIAS"
-ENV_POLL_SECONDS: Final = "MLOPS_SERVING_POLL_SECONDS"
-ENV_CAPTURE_URI: Final = "MLOPS_CAPTURE_URI"
-ENV_CAPTURE_SAMPLE_RATE: Final = "MLOPS_CAPTURE_SAMPLE_RATE"
 
 # Measured: see docs/serving-cluster.md ("What it costs"). The limit leaves room for a second model during
 # the swap (old and new both loaded for a moment).
@@ -284,11 +284,11 @@ def selector() -> dict[str, str]:
 def server_env(args: ModelServerArgs, tracking_uri: str, bucket: str) -> list[dict[str, Any]]:
     return [
         {"name": "HOME", "value": "/tmp"},
-        {"name": ENV_MODEL_NAME, "value": args.model_name},
-        {"name": ENV_MODEL_ALIAS, "value": args.model_alias},
-        {"name": ENV_POLL_SECONDS, "value": str(args.poll_seconds)},
-        {"name": ENV_CAPTURE_URI, "value": capture_uri(bucket)},
-        {"name": ENV_CAPTURE_SAMPLE_RATE, "value": f"{args.capture_sample_rate:g}"},
+        {"name": MODEL_NAME_ENV, "value": args.model_name},
+        {"name": MODEL_ALIAS_ENV, "value": args.model_alias},
+        {"name": POLL_SECONDS_ENV, "value": str(args.poll_seconds)},
+        {"name": CAPTURE_URI_ENV, "value": capture_uri(bucket)},
+        {"name": CAPTURE_SAMPLE_RATE_ENV, "value": f"{args.capture_sample_rate:g}"},
         *mlflow_env(tracking_uri, MLFLOW_SECRET),
         *store_env(args.store, STORE_SECRET),
     ]

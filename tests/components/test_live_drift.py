@@ -217,7 +217,9 @@ BASE = LiveDriftCheckArgs(
     [
         ({"schedule": "hourly"}, "schedule = 'hourly'"),
         ({"schedule": "* * * *"}, "five cron fields"),
-        ({"window_hours": 0}, "window_hours"),
+        ({"window_hours": 0}, "window_hours = 0: expected 1..720"),
+        ({"min_rows": 29}, "min_rows = 29: expected at least 30"),
+        ({"retention_days": 0}, "retention_days = 0"),
         ({"active_deadline_seconds": 10}, "active_deadline_seconds = 10"),
     ],
 )
