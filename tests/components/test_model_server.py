@@ -385,3 +385,65 @@ def test_minio_store_policies_name_the_minio_pods() -> None:
     policies = network_policies(dataclasses.replace(BASE, store=store))
     assert allowed(policies, SERVER, Pod("minio", {"app": "minio"}), 9000)
     assert not allowed(policies, SERVER, Pod("minio", {"app": "console"}), 9000)
+
+
+# --- together with the other components' policies (the wiring __main__ must do) ----------------------------
+
+
+def _platform_policies(args: ModelServerArgs, *, wired: bool) -> list[dict[str, Any]]:
+    """Every namespace's policies as the components declare them; `wired` adds `serving` where the
+    model server and the live drift check must be let in (MLflow, MinIO, the Pushgateway, the steps)."""
+    from components import kubeflow, minio, mlflow, monitoring
+    from components.live_drift import LiveDriftCheckArgs
+    from components.live_drift import network_policy as live_drift_policy
+
+    extra = ("serving",) if wired else ()
+    store = mlflow.MinioArtifacts("mlflow", "http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s")
+    return [
+        *network_policies(args),
+        live_drift_policy(
+            LiveDriftCheckArgs(
+                args.image, "m", args.store, args.mlflow, "http://pushgateway.monitoring.svc:9091"
+            )
+        ),
+        *mlflow.network_policies("mlflow", ("kubeflow", "monitoring", *extra), store, None),
+        *minio.network_policies(minio.MinioArgs(10, client_namespaces=("mlflow", "kubeflow", *extra))),
+        *monitoring.network_policies("monitoring", ("kubeflow", *extra)),
+        *kubeflow.network_policies(
+            mlflow_namespace="mlflow",
+            monitoring_namespace="monitoring",
+            minio_namespace="minio",
+            pod_identity=False,
+            model_server_namespace="serving" if wired else None,
+        ),
+    ]
+
+
+LOCAL_ARGS = dataclasses.replace(
+    BASE,
+    store=MinioStore("http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s"),
+    mlflow=MlflowAccess("http://mlflow:5000", "mlflow", dict(MLFLOW.labels), 5000, "u", "p"),
+)
+CHECK = Pod("serving", kb.selector_labels("live-drift", "check"), ip="10.0.70.30")
+PUSHGATEWAY = Pod("monitoring", {"app.kubernetes.io/name": "prometheus-pushgateway"})
+
+
+def test_wired_into_the_platform_every_flow_serving_needs_is_open_on_both_sides() -> None:
+    policies = _platform_policies(LOCAL_ARGS, wired=True)
+    assert allowed(policies, SERVER, MLFLOW, 5000), "MLflow's ingress must admit `serving`"
+    assert allowed(policies, SERVER, MINIO, 9000), "MinIO's ingress must admit `serving`"
+    assert allowed(policies, CHECK, MLFLOW, 5000) and allowed(policies, CHECK, MINIO, 9000)
+    assert allowed(policies, CHECK, PUSHGATEWAY, 9091), "the Pushgateway must admit `serving`"
+    assert allowed(policies, STEP, SERVER, HTTP_PORT), "the steps' egress must include `serving`"
+    assert allowed(policies, PROMETHEUS, SERVER, METRICS_PORT)
+    assert not allowed(policies, SERVER, MYSQL, 3306) and not allowed(policies, SERVER, SEAWEEDFS, 8333)
+    assert not allowed(policies, KFP_API, SERVER, HTTP_PORT)
+
+
+def test_unwired_the_other_namespaces_keep_serving_out() -> None:
+    """Why the wiring matters: each side's default deny holds until its component lists `serving`."""
+    policies = _platform_policies(LOCAL_ARGS, wired=False)
+    assert not allowed(policies, SERVER, MLFLOW, 5000)
+    assert not allowed(policies, SERVER, MINIO, 9000)
+    assert not allowed(policies, CHECK, PUSHGATEWAY, 9091)
+    assert not allowed(policies, STEP, SERVER, HTTP_PORT)
