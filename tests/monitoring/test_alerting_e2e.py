@@ -48,7 +48,9 @@ def _drift_batch(share: float, drifted: bool, dataset: str = DATASET) -> telemet
     batch.set(m.DRIFT_SHARE_THRESHOLD, 0.5, dataset=dataset, source=m.SOURCE_BATCH)
     batch.set(m.DRIFT_DRIFTED_FEATURES, round(share * len(FEATURES)), dataset=dataset, source=m.SOURCE_BATCH)
     for number, feature in enumerate(FEATURES):
-        batch.set(m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, source=m.SOURCE_BATCH, feature=feature)
+        batch.set(
+            m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, source=m.SOURCE_BATCH, feature=feature
+        )
     return batch
 
 
