@@ -245,7 +245,7 @@ def test_dashboards_ship_as_configmaps_labelled_for_grafanas_sidecar(stack: str)
         if x.inputs["metadata"].get("namespace") == "monitoring"
     }
     committed = sorted(DASHBOARD_DIR.glob("*.json"))
-    assert len(committed) == 3
+    assert {p.stem for p in committed} == {"mlops-platform", "mlops-training", "mlops-drift", "mlops-serving"}
     for path in committed:
         configmap = configmaps[f"dashboard-{path.stem}"]
         assert configmap.inputs["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
