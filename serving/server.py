@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
 import re
@@ -234,3 +235,7 @@ def _log_to_stderr() -> None:
 def run(config: ServerConfig) -> None:
     _log_to_stderr()
     asyncio.run(serve(config))
+    # Everything is written and closed. Interpreter teardown would now run the garbage collector over what
+    # MLServer, MLflow and scikit-learn allocated (about 3 s measured here, on every stop and every rolling
+    # update); frozen objects are out of its reach, so the process exits in a fraction of a second.
+    gc.freeze()
