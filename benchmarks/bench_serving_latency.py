@@ -15,6 +15,7 @@ Run: `python -m benchmarks.bench_serving_latency [--rounds N] [--requests N]` fr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -61,12 +62,12 @@ def measure(rounds: int, requests_per_round: int) -> dict[str, Any]:
         folder = Path(scratch)
         registry = make_registry(folder / "registry")
         registry.set_champion(registry.train_and_register(frame))
-        common = {"model_name": MODEL_NAME, "tracking_uri": registry.tracking_uri, "poll_seconds": 60.0}
+        server = functools.partial(
+            serve_locally, model_name=MODEL_NAME, tracking_uri=registry.tracking_uri, poll_seconds=60.0
+        )
         with (
-            serve_locally(log_path=folder / "off.log", capture_uri="", **common) as off,
-            serve_locally(
-                log_path=folder / "on.log", capture_uri=str(folder / "capture"), flush_seconds=1.0, **common
-            ) as on,
+            server(log_path=folder / "off.log", capture_uri="") as off,
+            server(log_path=folder / "on.log", capture_uri=str(folder / "capture"), flush_seconds=1.0) as on,
             requests.Session() as off_session,
             requests.Session() as on_session,
         ):
