@@ -101,7 +101,7 @@ MODEL_SERVER = ImageBuild(
     name="model-server",
     repository="mlops-serving",
     dockerfile="docker/serving/Dockerfile",
-    inputs=("docker/serving", "monitoring", "pipelines", "serving"),
+    inputs=("docker/serving", "params.yaml", "monitoring", "pipelines", "serving"),
     version=MLSERVER_VERSION,
 )
 
