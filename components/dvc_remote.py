@@ -16,9 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 DVC_PREFIX = "dvc"
+"""Where DVC keeps its content-addressed cache inside the bucket; MLflow artifacts go under `mlflow/`."""
 ARTIFACT_PREFIX = "mlflow"
 """Where MLflow keeps its artifacts in the same bucket (MLflow writes there, pipeline steps too)."""
-"""Where DVC keeps its content-addressed cache inside the bucket; MLflow artifacts go under `mlflow/`."""
+CAPTURE_PREFIX = "inference-capture"
+"""Where the model server writes the rows it captured (Parquet parts), expired after the retention."""
 
 
 # --- pure policy documents -------------------------------------------------------------------------------
@@ -162,6 +164,40 @@ class DvcRemoteArgs:
     """Protect the bucket and key from deletion and keep them in AWS if removed from the program."""
     remote_name: str = "storage"
     """The DVC remote's name in the printed commands."""
+    capture_retention_days: int | None = None
+    """Days captured inference rows (`inference-capture/`) are kept; None when nothing is served."""
+
+
+def capture_lifecycle_rules(retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """Captured requests are gone `retention_days` after they were written, old versions included.
+
+    On a versioned bucket an expiration only adds a delete marker; the row data would stay for the
+    bucket-wide noncurrent window on top. S3 honours the shorter of overlapping expirations, so the
+    capture prefix's noncurrent versions go one day later, and the markers left behind are removed.
+    """
+    if retention_days < 1:
+        raise ValueError(f"DvcRemoteArgs.capture_retention_days = {retention_days}: expected at least 1")
+    capture = aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=f"{CAPTURE_PREFIX}/")
+    return [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-inference-capture",
+            status="Enabled",
+            filter=capture,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=retention_days),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=1
+            ),
+        ),
+        # S3 refuses Days and ExpiredObjectDeleteMarker in one rule's expiration.
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="remove-inference-capture-delete-markers",
+            status="Enabled",
+            filter=capture,
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(
+                expired_object_delete_marker=True
+            ),
+        ),
+    ]
 
 
 class DvcRemote(pulumi.ComponentResource):
@@ -176,6 +212,11 @@ class DvcRemote(pulumi.ComponentResource):
             raise ValueError(
                 "DvcRemoteArgs: force_destroy=True with protect=True; a protected bucket keeps its data"
             )
+        capture_rules = (
+            capture_lifecycle_rules(args.capture_retention_days)
+            if args.capture_retention_days is not None
+            else []
+        )
         super().__init__("mlops:dvc_remote:DvcRemote", name, None, opts)
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
         child = pulumi.ResourceOptions(parent=self)
@@ -224,6 +265,7 @@ class DvcRemote(pulumi.ComponentResource):
                         days_after_initiation=args.abort_multipart_days
                     ),
                 ),
+                *capture_rules,
             ],
             # S3 rejects noncurrent-version rules until versioning is on.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),

@@ -1,7 +1,8 @@
 """Our own container images, built and pushed by `pulumi up`, deployed by digest.
 
-Two images are ours: the MLflow server (the upstream image has no PostgreSQL driver or boto3) and the
-training steps (every KFP component runs in it). `pulumi up` builds each with BuildKit
+Three images are ours: the MLflow server (the upstream image has no PostgreSQL driver or boto3), the
+training steps (every KFP component runs in it) and the model server (MLServer with mlserver-mlflow and our
+serving code; the live drift check runs in it too). `pulumi up` builds each with BuildKit
 (pulumi-docker-build), pushes it to the stack's registry and hands the other components a reference of
 the form `registry/repository:tag@sha256:digest`, so what runs is exactly what was built, and images are
 pinned by digest without anyone copying digests into code.
@@ -22,7 +23,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from components.github_oidc import BUILD_CACHE_TAG
-from components.versions import MLFLOW_VERSION
+from components.versions import MLFLOW_VERSION, MLSERVER_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,6 +96,13 @@ MLFLOW_SERVER = ImageBuild(
     inputs=("docker/mlflow",),
     version=MLFLOW_VERSION,
     context="docker/mlflow",
+)
+MODEL_SERVER = ImageBuild(
+    name="model-server",
+    repository="mlops-serving",
+    dockerfile="docker/serving/Dockerfile",
+    inputs=("docker/serving", "params.yaml", "monitoring", "pipelines", "serving"),
+    version=MLSERVER_VERSION,
 )
 
 

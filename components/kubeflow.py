@@ -41,6 +41,7 @@ from components.monitoring import KUBE_API_PORTS, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from components.versions import kubeflow_pipelines_manifest_url
 from pipelines import cluster_env
+from serving.config import DEFAULT_HTTP_PORT as MODEL_SERVER_HTTP_PORT
 
 NAMESPACE = "kubeflow"  # upstream's manifests hard-wire it (cluster-scoped bindings reference it)
 PIPELINE_RUNNER = "pipeline-runner"
@@ -254,6 +255,8 @@ class KubeflowPipelinesArgs:
     """Where the MLflow server runs (steps may reach its port there)."""
     monitoring_namespace: str = "monitoring"
     """Where the Pushgateway runs (steps push to it) and Prometheus scrapes from."""
+    model_server_namespace: str | None = None
+    """Where the model server runs (steps may call its HTTP port there); None when nothing is served."""
     overlay_root: Path = OVERLAY_ROOT
     """Where the generated overlays are written, relative to the project directory (Pulumi runs the
     provider there)."""
@@ -484,14 +487,15 @@ def network_policies(
     monitoring_namespace: str,
     minio_namespace: str | None,
     pod_identity: bool,
+    model_server_namespace: str | None = None,
 ) -> list[dict[str, Any]]:
     """Default deny in `kubeflow`, then each flow the 2.17.0 components and our steps use, and nothing else.
 
     Pipeline steps (every pod of an Argo Workflow: driver, launcher, executor) reach the API server, MLMD,
-    the object store, MLflow, the Pushgateway, MinIO on `local` and HTTPS (S3, the Kubernetes API), never
-    MySQL: only the API server and MLMD may connect to it. The UI is reached by port-forward, which
-    NetworkPolicy does not see. Prometheus (in `monitoring_namespace`) scrapes the API server and the
-    two controllers.
+    the object store, MLflow, the Pushgateway, the model server (when one runs), MinIO on `local` and HTTPS
+    (S3, the Kubernetes API), never MySQL: only the API server and MLMD may connect to it. The UI is
+    reached by port-forward, which NetworkPolicy does not see. Prometheus (in `monitoring_namespace`)
+    scrapes the API server and the two controllers.
     """
     ns = NAMESPACE
     api_ports = [API_HTTP_PORT, API_GRPC_PORT]
@@ -507,6 +511,8 @@ def network_policies(
     ]
     if minio_namespace is not None:
         step_egress.append(_rule("to", [_namespace(minio_namespace)], [MINIO_S3_PORT]))
+    if model_server_namespace is not None:
+        step_egress.append(_rule("to", [_namespace(model_server_namespace)], [MODEL_SERVER_HTTP_PORT]))
     if pod_identity:
         step_egress.append(kb.to_cidrs_rule([kb.POD_IDENTITY_AGENT_CIDR], [80]))
     policies = [
@@ -647,6 +653,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
             monitoring_namespace=args.monitoring_namespace,
             minio_namespace=args.minio.namespace if args.minio is not None else None,
             pod_identity=args.aws is not None,
+            model_server_namespace=args.model_server_namespace,
         ):
             kb.declare_network_policy(f"{name}-netpol-{policy['metadata']['name']}", policy, in_ns)
         self._tracking_secret(args, in_ns)

@@ -2,10 +2,12 @@
 
 The pipeline steps log as `mlops-pipelines`, an ordinary MLflow user with MANAGE on the training
 experiment and the registered model (and on whatever it creates itself); it cannot manage users or touch
-other teams' experiments beyond MLflow's default READ. Its password is generated and reaches pods only
-through Secrets. A Job in the MLflow image runs `components/mlflow_users_sync.py` (shipped in a ConfigMap)
-as the admin: it creates the user, or resets its password, and applies the grants. The Job is replaced,
-and so runs again, when the script, the grants or the password change.
+other teams' experiments beyond MLflow's default READ. With `model_server_user`, the model server gets its
+own user too, `mlops-model-server`, with READ only on the same experiments and models: it loads the
+champion and cannot move an alias. Passwords are generated and reach pods only through Secrets. A Job
+in the MLflow image runs `components/mlflow_users_sync.py` (shipped in a ConfigMap) as the admin: it
+creates each user, or resets its password, and applies the grants. The Job is replaced, and so runs
+again, when the script, the grants or a password change.
 
 Prometheus keeps scraping `/metrics` as the admin: MLflow's basic-auth app (3.17, fail-closed) serves that
 route to admins only. The ServiceMonitor reads the admin Secret in MLflow's own namespace; no copy leaves it.
@@ -26,7 +28,7 @@ import pulumi_random as random
 
 from components import k8s as kb
 from components import mlflow as mlflow_server
-from components.mlflow_users_sync import READY_TIMEOUT_ENV, USERS_ENV, UserSpec
+from components.mlflow_users_sync import READ, READY_TIMEOUT_ENV, USERS_ENV, UserSpec
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
@@ -37,6 +39,14 @@ CREDENTIALS_SECRET = "mlflow-platform-users"
 PIPELINE_USER = "mlops-pipelines"
 PIPELINE_PASSWORD_KEY = "pipelines-password"
 PIPELINE_PASSWORD_ENV = "MLOPS_PIPELINES_PASSWORD"
+MODEL_SERVER_USER = "mlops-model-server"
+MODEL_SERVER_PASSWORD_KEY = "model-server-password"
+MODEL_SERVER_PASSWORD_ENV = "MLOPS_MODEL_SERVER_PASSWORD"
+# Where the sync Job finds each user's password in the credentials Secret.
+PASSWORD_KEYS = {
+    PIPELINE_PASSWORD_ENV: PIPELINE_PASSWORD_KEY,
+    MODEL_SERVER_PASSWORD_ENV: MODEL_SERVER_PASSWORD_KEY,
+}
 SCRIPT_DIR = "/scripts"
 SYNC_RESOURCES = kb.Resources(
     cpu_request="100m", memory_request="256Mi", cpu_limit="500m", memory_limit="512Mi"
@@ -62,6 +72,8 @@ class MlflowUsersArgs:
     server_port: int = mlflow_server.PORT
     depends_on: Sequence[pulumi.Resource] = ()
     """The MLflow server: the Job talks to it."""
+    model_server_user: bool = False
+    """Also create `mlops-model-server`, with READ only on the experiments and models (serving.enabled)."""
 
     @classmethod
     def for_server(
@@ -93,6 +105,16 @@ def pipeline_user_spec(args: MlflowUsersArgs) -> UserSpec:
     )
 
 
+def model_server_user_spec(args: MlflowUsersArgs) -> UserSpec:
+    return UserSpec(
+        username=MODEL_SERVER_USER,
+        password_env=MODEL_SERVER_PASSWORD_ENV,
+        experiments=tuple(args.experiments),
+        registered_models=tuple(args.registered_models),
+        permission=READ,
+    )
+
+
 def sync_fingerprint(script: str, users: Sequence[UserSpec], password: str) -> str:
     """Changes when anything the Job applies changes, so Pulumi replaces (re-runs) it. A hash, never the
     password itself, reaches the Job's annotations."""
@@ -111,7 +133,10 @@ def sync_job_manifest(
             {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
             kb.secret_env("MLFLOW_TRACKING_USERNAME", args.admin_secret, "admin-username"),
             kb.secret_env("MLFLOW_TRACKING_PASSWORD", args.admin_secret, "admin-password"),
-            kb.secret_env(PIPELINE_PASSWORD_ENV, CREDENTIALS_SECRET, PIPELINE_PASSWORD_KEY),
+            *(
+                kb.secret_env(u.password_env, CREDENTIALS_SECRET, PASSWORD_KEYS[u.password_env])
+                for u in users
+            ),
             {"name": USERS_ENV, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
             {"name": READY_TIMEOUT_ENV, "value": "600"},
             # Egress is MLflow and DNS only: nothing to phone home to. HOME: the root filesystem is read-only.
@@ -162,6 +187,8 @@ def network_policy(args: MlflowUsersArgs) -> dict[str, Any]:
 class MlflowUsers(pulumi.ComponentResource):
     pipeline_username: str
     pipeline_password: pulumi.Output[str]
+    model_server_username: str | None = None
+    model_server_password: pulumi.Output[str] | None = None
 
     def __init__(self, name: str, args: MlflowUsersArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("mlops:mlflow:MlflowUsers", name, None, opts)
@@ -175,14 +202,29 @@ class MlflowUsers(pulumi.ComponentResource):
         password = random.RandomPassword(f"{name}-pipelines-password", length=32, special=False, opts=child)
         self.pipeline_username = PIPELINE_USER
         secret_password: pulumi.Output[str] = pulumi.Output.secret(password.result)
+        credentials_data: dict[str, pulumi.Input[str]] = {
+            "pipelines-username": PIPELINE_USER,
+            PIPELINE_PASSWORD_KEY: secret_password,
+        }
+        users = [pipeline_user_spec(args)]
+        passwords: list[pulumi.Output[str]] = [password.result]
+        reader_password: pulumi.Output[str] | None = None
+        if args.model_server_user:
+            reader = random.RandomPassword(
+                f"{name}-model-server-password", length=32, special=False, opts=child
+            )
+            reader_password = pulumi.Output.secret(reader.result)
+            credentials_data |= {
+                "model-server-username": MODEL_SERVER_USER,
+                MODEL_SERVER_PASSWORD_KEY: reader_password,
+            }
+            users.append(model_server_user_spec(args))
+            passwords.append(reader.result)
         credentials = k8s.core.v1.Secret(
             f"{name}-credentials",
             metadata={"name": CREDENTIALS_SECRET, "namespace": args.namespace, "labels": kb.labels(APP)},
             type="Opaque",
-            string_data={
-                "pipelines-username": PIPELINE_USER,
-                PIPELINE_PASSWORD_KEY: secret_password,
-            },
+            string_data=credentials_data,
             opts=child,
         )
         service_account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, child)
@@ -194,10 +236,11 @@ class MlflowUsers(pulumi.ComponentResource):
         )
         policy = kb.declare_network_policy(f"{name}-netpol", network_policy(args), child)
 
-        users = [pipeline_user_spec(args)]
-        # A hash of a 32-character random password reveals nothing; unsecret, the Job's diff stays readable.
+        # A hash of 32-character random passwords reveals nothing; unsecret, the Job's diff stays readable.
         fingerprint = pulumi.Output.unsecret(
-            password.result.apply(lambda secret: sync_fingerprint(script, users, secret))
+            pulumi.Output.all(*passwords).apply(
+                lambda secrets: sync_fingerprint(script, users, "\n".join(secrets))
+            )
         )
         job = pulumi.Output.all(args.image, args.tracking_uri, fingerprint).apply(
             lambda values: sync_job_manifest(args, users, values[0], values[1], values[2])
@@ -214,6 +257,15 @@ class MlflowUsers(pulumi.ComponentResource):
         # Handed out only once the Job has created the user: the steps' Secret never names a user that
         # does not exist yet (pulumi-kubernetes waits for a Job to complete).
         self.pipeline_password = pulumi.Output.all(sync_job.id, secret_password).apply(lambda done: done[1])
+        if reader_password is not None:
+            self.model_server_username = MODEL_SERVER_USER
+            self.model_server_password = pulumi.Output.all(sync_job.id, reader_password).apply(
+                lambda done: done[1]
+            )
         self.register_outputs(
-            {"pipeline_username": PIPELINE_USER, "pipeline_password": self.pipeline_password}
+            {
+                "pipeline_username": PIPELINE_USER,
+                "pipeline_password": self.pipeline_password,
+                "model_server_password": self.model_server_password,
+            }
         )

@@ -6,9 +6,10 @@ its password reset to the configured one, and every grant is applied again.
 
 Environment:
   MLFLOW_TRACKING_URI, MLFLOW_TRACKING_USERNAME, MLFLOW_TRACKING_PASSWORD   the server and its admin
-  MLOPS_MLFLOW_USERS   JSON list of {"username", "password_env", "experiments", "registered_models"}:
-                       each user's password is read from the variable `password_env` names; the user gets
-                       MANAGE on the named experiments and registered models, created if missing.
+  MLOPS_MLFLOW_USERS   JSON list of {"username", "password_env", "experiments", "registered_models",
+                       "permission"}: each user's password is read from the variable `password_env` names;
+                       the user gets `permission` (MANAGE when absent; READ for a reader such as the model
+                       server) on the named experiments and registered models, created if missing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from typing import Any
 USERS_ENV = "MLOPS_MLFLOW_USERS"
 READY_TIMEOUT_ENV = "MLOPS_MLFLOW_READY_TIMEOUT"
 MANAGE = "MANAGE"
+READ = "READ"
+PERMISSIONS = (READ, "EDIT", MANAGE)
 EXPERIMENT = "experiment"
 REGISTERED_MODEL = "registered_model"
 
@@ -40,6 +43,7 @@ class UserSpec:
     password_env: str
     experiments: tuple[str, ...] = ()
     registered_models: tuple[str, ...] = ()
+    permission: str = MANAGE
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class UserSpec:
             "password_env": self.password_env,
             "experiments": list(self.experiments),
             "registered_models": list(self.registered_models),
+            "permission": self.permission,
         }
 
 
@@ -61,12 +66,18 @@ def parse_users(text: str) -> list[UserSpec]:
     for index, entry in enumerate(raw):
         if not isinstance(entry, dict) or not entry.get("username") or not entry.get("password_env"):
             raise SyncError(f"{USERS_ENV}[{index}]: expected an object with 'username' and 'password_env'")
+        permission = str(entry.get("permission", MANAGE))
+        if permission not in PERMISSIONS:
+            raise SyncError(
+                f"{USERS_ENV}[{index}].permission = {permission!r}: expected one of {PERMISSIONS}"
+            )
         users.append(
             UserSpec(
                 username=str(entry["username"]),
                 password_env=str(entry["password_env"]),
                 experiments=tuple(entry.get("experiments", ())),
                 registered_models=tuple(entry.get("registered_models", ())),
+                permission=permission,
             )
         )
     return users
@@ -92,19 +103,20 @@ def _already_exists(exc: Exception) -> bool:
     return getattr(exc, "error_code", "") == "RESOURCE_ALREADY_EXISTS"
 
 
-def _grant_manage(auth: Any, username: str, resource_type: str, resource_id: str) -> str:
-    """MANAGE for the user on one resource, whatever it had before (the grant API refuses duplicates)."""
+def _grant(auth: Any, username: str, resource_type: str, resource_id: str, permission: str) -> str:
+    """`permission` for the user on one resource, whatever it had before (the grant API refuses
+    duplicates): a reader promoted in the UI is set back to READ."""
     try:
-        auth.grant_user_permission(username, resource_type, resource_id, MANAGE)
+        auth.grant_user_permission(username, resource_type, resource_id, permission)
         return "granted"
     except Exception as exc:
         if not _already_exists(exc):
             raise
-    if auth.get_user_permission(username, resource_type, resource_id).permission == MANAGE:
+    if auth.get_user_permission(username, resource_type, resource_id).permission == permission:
         return "kept"
     auth.revoke_user_permission(username, resource_type, resource_id)
-    auth.grant_user_permission(username, resource_type, resource_id, MANAGE)
-    return "raised"
+    auth.grant_user_permission(username, resource_type, resource_id, permission)
+    return "reset"
 
 
 def check_passwords(users: Sequence[UserSpec], passwords: Mapping[str, str]) -> None:
@@ -140,16 +152,18 @@ def sync_users(tracking_uri: str, users: Sequence[UserSpec], passwords: Mapping[
         for name in user.experiments:
             experiment = tracking.get_experiment_by_name(name)
             experiment_id = experiment.experiment_id if experiment else tracking.create_experiment(name)
-            change = _grant_manage(auth, user.username, EXPERIMENT, experiment_id)
-            done.append(f"user {user.username}: {MANAGE} on experiment {name!r} ({experiment_id}) {change}")
+            change = _grant(auth, user.username, EXPERIMENT, experiment_id, user.permission)
+            done.append(
+                f"user {user.username}: {user.permission} on experiment {name!r} ({experiment_id}) {change}"
+            )
         for name in user.registered_models:
             try:
                 tracking.create_registered_model(name)
             except Exception as exc:
                 if not _already_exists(exc):
                     raise
-            change = _grant_manage(auth, user.username, REGISTERED_MODEL, name)
-            done.append(f"user {user.username}: {MANAGE} on registered model {name!r} {change}")
+            change = _grant(auth, user.username, REGISTERED_MODEL, name, user.permission)
+            done.append(f"user {user.username}: {user.permission} on registered model {name!r} {change}")
     return done
 
 

@@ -151,6 +151,8 @@ class MonitoringStackArgs:
     """StorageClass of every volume (cluster default when None)."""
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     """Labels added to the namespaces."""
+    serving_alerts: bool = True
+    """Render the model server's alerts (`serving.enabled`): without a server, "down" would always fire."""
 
 
 # --- pure planning -------------------------------------------------------------------------------------
@@ -206,6 +208,7 @@ def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
     return AlertSettings(
         runbook_base_url=args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
         no_success_hours=args.settings.no_success_hours,
+        serving=args.serving_alerts,
     )
 
 

@@ -49,6 +49,10 @@ MLFLOW_VERSION = "3.17.2"
 # Our MLflow server image is built from docker/mlflow/Dockerfile by `pulumi up` and deployed by digest
 # (components/images.py, MLFLOW_SERVER); its tag starts with this version.
 
+MLSERVER_VERSION = "1.7.1"
+# The model server runtime: MLServer with mlserver-mlflow at this version (docker/serving/requirements.txt,
+# the runtime KServe's `kserve-mlserver` uses for MLflow models); our serving image's tag starts with it.
+
 # Kubeflow Pipelines standalone, installed from the upstream kustomize manifests at this git tag.
 # The manifests pin their own images by tag (ghcr.io/kubeflow/kfp-*:<version>); their digests could not be
 # read offline, so they are not overridden here (see docs).

@@ -29,6 +29,18 @@ NO_RECENT_SUCCESSFUL_RUN: Final = "MlopsNoRecentSuccessfulRun"
 MODEL_METRIC_BELOW_THRESHOLD: Final = "MlopsModelMetricBelowThreshold"
 MLFLOW_DOWN: Final = "MlopsMlflowDown"
 PUSHGATEWAY_DOWN: Final = "MlopsPushgatewayDown"
+SERVING_ERROR_RATE_HIGH: Final = "MlopsServingErrorRateHigh"
+SERVING_LATENCY_HIGH: Final = "MlopsServingLatencyHigh"
+SERVED_VERSION_NOT_CHAMPION: Final = "MlopsServedVersionNotChampion"
+MODEL_LOAD_FAILED: Final = "MlopsModelLoadFailed"
+MODEL_SERVER_DOWN: Final = "MlopsModelServerDown"
+SERVING_ALERTS: Final = (
+    SERVING_ERROR_RATE_HIGH,
+    SERVING_LATENCY_HIGH,
+    SERVED_VERSION_NOT_CHAMPION,
+    MODEL_LOAD_FAILED,
+    MODEL_SERVER_DOWN,
+)
 
 DURATION_PATTERN = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
@@ -64,6 +76,16 @@ class AlertSettings:
     service_down_for: str = "5m"
     # Replaces every rule's `for:`; the end-to-end test uses "0s".
     for_override: str | None = None
+    # The model server's alerts exist only where a model is served (`serving.enabled`): "model server
+    # down" would otherwise fire forever on a stack that serves nothing.
+    serving: bool = True
+    # Share of prediction requests answered with a server error (5xx) that pages someone.
+    serving_error_ratio: float = 0.05
+    # p99 request latency inside the server; a bucket bound of the histogram, so the quantile is exact there.
+    serving_p99_seconds: float = 0.5
+    # How long a pod may serve another version than the champion: the server polls the alias (30 s by
+    # default), downloads, smoke-checks and swaps; a rollout of new pods waits for their readiness on top.
+    served_version_lag_for: str = "15m"
 
     def __post_init__(self) -> None:
         if not self.runbook_base_url:
@@ -72,7 +94,11 @@ class AlertSettings:
             raise ValueError(f"no_success_hours must be > 0, got {self.no_success_hours}")
         if not 0 < self.drift_share_critical <= 1:
             raise ValueError(f"drift_share_critical must be in (0, 1], got {self.drift_share_critical}")
-        for field_name in ("service_down_for", "for_override"):
+        if not 0 < self.serving_error_ratio <= 1:
+            raise ValueError(f"serving_error_ratio must be in (0, 1], got {self.serving_error_ratio}")
+        if self.serving_p99_seconds <= 0:
+            raise ValueError(f"serving_p99_seconds must be > 0, got {self.serving_p99_seconds}")
+        for field_name in ("service_down_for", "for_override", "served_version_lag_for"):
             value = getattr(self, field_name)
             if value is not None and not DURATION_PATTERN.match(value):
                 raise ValueError(
@@ -209,10 +235,93 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
                 "failed-stage alerts cannot fire."
             ),
         ),
+        *(_serving_rules(s) if s.serving else ()),
     )
     if s.for_override is None:
         return rules
     return tuple(replace(r, for_=s.for_override) for r in rules)
+
+
+def _serving_rules(s: AlertSettings) -> tuple[AlertRule, ...]:
+    """The model server's alerts: errors, latency, the wrong model, a failed swap, the server gone."""
+    model = m.LABEL_MODEL
+    requests, latency = m.SERVING_REQUESTS.name, m.SERVING_LATENCY.name
+    errors = f'{requests}{{{m.LABEL_OUTCOME}="{m.OUTCOME_ERROR}"}}'
+    return (
+        AlertRule(
+            name=SERVING_ERROR_RATE_HIGH,
+            group="mlops-serving",
+            # Bad requests (4xx, outcome "invalid") are the caller's to fix and do not count as errors.
+            expr=(
+                f"sum by ({model}) (rate({errors}[5m])) / sum by ({model}) (rate({requests}[5m]))"
+                f" > {s.serving_error_ratio:g}"
+            ),
+            for_="5m",
+            severity="critical",
+            summary=f"Model {_label(model)} answers {VALUE_PERCENT} of its requests with an error",
+            description=(
+                f"{VALUE_PERCENT} of the prediction requests to model {_label(model)} failed inside the "
+                f"server (5xx) over the last 5 minutes, above {s.serving_error_ratio:.0%}. Callers get "
+                "no predictions."
+            ),
+        ),
+        AlertRule(
+            name=SERVING_LATENCY_HIGH,
+            group="mlops-serving",
+            expr=(
+                f"histogram_quantile(0.99, sum by ({model}, le) (rate({latency}_bucket[5m])))"
+                f" > {s.serving_p99_seconds:g}"
+            ),
+            for_="10m",
+            severity="warning",
+            summary=f"p99 latency of model {_label(model)} is {VALUE_DURATION}",
+            description=(
+                f"The slowest 1% of prediction requests to model {_label(model)} took longer than "
+                f"{VALUE_DURATION} inside the server for 10 minutes (limit {s.serving_p99_seconds:g} s)."
+            ),
+        ),
+        AlertRule(
+            name=SERVED_VERSION_NOT_CHAMPION,
+            group="mlops-serving",
+            # Per pod: one replica stuck on the old model is enough to answer callers inconsistently.
+            expr=(
+                f"{m.SERVING_MODEL_VERSION.name} != on ({model}) group_left"
+                f" max by ({model}) ({m.MODEL_CHAMPION_VERSION.name})"
+            ),
+            for_=s.served_version_lag_for,
+            severity="warning",
+            summary=f"A model server serves {_label(model)} v{VALUE}, not the champion",
+            description=(
+                f"Pod {_label('pod')} has served version {VALUE} of model {_label(model)} for "
+                f"{s.served_version_lag_for} while the registry's champion is another version: the new "
+                "champion did not load or pass its smoke check, or the server cannot reach MLflow."
+            ),
+        ),
+        AlertRule(
+            name=MODEL_LOAD_FAILED,
+            group="mlops-serving",
+            expr=f"sum by ({model}) (increase({m.SERVING_MODEL_LOAD_FAILURES.name}[15m])) > 0",
+            for_="0s",
+            severity="warning",
+            summary=f"A new champion of model {_label(model)} failed to load",
+            description=(
+                f"The model server failed to load a newly aliased version of {_label(model)} or its smoke "
+                "check in the last 15 minutes, and keeps serving the previous version."
+            ),
+        ),
+        AlertRule(
+            name=MODEL_SERVER_DOWN,
+            group="mlops-serving",
+            expr=_up(m.SERVING_SCRAPE_JOB),
+            for_=s.service_down_for,
+            severity="critical",
+            summary="Model server is down",
+            description=(
+                f"Prometheus has not scraped the model server (job {m.SERVING_SCRAPE_JOB}) for "
+                f"{s.service_down_for}. Prediction requests are probably failing, and nothing is captured."
+            ),
+        ),
+    )
 
 
 def _render_rule(rule: AlertRule, runbook_base_url: str) -> dict[str, Any]:

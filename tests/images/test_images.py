@@ -8,11 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from components.images import MLFLOW_SERVER, TRAINING_STEPS, ImageBuild, build_files, content_tag
+from components.images import (
+    MLFLOW_SERVER,
+    MODEL_SERVER,
+    TRAINING_STEPS,
+    ImageBuild,
+    build_files,
+    content_tag,
+)
+from components.versions import MLSERVER_VERSION
+from pipelines.images import PYTHON_BASE
 from tests.support.stacks import record as stack_record
 from tests.support.tools import REPO_ROOT
 
-BUILDS = [TRAINING_STEPS, MLFLOW_SERVER]
+BUILDS = [TRAINING_STEPS, MLFLOW_SERVER, MODEL_SERVER]
 
 
 def _tree(tmp_path: Path) -> tuple[ImageBuild, Path]:
@@ -74,6 +83,29 @@ def test_dockerignore_sends_every_build_input(build: ImageBuild) -> None:
         if line.startswith("!")
     }
     assert set(build.inputs) <= allowed, f"ignored by .dockerignore: {sorted(set(build.inputs) - allowed)}"
+
+
+def _pins(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        match = re.match(r"^([A-Za-z0-9_.-]+)(\[[a-z,]+\])?==(\S+)", line.strip())
+        if match:
+            pins[match.group(1).lower()] = match.group(3)
+    return pins
+
+
+def test_serving_image_runs_the_pinned_runtime_read_only_as_non_root() -> None:
+    dockerfile = (REPO_ROOT / MODEL_SERVER.dockerfile).read_text()
+    assert f"FROM {PYTHON_BASE.reference}\n" in dockerfile
+    assert "USER 10001:10001\n" in dockerfile, "the uid the pod's securityContext runs as"
+    # MLServer keeps multi-process metrics under the working directory: it must be the writable /tmp.
+    assert "WORKDIR /tmp\n" in dockerfile.rsplit("USER", 1)[1]
+    assert 'ENTRYPOINT ["python", "-m", "serving"]' in dockerfile
+    image = _pins(REPO_ROOT / "docker" / "serving" / "requirements.txt")
+    repository = _pins(REPO_ROOT / "requirements.txt")
+    for package in ("mlserver", "mlserver-mlflow"):
+        assert image[package] == MLSERVER_VERSION == repository[package], package
+    assert content_tag(MODEL_SERVER).startswith(MLSERVER_VERSION + "-")
 
 
 IMAGE = "docker-build:index:Image"

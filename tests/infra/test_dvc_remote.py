@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from components.dvc_remote import (
+    CAPTURE_PREFIX,
     DvcRemote,
     DvcRemoteArgs,
     bucket_policy_document,
+    capture_lifecycle_rules,
     dvc_remote_commands,
     read_only_policy_document,
     read_write_policy_document,
 )
-from harness.mocks import Record, Recorded
+from harness.mocks import Record, Recorded, run_program
 from tests.infra.stack_records import committed, policy
 
 AWS_STACKS = ("dev", "prod")
@@ -201,3 +204,44 @@ def test_local_has_no_dvc_bucket() -> None:
     record = committed("local")
     assert record.of_type("aws:s3/bucket:Bucket") == []
     assert "dvc_remote_url" not in record.exports
+
+
+# --- inference capture retention (issue 14) ------------------------------------------------------------
+
+CAPTURE_PROGRAM = """
+from components.dvc_remote import DvcRemote, DvcRemoteArgs
+
+DvcRemote("dvc", DvcRemoteArgs(bucket_prefix="mlops-dvc", region="us-east-1", capture_retention_days={days}))
+"""
+
+
+def _lifecycle_rules(tmp_path: Path, days: int | None) -> dict[str, dict[str, Any]]:
+    program = tmp_path / "__main__.py"
+    program.write_text(CAPTURE_PROGRAM.format(days=days))
+    record = run_program("dev", {}, program_file=program)
+    lifecycle = record.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    return {rule["id"]: rule for rule in lifecycle.inputs["rules"]}
+
+
+def test_captured_requests_expire_after_the_retention_old_versions_and_markers_included(
+    tmp_path: Path,
+) -> None:
+    rules = _lifecycle_rules(tmp_path, 45)
+    expire = rules["expire-inference-capture"]
+    assert expire["filter"] == {"prefix": f"{CAPTURE_PREFIX}/"} and expire["status"] == "Enabled"
+    assert expire["expiration"] == {"days": 45}
+    assert expire["noncurrentVersionExpiration"] == {"noncurrentDays": 1}
+    markers = rules["remove-inference-capture-delete-markers"]
+    assert markers["filter"] == {"prefix": f"{CAPTURE_PREFIX}/"}
+    assert markers["expiration"] == {"expiredObjectDeleteMarker": True}
+    assert {"expire-noncurrent-versions", "abort-incomplete-multipart-uploads"} <= set(rules)
+
+
+def test_no_capture_rule_when_nothing_is_served(tmp_path: Path) -> None:
+    rules = _lifecycle_rules(tmp_path, None)
+    assert set(rules) == {"expire-noncurrent-versions", "abort-incomplete-multipart-uploads"}
+
+
+def test_capture_retention_below_a_day_is_refused() -> None:
+    with pytest.raises(ValueError, match="capture_retention_days = 0: expected at least 1"):
+        capture_lifecycle_rules(0)

@@ -48,7 +48,9 @@ def _drift_batch(share: float, drifted: bool, dataset: str = DATASET) -> telemet
     batch.set(m.DRIFT_SHARE_THRESHOLD, 0.5, dataset=dataset, source=m.SOURCE_BATCH)
     batch.set(m.DRIFT_DRIFTED_FEATURES, round(share * len(FEATURES)), dataset=dataset, source=m.SOURCE_BATCH)
     for number, feature in enumerate(FEATURES):
-        batch.set(m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, source=m.SOURCE_BATCH, feature=feature)
+        batch.set(
+            m.DRIFT_FEATURE_SCORE, 0.1 * number, dataset=dataset, source=m.SOURCE_BATCH, feature=feature
+        )
     return batch
 
 
@@ -170,7 +172,7 @@ def _dashboard_queries(slugs: set[str]) -> list[tuple[str, str]]:
             continue
         for panel in spec.model.panels or []:
             for target in getattr(panel, "targets", None) or []:
-                expr = re.sub(r"\$pipeline\b", ".*", target.expr)
+                expr = re.sub(r"\$(pipeline|source|model)\b", ".*", target.expr)
                 found.append((f"{spec.slug} / {panel.title}", expr))
     return found
 

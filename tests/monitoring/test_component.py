@@ -209,6 +209,23 @@ def test_no_success_hours_from_settings_reach_the_rule() -> None:
     assert rule.inputs["spec"] == expected["spec"]
 
 
+def test_serving_alerts_only_on_stacks_that_serve() -> None:
+    from types import SimpleNamespace
+
+    from monitoring.rules import SERVING_ALERTS
+
+    settings: Any = SimpleNamespace(runbook_base_url=None, no_success_hours=26.0)
+    target: Any = None
+    args = mon.MonitoringStackArgs(settings=settings, receivers=mon.AlertReceivers(), mlflow=target)
+    assert mon.alert_settings(args).serving is True
+    off = mon.alert_settings(
+        mon.MonitoringStackArgs(settings, mon.AlertReceivers(), target, serving_alerts=False)
+    )
+    rendered = render_prometheus_rule("mlops-alerts", "monitoring", off)
+    names = {r["alert"] for g in rendered["spec"]["groups"] for r in g["rules"]}
+    assert names and not names & set(SERVING_ALERTS)
+
+
 def test_runbook_links_open_where_the_stack_says_the_runbooks_are() -> None:
     base = "https://github.com/acme/mlops/blob/main/docs/runbooks"
     r = run_stack("dev", set_values={K + "monitoring": {"runbookBaseUrl": base}})
@@ -228,7 +245,7 @@ def test_dashboards_ship_as_configmaps_labelled_for_grafanas_sidecar(stack: str)
         if x.inputs["metadata"].get("namespace") == "monitoring"
     }
     committed = sorted(DASHBOARD_DIR.glob("*.json"))
-    assert len(committed) == 3
+    assert {p.stem for p in committed} == {"mlops-platform", "mlops-training", "mlops-drift", "mlops-serving"}
     for path in committed:
         configmap = configmaps[f"dashboard-{path.stem}"]
         assert configmap.inputs["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]

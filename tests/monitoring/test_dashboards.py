@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -79,6 +80,29 @@ def test_drift_dashboard_shows_share_drifted_features_and_per_feature_scores() -
     names = set().union(*(metric_names(q) for q in queries))
     assert {m.DRIFT_SHARE.name, m.DRIFT_DRIFTED_FEATURES.name, m.DRIFT_FEATURE_SCORE.name} <= names
     assert any(m.LABEL_FEATURE in q for q in queries)
+
+
+def test_drift_dashboard_keeps_batch_and_live_apart() -> None:
+    """Every drift query groups by `source` and filters on the source variable, so a live verdict never
+    hides behind a batch one."""
+    for query in _queries("mlops-drift"):
+        (grouping,) = re.findall(r"\bby \(([^)]*)\)", query)
+        assert m.LABEL_SOURCE in [label.strip() for label in grouping.split(",")], query
+        assert f'{m.LABEL_SOURCE}=~"$source"' in query, query
+    model = json.loads(next(s for s in dashboards.all_dashboards() if s.slug == "mlops-drift").to_json())
+    variables = {v["name"]: v for v in model["templating"]["list"]}
+    assert variables["source"]["query"] == f"label_values({m.DRIFT_SHARE.name}, {m.LABEL_SOURCE})"
+
+
+def test_serving_dashboard_shows_rates_latency_quantiles_versions_and_capture() -> None:
+    queries = _queries("mlops-serving")
+    names = set().union(*(metric_names(q) for q in queries))
+    assert {spec.name for spec in m.SERVING_METRICS if spec is not m.SERVING_LATENCY} <= names
+    assert m.MODEL_CHAMPION_VERSION.name in names, "served version against the champion"
+    quantiles = {q.split(",")[0] for q in queries if q.startswith("histogram_quantile(")}
+    assert quantiles == {"histogram_quantile(0.5", "histogram_quantile(0.9", "histogram_quantile(0.99"}
+    assert all(f"{m.SERVING_LATENCY.name}_bucket" in q for q in queries if q.startswith("histogram_quantile"))
+    assert any(f'{m.LABEL_OUTCOME}="{m.OUTCOME_ERROR}"' in q for q in queries), "error rate"
 
 
 def test_every_panel_uses_the_datasource_variable() -> None:

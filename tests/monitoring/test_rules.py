@@ -19,6 +19,7 @@ REQUIRED_ALERTS = {
     rules.MODEL_METRIC_BELOW_THRESHOLD,
     rules.MLFLOW_DOWN,
     rules.PUSHGATEWAY_DOWN,
+    *rules.SERVING_ALERTS,
 }
 RUNBOOK_SECTIONS = ("## What it means", "## Likely causes", "## How to check", "## How to fix")
 
@@ -64,6 +65,14 @@ def test_production_for_durations() -> None:
     assert by_name[rules.MLFLOW_DOWN].for_ == by_name[rules.PUSHGATEWAY_DOWN].for_ == "5m"
 
 
+def test_serving_alerts_only_where_a_model_is_served() -> None:
+    names = {r.name for r in rules.alert_rules(rules.AlertSettings(serving=False))}
+    assert names == REQUIRED_ALERTS - set(rules.SERVING_ALERTS)
+    by_name = {r.name: r for r in rules.alert_rules()}
+    assert by_name[rules.SERVED_VERSION_NOT_CHAMPION].for_ == "15m", "room for a poll, a load and a rollout"
+    assert by_name[rules.MODEL_SERVER_DOWN].for_ == "5m"
+
+
 def test_for_override_replaces_every_for_and_nothing_else() -> None:
     production = rules.alert_rules()
     fast = rules.alert_rules(rules.AlertSettings(for_override="0s"))
@@ -79,6 +88,9 @@ def test_for_override_replaces_every_for_and_nothing_else() -> None:
         ({"drift_share_critical": 1.5}, "drift_share_critical"),
         ({"no_success_hours": 0}, "no_success_hours"),
         ({"runbook_base_url": ""}, "runbook_base_url"),
+        ({"serving_error_ratio": 0}, "serving_error_ratio"),
+        ({"serving_p99_seconds": -1}, "serving_p99_seconds"),
+        ({"served_version_lag_for": "soon"}, "served_version_lag_for"),
     ],
 )
 def test_bad_settings_are_rejected_naming_the_field(kwargs: dict[str, object], message: str) -> None:

@@ -36,6 +36,130 @@ class Case:
     interval: str = "1m"
 
 
+SERVED = f'job="{m.SERVING_SCRAPE_JOB}", namespace="serving", model_name="iris-clf"'
+POD_A = 'pod="model-server-7d9c-a", instance="10.0.70.10:8082"'
+POD_B = 'pod="model-server-7d9c-b", instance="10.0.70.11:8082"'
+REQUESTS = m.SERVING_REQUESTS.name
+BUCKETS = f"{m.SERVING_LATENCY.name}_bucket"
+
+
+def _requests(outcome: str, per_minute: int, pod: str = POD_A) -> tuple[str, str]:
+    """A request counter growing by `per_minute` every minute for 20 minutes."""
+    return (f'{REQUESTS}{{{SERVED}, {pod}, model_version="3", outcome="{outcome}"}}', f"0+{per_minute}x20")
+
+
+def _latency(fast: int, slow: int) -> list[tuple[str, str]]:
+    """Per minute: `fast` requests under 0.1 s and `slow` ones between 1 and 2.5 s (cumulative buckets)."""
+    per_bound = {"0.1": fast, "0.5": fast, "1": fast, "2.5": fast + slow, "+Inf": fast + slow}
+    return [(f'{BUCKETS}{{{SERVED}, {POD_A}, le="{le}"}}', f"0+{n}x20") for le, n in per_bound.items()]
+
+
+SERVING_CASES = [
+    Case(
+        rules.SERVING_ERROR_RATE_HIGH,
+        "10% of requests failing for 5 minutes pages",
+        [_requests("ok", 90), _requests("error", 10)],
+        "12m",
+        [{"model_name": "iris-clf", "severity": "critical"}],
+        value_text="10%",
+    ),
+    Case(
+        rules.SERVING_ERROR_RATE_HIGH,
+        "bad requests (4xx) are the caller's problem, 1% errors is below the line",
+        [_requests("ok", 60), _requests("invalid", 40), _requests("error", 1)],
+        "12m",
+    ),
+    Case(
+        rules.SERVING_ERROR_RATE_HIGH,
+        "a short burst stays pending",
+        [
+            _requests("ok", 90),
+            (f'{REQUESTS}{{{SERVED}, {POD_A}, model_version="3", outcome="error"}}', "0x10 0+50x10"),
+        ],
+        "13m",
+    ),
+    Case(
+        rules.SERVING_LATENCY_HIGH,
+        "2% of requests above a second for 10 minutes",
+        _latency(fast=98, slow=2),
+        "17m",
+        [{"model_name": "iris-clf", "severity": "warning"}],
+        value_text="1.75s",
+    ),
+    Case(
+        rules.SERVING_LATENCY_HIGH,
+        "everything under 100 ms",
+        _latency(fast=100, slow=0),
+        "17m",
+    ),
+    Case(
+        rules.SERVED_VERSION_NOT_CHAMPION,
+        "a pod still on v3 15 minutes after the champion moved to v4",
+        [
+            (f"{m.SERVING_MODEL_VERSION.name}{{{SERVED}, {POD_A}}}", "3x30"),
+            (f"{m.SERVING_MODEL_VERSION.name}{{{SERVED}, {POD_B}}}", "3x5 4x25"),
+            (
+                f'{m.MODEL_CHAMPION_VERSION.name}{{{JOB}, {P}, stage="register", model_name="iris-clf"}}',
+                "3x5 4x25",
+            ),
+        ],
+        "21m",
+        [
+            {
+                "job": m.SERVING_SCRAPE_JOB,
+                "namespace": "serving",
+                "model_name": "iris-clf",
+                "pod": "model-server-7d9c-a",
+                "instance": "10.0.70.10:8082",
+                "severity": "warning",
+            }
+        ],
+        value_text="3",
+    ),
+    Case(
+        rules.SERVED_VERSION_NOT_CHAMPION,
+        "pods that follow the alias within minutes stay quiet",
+        [
+            (f"{m.SERVING_MODEL_VERSION.name}{{{SERVED}, {POD_A}}}", "3x7 4x23"),
+            (f'{m.MODEL_CHAMPION_VERSION.name}{{{JOB}, {P}, model_name="iris-clf"}}', "3x5 4x25"),
+        ],
+        "21m",
+    ),
+    Case(
+        rules.MODEL_LOAD_FAILED,
+        "a failed load fires at once",
+        [(f"{m.SERVING_MODEL_LOAD_FAILURES.name}{{{SERVED}, {POD_A}}}", "0x5 1x15")],
+        "7m",
+        [{"model_name": "iris-clf", "severity": "warning"}],
+    ),
+    Case(
+        rules.MODEL_LOAD_FAILED,
+        "an old failure ages out of the window",
+        [(f"{m.SERVING_MODEL_LOAD_FAILURES.name}{{{SERVED}, {POD_A}}}", "0x5 1x40")],
+        "40m",
+    ),
+    Case(
+        rules.MODEL_SERVER_DOWN,
+        "scrape failing for 6 minutes fires",
+        [(f'up{{job="{m.SERVING_SCRAPE_JOB}", instance="10.0.70.10:8082"}}', "0x10")],
+        "6m",
+        [{"job": m.SERVING_SCRAPE_JOB, "instance": "10.0.70.10:8082", "severity": "critical"}],
+    ),
+    Case(
+        rules.MODEL_SERVER_DOWN,
+        "no scrape target at all fires",
+        [(f'up{{job="{m.MLFLOW_SCRAPE_JOB}", instance="mlflow:5000"}}', "1x10")],
+        "6m",
+        [{"job": m.SERVING_SCRAPE_JOB, "severity": "critical"}],
+    ),
+    Case(
+        rules.MODEL_SERVER_DOWN,
+        "healthy",
+        [(f'up{{job="{m.SERVING_SCRAPE_JOB}", instance="10.0.70.10:8082"}}', "1x10")],
+        "6m",
+    ),
+]
+
 CASES = [
     Case(
         rules.DATA_DRIFT_DETECTED,
@@ -56,7 +180,12 @@ CASES = [
     Case(
         rules.DATA_DRIFT_DETECTED,
         "drift resolved by a newer clean batch",
-        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, stage="drift", dataset="iris", source="batch"}}', "1x3 0x6")],
+        [
+            (
+                f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, stage="drift", dataset="iris", source="batch"}}',
+                "1x3 0x6",
+            )
+        ],
         "8m",
     ),
     Case(
@@ -221,6 +350,7 @@ CASES = [
         [(f'up{{job="{m.PUSHGATEWAY_SCRAPE_JOB}", instance="pushgateway:9091"}}', "1x10")],
         "6m",
     ),
+    *SERVING_CASES,
 ]
 
 

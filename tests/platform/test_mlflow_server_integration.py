@@ -149,6 +149,7 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
             ) from exc
 
         check_read_back(server.url, run_id, version)
+        check_model_server_user_reads_and_cannot_move_the_alias(server, version, monkeypatch)
         keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="mlflow/").get("Contents", [])]
         assert any(k.endswith("/MLmodel") for k in keys), keys
         assert all(k.startswith("mlflow/") for k in keys)
@@ -194,6 +195,41 @@ def create_pipeline_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Ser
     answer = requests.get(search, params={"max_results": 1}, auth=(PIPELINE_USER, second), timeout=10)
     assert answer.status_code == 200, answer.text
     return Server(url=server.url, username=PIPELINE_USER, password=second)
+
+
+def check_model_server_user_reads_and_cannot_move_the_alias(
+    admin: Server, version: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The MlflowUsers Job's READ user (the model server's): finds the champion, may not move it."""
+    import requests
+
+    from components.mlflow_users import (
+        MODEL_SERVER_PASSWORD_ENV,
+        MODEL_SERVER_USER,
+        MlflowUsersArgs,
+        model_server_user_spec,
+    )
+
+    reader = model_server_user_spec(
+        MlflowUsersArgs("mlflow", "image", admin.url, "mlflow-auth", [EXPERIMENT], [MODEL], {})
+    )
+    password = secrets.token_urlsafe(24)
+    with monkeypatch.context() as as_admin:
+        as_admin.setenv("MLFLOW_TRACKING_USERNAME", admin.username)
+        as_admin.setenv("MLFLOW_TRACKING_PASSWORD", admin.password)
+        assert _sync_users(admin, [reader], {MODEL_SERVER_PASSWORD_ENV: password}) == 0
+    alias = f"{admin.url}/api/2.0/mlflow/registered-models/alias"
+    found = requests.get(
+        alias, params={"name": MODEL, "alias": "champion"}, auth=(MODEL_SERVER_USER, password), timeout=10
+    )
+    assert found.status_code == 200 and found.json()["model_version"]["version"] == version, found.text
+    moved = requests.post(
+        alias,
+        json={"name": MODEL, "alias": "champion", "version": version},
+        auth=(MODEL_SERVER_USER, password),
+        timeout=10,
+    )
+    assert moved.status_code == 403, moved.text
 
 
 def check_pipeline_user_is_not_an_admin(admin: Server, pipelines: Server) -> None:

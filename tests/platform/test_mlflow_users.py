@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from components import mlflow_users
 from components import mlflow_users_sync as sync
+from harness.mocks import Record, run_program
 from pipelines.params import load_params
 from tests.platform.stacks import STACKS, children, env_of, k8s_object, record
 
@@ -150,3 +152,92 @@ def test_missing_password_fails_before_any_request_naming_the_variable(
 def test_without_a_tracking_uri_the_job_fails_naming_it(capsys: pytest.CaptureFixture[str]) -> None:
     assert sync.main({sync.USERS_ENV: "[]"}) == 1
     assert "MLFLOW_TRACKING_URI" in capsys.readouterr().err
+
+
+# --- the model server's READ user (issue 14) --------------------------------------------------------------
+
+READER_PROGRAM = """
+import pulumi
+from components.mlflow_users import MlflowUsers, MlflowUsersArgs
+
+users = MlflowUsers(
+    "mlflow-users",
+    MlflowUsersArgs(
+        namespace="mlflow",
+        image="registry.example/mlops-mlflow:3.17.2-abc@sha256:{digest}",
+        tracking_uri="http://mlflow.mlflow.svc.cluster.local:5000",
+        admin_secret="mlflow-auth",
+        experiments=["breast-cancer-training"],
+        registered_models=["breast-cancer-classifier"],
+        server_labels={{"app.kubernetes.io/name": "mlflow"}},
+        model_server_user={enabled},
+    ),
+)
+pulumi.export("model_server_username", users.model_server_username)
+pulumi.export("model_server_password", users.model_server_password)
+"""
+
+
+def _reader_record(tmp_path: Path, enabled: bool) -> Record:
+    program = tmp_path / "__main__.py"
+    program.write_text(READER_PROGRAM.format(digest="e" * 64, enabled=enabled))
+    return run_program("dev", {}, program_file=program)
+
+
+def test_model_server_user_reads_the_same_experiment_and_model_and_nothing_more(tmp_path: Path) -> None:
+    rec = _reader_record(tmp_path, enabled=True)
+    job = rec.one("kubernetes:batch/v1:Job", "mlflow-users-sync").inputs
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    env = env_of(container)
+    pipelines, reader = sync.parse_users(env[sync.USERS_ENV])
+    assert (pipelines.username, pipelines.permission) == (mlflow_users.PIPELINE_USER, sync.MANAGE)
+    assert reader == sync.UserSpec(
+        mlflow_users.MODEL_SERVER_USER,
+        mlflow_users.MODEL_SERVER_PASSWORD_ENV,
+        ("breast-cancer-training",),
+        ("breast-cancer-classifier",),
+        sync.READ,
+    )
+    assert env[mlflow_users.MODEL_SERVER_PASSWORD_ENV] == {
+        "secretKeyRef": {
+            "name": mlflow_users.CREDENTIALS_SECRET,
+            "key": mlflow_users.MODEL_SERVER_PASSWORD_KEY,
+        }
+    }
+    password = rec.one("random:index/randomPassword:RandomPassword", "mlflow-users-model-server-password")
+    secret = rec.one("kubernetes:core/v1:Secret", "mlflow-users-credentials").inputs["stringData"]
+    assert secret[mlflow_users.MODEL_SERVER_PASSWORD_KEY] == password.outputs["result"]
+    assert password.outputs["result"] not in json.dumps(job)
+    assert rec.exports["model_server_username"] == mlflow_users.MODEL_SERVER_USER
+    assert rec.exports["model_server_password"] == password.outputs["result"]
+    assert "model_server_password" in rec.secret_exports
+
+
+def test_without_serving_there_is_no_model_server_user(tmp_path: Path) -> None:
+    rec = _reader_record(tmp_path, enabled=False)
+    job = rec.one("kubernetes:batch/v1:Job", "mlflow-users-sync").inputs
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    (user,) = sync.parse_users(env_of(container)[sync.USERS_ENV])
+    assert user.username == mlflow_users.PIPELINE_USER
+    assert not [
+        r for r in rec.of_type("random:index/randomPassword:RandomPassword") if "model-server" in r.name
+    ]
+
+
+def test_fingerprint_follows_the_readers_password_too() -> None:
+    users = [sync.UserSpec("u", "U_PW", ("exp",), ("model",), sync.READ)]
+    assert mlflow_users.sync_fingerprint("s", users, "a\nb") != mlflow_users.sync_fingerprint(
+        "s", users, "a\nc"
+    )
+    as_manager = [replace(users[0], permission=sync.MANAGE)]
+    assert mlflow_users.sync_fingerprint("s", users, "a") != mlflow_users.sync_fingerprint(
+        "s", as_manager, "a"
+    )
+
+
+def test_an_unknown_permission_is_refused_naming_the_entry() -> None:
+    text = json.dumps([{"username": "u", "password_env": "P", "permission": "OWNER"}])
+    with pytest.raises(sync.SyncError, match=r"\[0\]\.permission = 'OWNER': expected one of"):
+        sync.parse_users(text)
+    (user,) = sync.parse_users(json.dumps([{"username": "u", "password_env": "P"}]))
+    assert user.permission == sync.MANAGE, "entries written before permissions existed keep MANAGE"
