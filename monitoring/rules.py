@@ -33,6 +33,9 @@ LIVE_DRIFT_CONFIRMED: Final = "MlopsLiveDriftConfirmed"
 RETRAIN_RELAY_DOWN: Final = "MlopsRetrainRelayDown"
 RETRAIN_RELAY_FAILING: Final = "MlopsRetrainRelayFailing"
 
+# A daily training schedule plus two hours of slack for a slow run.
+DEFAULT_NO_SUCCESS_HOURS: Final = 26.0
+
 DURATION_PATTERN = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
 
@@ -60,10 +63,9 @@ class AlertSettings:
     """What a stack may tune about the alerts. Defaults are the production values."""
 
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
-    # A daily retraining schedule plus two hours of slack for a slow run. None: nothing schedules the flow,
-    # so nothing promises a run and the rule is left out (`monitoring.cadence.no_success_window_hours`
-    # derives the value from the training schedule).
-    no_success_hours: float | None = 26.0
+    # None: nothing schedules the flow, so nothing promises a run and the rule is left out
+    # (`monitoring.cadence.no_success_window_hours` derives the value from the training schedule).
+    no_success_hours: float | None = DEFAULT_NO_SUCCESS_HOURS
     # How long live-traffic drift must keep firing before it counts as confirmed (`retrain.confirmFor`):
     # the confirmed alert is what Alertmanager hands to the retraining relay.
     live_drift_confirm_for: str = "30m"
@@ -111,7 +113,7 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
     s = settings or AlertSettings()
     pipeline, dataset, stage, source = m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_STAGE, m.LABEL_SOURCE
     model, version, metric = m.LABEL_MODEL, m.LABEL_VERSION, m.LABEL_METRIC
-    rules = (
+    rules: tuple[AlertRule, ...] = (
         # Before the warning it inhibits: Prometheus sends each rule's alerts right after evaluating it,
         # so the inhibiting alert reaches Alertmanager first even with a zero group_wait.
         AlertRule(
