@@ -256,7 +256,7 @@ class RetrainRelay(pulumi.ComponentResource):
         token = random.RandomPassword(
             f"{self._name}-token", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
         )
-        value = pulumi.Output.secret(token.result)
+        value: pulumi.Output[str] = pulumi.Output.secret(token.result)
         secrets = []
         for role, namespace in (
             ("relay", self._args.namespace),
