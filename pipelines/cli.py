@@ -2,7 +2,7 @@
 
 prepare-data                          regenerate the DVC-tracked dataset, check its hash, push it locally
 compile [--output F] [--steps-image-digest sha256:... | --steps-image REF]
-run --local [--data CSV | --drifted] [--state DIR] [--verbose] [--in-process]
+run --local [--data CSV | --drifted | --capture-uri URI] [--state DIR] [--verbose] [--in-process]
 upload --host URL --steps-image REF --version V [--name N]
 schedule --host URL --steps-image REF --version V (--cron "M H DOM MON DOW" | --disable) [--name N]
 submit --host URL (--steps-image REF | --package F) [--experiment NAME] [--run-name N]
@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "--data", type=Path, default=None, help="train on and check this CSV of the declared schema"
     )
     batch.add_argument("--drifted", action="store_true", help="check a simulated drifted batch")
+    batch.add_argument(
+        "--capture-uri",
+        default="",
+        help="retrain: add the model server's labelled captured traffic (a folder, file:// or s3://)",
+    )
     run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
     run.add_argument(
         "--verbose", action="store_true", help="show every task's full kfp.local output (inputs, outputs)"
@@ -216,7 +221,14 @@ def _run_local(args: argparse.Namespace) -> int:
 
     layout = state_layout(args.state)
     try:
-        records = run_local(args.data, args.drifted, layout, verbose=args.verbose, in_process=args.in_process)
+        records = run_local(
+            args.data,
+            args.drifted,
+            layout,
+            verbose=args.verbose,
+            in_process=args.in_process,
+            capture_uri=args.capture_uri,
+        )
     except (LocalRunError, ParamsError, DatasetHashMismatchError) as exc:
         print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
         return 1
