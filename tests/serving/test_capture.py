@@ -84,8 +84,8 @@ def test_rows_of_different_hours_go_to_their_own_partitions(tmp_path):
     capture.offer(request("a", NOON))
     capture.offer(request("b", NOON + timedelta(hours=1)))
     capture.close()
-    hours = sorted(c.part_hour(key) for key in store.list_keys(f"{MODEL}/"))
-    assert [hour.hour for hour in hours if hour] == [12, 13]
+    hours = [c.part_hour(key) for key in store.list_keys(f"{MODEL}/")]
+    assert sorted(hour.hour for hour in hours if hour) == [12, 13]
 
 
 def test_sampling_keeps_about_the_configured_share(tmp_path):
