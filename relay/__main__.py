@@ -34,9 +34,7 @@ def main() -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    launcher = build_launcher(config)
-    stop = launcher.stop if isinstance(launcher, LocalLauncher) else None
-    app = create_app(Relay(launcher, config.guardrails), config.token, on_shutdown=stop)
+    app = create_app(Relay(build_launcher(config), config.guardrails), config.token)
     logging.getLogger("relay").info(
         "relay listening on %s:%d (launcher %s, retraining %s, cooldown %d s, at most %d run(s) a day)",
         config.host,

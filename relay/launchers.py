@@ -11,6 +11,7 @@ Two launchers behind one interface:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -172,10 +173,33 @@ class LocalRunRecord:
     name: str
     started_at: float
     trigger: str
+    pid: int
+    """The run's process, also its process group id."""
     status: str = "running"
     finished_at: float | None = None
     exit_code: int | None = None
     output_tail: list[str] = field(default_factory=list)
+
+
+def read_record(path: Path) -> LocalRunRecord:
+    return LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _write_record(path: Path, record: LocalRunRecord) -> None:
+    # Whole or not at all: a reader never sees half a record.
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
+    temporary.replace(path)
+
+
+def finish_record(path: Path, exit_code: int, output: list[str]) -> LocalRunRecord:
+    record = read_record(path)
+    record.status = "succeeded" if exit_code == 0 else "failed"
+    record.exit_code = exit_code
+    record.finished_at = time.time()
+    record.output_tail = output[-40:]
+    _write_record(path, record)
+    return record
 
 
 @dataclass(frozen=True)
@@ -190,7 +214,10 @@ class LocalTarget:
 
 
 class LocalLauncher:
-    """Runs `python -m pipelines run --local` in its own process group, one record file per run."""
+    """Runs `python -m pipelines run --local` in its own process group, one record file per run.
+
+    A run outlives a restart of the relay, as a KFP run does in the cluster: the relay never stops it;
+    whoever started the relay stops what is still running (`stop_running`, from the records)."""
 
     def __init__(self, target: LocalTarget) -> None:
         self._target = target
@@ -202,16 +229,8 @@ class LocalLauncher:
     def records_dir(self) -> Path:
         return self._records
 
-    def _write(self, record: LocalRunRecord) -> None:
-        self._records.mkdir(parents=True, exist_ok=True)
-        path = self._records / f"{record.run_id}.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
-        temporary.replace(path)
-
     def read(self, run_id: str) -> LocalRunRecord:
-        raw = json.loads((self._records / f"{run_id}.json").read_text(encoding="utf-8"))
-        return LocalRunRecord(**raw)
+        return read_record(self._records / f"{run_id}.json")
 
     def start(self, trigger: Trigger) -> StartedRun:
         t = self._target
@@ -221,40 +240,39 @@ class LocalLauncher:
         if t.capture_uri:
             command += ["--capture-uri", t.capture_uri]
         self._records.mkdir(parents=True, exist_ok=True)
-        log_path = self._records / f"{run_id}.log"
+        path = self._records / f"{run_id}.json"
+        # The record exists before the run does, so a history read at any moment sees it.
+        record = LocalRunRecord(run_id, name, time.time(), trigger.to_json(), pid=0)
+        _write_record(path, record)
+        supervisor = [
+            sys.executable,
+            "-m",
+            "relay.local_run",
+            str(path),
+            str(path.with_suffix(".log")),
+            "--",
+            *command,
+        ]
         try:
-            with log_path.open("wb") as out:
-                process = subprocess.Popen(
-                    command,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    env={**os.environ, **t.extra_env},
-                    start_new_session=True,
-                )
+            process = subprocess.Popen(
+                supervisor,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                env={**os.environ, **t.extra_env},
+                start_new_session=True,
+            )
         except OSError as exc:
+            path.unlink(missing_ok=True)
             raise LaunchError(f"could not start {' '.join(command)}: {exc}") from exc
-        record = LocalRunRecord(run_id, name, time.time(), trigger.to_json())
-        self._write(record)
-        with self._lock:
-            self._processes[run_id] = process
-        threading.Thread(target=self._watch, args=(record, process, log_path), daemon=True).start()
+        record.pid = process.pid
+        _write_record(path, record)
         return StartedRun(run_id, name, record.started_at, trigger)
-
-    def _watch(self, record: LocalRunRecord, process: subprocess.Popen[bytes], log_path: Path) -> None:
-        code = process.wait()
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
-        record.status = "succeeded" if code == 0 else "failed"
-        record.exit_code = code
-        record.finished_at = time.time()
-        record.output_tail = lines[-40:]
-        self._write(record)
-        with self._lock:
-            self._processes.pop(record.run_id, None)
 
     def history(self, since: float) -> list[StartedRun]:
         runs = []
         for path in self._records.glob("*.json") if self._records.is_dir() else []:
-            record = LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
+            record = read_record(path)
             if record.started_at >= since:
                 runs.append(
                     StartedRun(
@@ -273,16 +291,30 @@ class LocalLauncher:
             time.sleep(0.5)
         raise TimeoutError(f"local run {run_id} still running after {timeout:.0f} s")
 
-    def stop(self) -> None:
-        """Stop every run still going (its whole process group): the relay must not leave any behind."""
-        with self._lock:
-            running = list(self._processes.values())
-        for process in running:
-            if process.poll() is None:
-                try:
-                    os.killpg(process.pid, signal.SIGTERM)
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+
+def stop_running(records_dir: Path, timeout: float = 15) -> list[str]:
+    """Stop every local run a record says is still running (its whole process group); returns their ids."""
+    stopped = []
+    for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
+        record = read_record(path)
+        if record.status != "running" or record.pid <= 0:
+            continue
+        try:
+            os.killpg(record.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(record.pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(record.pid, signal.SIGKILL)
+        stopped.append(record.run_id)
+        if read_record(path).status == "running":
+            record.status, record.finished_at = "stopped", time.time()
+            _write_record(path, record)
+    return stopped

@@ -8,12 +8,11 @@ the cooldown or the daily maximum (there is no run).
 
 from __future__ import annotations
 
-import contextlib
 import hmac
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,7 +123,7 @@ def _authorized(request: Request, token: bytes) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token)
 
 
-def create_app(relay: Relay, token: str, on_shutdown: Callable[[], None] | None = None) -> Starlette:
+def create_app(relay: Relay, token: str) -> Starlette:
     if not token:
         raise ValueError("the relay needs a non-empty bearer token (MLOPS_RELAY_TOKEN_FILE)")
     secret = token.encode()
@@ -152,17 +151,10 @@ def create_app(relay: Relay, token: str, on_shutdown: Callable[[], None] | None 
     async def metrics(_: Request) -> Response:
         return Response(generate_latest(relay.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @contextlib.asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        if on_shutdown is not None:
-            on_shutdown()
-
     return Starlette(
         routes=[
             Route(WEBHOOK_PATH, webhook, methods=["POST"]),
             Route(HEALTH_PATH, health, methods=["GET"]),
             Route(METRICS_PATH, metrics, methods=["GET"]),
-        ],
-        lifespan=lifespan,
+        ]
     )
