@@ -50,6 +50,8 @@ class LoopReport:
     steps: list[Step] = field(default_factory=list)
     guardrails: dict[str, str] = field(default_factory=dict)
     """Guardrail case -> what the relay answered."""
+    pids: list[int] = field(default_factory=list)
+    """Every process the demo started (stack, relay, model servers, training runs)."""
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
@@ -93,8 +95,12 @@ class LoopDemo:
     # --- the loop ---
 
     def run(self) -> LoopReport:
+        import os
+
         from pipelines.tasks import flow_params
 
+        # The live check downloads the champion's reference; MLflow's progress bar would garble the steps.
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
         self._params = flow_params()
         metrics_port = free_port()
         stack = LoopStack(
@@ -126,6 +132,9 @@ class LoopDemo:
                 recovered_at = self._send(server, drifted=False)
                 self._live_check(stack, self.recovered_capture, expect_drift=False)
                 self._alert_resolves(stack, after=recovered_at)
+        self.report.pids += stack.spawned
+        for path in (self.state / "relay-runs").glob("*.json"):
+            self.report.pids.append(int(json.loads(path.read_text())["pid"]))
         self.note("stopped", "every process the demo started has been stopped")
         return self.report
 
@@ -173,6 +182,7 @@ class LoopDemo:
             metrics_port=metrics_port,
             flush_seconds=1.0,
         ) as server:
+            self.report.pids.append(server.pid)
             self.note("model server", f"serving the champion at {server.url}, capturing to {capture}")
             yield server
 
@@ -279,7 +289,7 @@ class LoopDemo:
         trigger = Trigger.from_json(started["trigger"])
         alert = trigger.alerts[0]
         later = (dt.datetime.fromisoformat(alert.starts_at) + dt.timedelta(minutes=1)).isoformat()
-        payload = {
+        payload: dict[str, Any] = {
             "version": "4",
             "groupKey": trigger.group_key,
             "status": "firing",
@@ -303,6 +313,11 @@ class LoopDemo:
         code, body = stack.post_to_relay(payload, stack.token)
         self.report.guardrails["kill switch"] = f"{code} {body['outcome']}: {body['detail']}"
         stack.restart_relay(enabled=True)
+        original = {**payload, "alerts": [{**payload["alerts"][0], "startsAt": alert.starts_at}]}
+        code, body = stack.post_to_relay(original, stack.token)
+        self.report.guardrails["the same alert again, after two relay restarts"] = (
+            f"{code} {body['outcome']}: {body['detail']}"
+        )
         runs = len(list((self.state / "relay-runs").glob("*.json")))
         self.report.guardrails["runs started"] = str(runs)
         for case, answer in self.report.guardrails.items():
@@ -324,10 +339,15 @@ class LoopDemo:
         return dict(record)
 
     def _champion_decision(self, record: dict[str, Any]) -> None:
-        lines = [CHAMPION_LINE.match(x) for x in record["output_tail"]]
+        output = (
+            (self.state / "relay-runs" / f"{record['run_id']}.log").read_text(errors="replace").splitlines()
+        )
+        lines = [CHAMPION_LINE.match(x) for x in output]
         decision = next((match.group(1) for match in lines if match), "no champion line in the run's output")
-        added = next((x.strip() for x in record["output_tail"] if "labelled captured row" in x), "")
-        self.note("champion decision", f"{decision}" + (f"; {added}" if added else ""))
+        added = next((x for x in output if "labelled captured row(s) added" in x), "")
+        rows = re.search(r"(\d+) labelled captured row", added)
+        trained = f" (trained on the data plus {rows.group(1)} labelled captured rows)" if rows else ""
+        self.note("champion decision", decision + trained)
 
     def _alert_resolves(self, stack: LoopStack, after: float) -> None:
         assert stack.people is not None

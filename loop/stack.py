@@ -198,6 +198,8 @@ class LoopStack:
     relay_url: str = ""
     scrape_targets: dict[str, str] = field(default_factory=dict)
     """Extra Prometheus jobs: job name -> host:port (the model server's metrics)."""
+    spawned: list[int] = field(default_factory=list)
+    """Every process id the stack started (each also its process group), for checking nothing is left."""
 
     # --- lifecycle ---
 
@@ -223,6 +225,7 @@ class LoopStack:
                 command, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=REPO_ROOT
             )
         self.processes[name] = process
+        self.spawned.append(process.pid)
         return process, log
 
     def start(self) -> None:
