@@ -72,6 +72,7 @@ class LoopDemo:
     ) -> None:
         self.workdir = workdir.resolve()
         self.state = self.workdir / "state"
+        """The training flow's state folder; one holding a registry is used as it is (no first training)."""
         self.incident_capture = self.workdir / "capture" / "incident"
         self.recovered_capture = self.workdir / "capture" / "after-fix"
         self.say = say
