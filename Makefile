@@ -80,7 +80,7 @@ test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole tes
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
 	$(PY) -m pytest -m "not integration and not slow"
 
-bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, fresh clone -> demo
+bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, closed loop, fresh clone -> demo
 	@# Every benchmark runs; the target fails at the end if any missed its target.
 	$(PY) -m benchmarks; training=$$?; \
 	$(PY) -m benchmarks.bench_alert_latency --rounds 5; alerts=$$?; \
