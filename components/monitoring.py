@@ -29,6 +29,7 @@ from monitoring import metrics as m
 from monitoring.alertmanager import (
     EmailReceiver,
     NotificationSettings,
+    RelayReceiver,
     SlackReceiver,
     WebhookReceiver,
     render_alertmanager_config,
@@ -62,6 +63,8 @@ SCRAPE_INTERVAL: Final = "30s"
 APP: Final = "monitoring"
 # PrometheusRule and ServiceMonitor share the operator's API group and version.
 MONITORING_API_VERSION: Final = PROMETHEUS_RULE_API_VERSION
+# Key of the relay's token in its Secret; Alertmanager reads /etc/alertmanager/secrets/<secret>/<key>.
+RELAY_TOKEN_KEY: Final = "token"
 
 # Pod labels the charts and the operator put on their pods, for NetworkPolicy selectors.
 PROMETHEUS_POD: Final = {"app.kubernetes.io/name": "prometheus"}
@@ -134,6 +137,24 @@ class MlflowScrapeTarget:
 
 
 @dataclass(frozen=True)
+class LoopAlerts:
+    """The closed loop's side of the alerts: the training schedule's window and the retraining relay."""
+
+    no_success_hours: float | None
+    """`monitoring.cadence.no_success_window_hours` of the training schedule; None: no schedule, no
+    `MlopsNoRecentSuccessfulRun`."""
+    live_drift_confirm_for: str = "30m"
+    """`retrain.confirmFor`: how long live drift fires before it is confirmed (and the relay called)."""
+    relay_url: str | None = None
+    """The relay's webhook (`RetrainRelay.webhook_url`); None: no relay route and no relay alerts."""
+    relay_token_secret: str | None = None
+    """Name of the Secret (in this namespace) holding the relay's generated token
+    (`retrain_relay.TOKEN_SECRET`); the stack creates it and exposes the value as `relay_token`."""
+    relay_credentials_file: str | None = None
+    """Where Alertmanager reads it (`retrain_relay.alertmanager_credentials_file()`)."""
+
+
+@dataclass(frozen=True)
 class MonitoringStackArgs:
     settings: MonitoringSettings
     """The stack's `monitoring` settings (retention, storage size, replicas, e-mail, noSuccessHours)."""
@@ -153,6 +174,8 @@ class MonitoringStackArgs:
     """Labels added to the namespaces."""
     serving_alerts: bool = True
     """Render the model server's alerts (`serving.enabled`): without a server, "down" would always fire."""
+    loop: LoopAlerts | None = None
+    """Scheduled training and retraining on drift; None keeps the alerts as they were before the loop."""
 
 
 # --- pure planning -------------------------------------------------------------------------------------
@@ -166,6 +189,7 @@ def notification_settings(
     email_to: Sequence[str],
     email_from: str | None,
     smtp_smarthost: str | None,
+    relay: RelayReceiver | None = None,
 ) -> NotificationSettings:
     """Receiver values, secrets already resolved, as the typed settings Alertmanager is rendered from."""
     email = None
@@ -182,7 +206,18 @@ def notification_settings(
         slack=SlackReceiver(slack_webhook_url) if slack_webhook_url else None,
         email=email,
         webhook=WebhookReceiver(webhook_url) if webhook_url else None,
+        relay=relay,
     )
+
+
+def relay_receiver(loop: LoopAlerts | None) -> RelayReceiver | None:
+    if loop is None or loop.relay_url is None:
+        return None
+    if loop.relay_credentials_file is None or loop.relay_token_secret is None:
+        raise ValueError(
+            "MonitoringStack: loop.relay_url needs relay_token_secret and relay_credentials_file"
+        )
+    return RelayReceiver(loop.relay_url, loop.relay_credentials_file)
 
 
 def alertmanager_config_yaml(settings: NotificationSettings) -> str:
@@ -201,13 +236,26 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
         prometheus_replicas=replicas,
         alertmanager_replicas=replicas,
         node_exporter_namespace=args.node_exporter_namespace,
+        alertmanager_secrets=(args.loop.relay_token_secret,)
+        if args.loop is not None and args.loop.relay_token_secret
+        else (),
     )
 
 
 def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
+    base = args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL
+    if args.loop is None:
+        return AlertSettings(
+            runbook_base_url=base,
+            no_success_hours=args.settings.no_success_hours,
+            retrain_relay=False,
+            serving=args.serving_alerts,
+        )
     return AlertSettings(
-        runbook_base_url=args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
-        no_success_hours=args.settings.no_success_hours,
+        runbook_base_url=base,
+        no_success_hours=args.loop.no_success_hours,
+        live_drift_confirm_for=args.loop.live_drift_confirm_for,
+        retrain_relay=args.loop.relay_url is not None,
         serving=args.serving_alerts,
     )
 
@@ -317,6 +365,7 @@ def _validate(args: MonitoringStackArgs) -> None:
             "MonitoringStack: monitoring.alertEmailTo is set: expected monitoring.alertEmailFrom and "
             "monitoring.smtpSmarthost too"
         )
+    relay_receiver(args.loop)
     if args.namespace == args.node_exporter_namespace:
         raise ValueError(
             f"MonitoringStack: node_exporter_namespace must differ from namespace {args.namespace!r}: "
@@ -349,6 +398,8 @@ class MonitoringStack(pulumi.ComponentResource):
         namespaces = self._namespaces(child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
         secrets = [self._grafana_admin_secret(in_ns), self._alertmanager_config_secret(in_ns)]
+        # Alertmanager mounts the relay's token: it must exist before the release starts the pod.
+        secrets += self._relay_token_secret(in_ns)
         stack = self._stack_release(pulumi.ResourceOptions(parent=self, depends_on=[*namespaces, *secrets]))
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[stack])
         self._pushgateway_release(after_crds)
@@ -420,6 +471,31 @@ class MonitoringStack(pulumi.ComponentResource):
             opts=opts,
         )
 
+    def _relay_token_secret(self, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.Secret]:
+        """The retraining relay's bearer token, generated here because Alertmanager's pod mounts it; the
+        relay gets the same value (`relay_token`) for its own Secret."""
+        loop = self._args.loop
+        self.relay_token: pulumi.Output[str] | None = None
+        if loop is None or loop.relay_url is None or loop.relay_token_secret is None:
+            return []
+        token = random.RandomPassword(
+            f"{self._name}-relay-token", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.relay_token = pulumi.Output.secret(token.result)
+        return [
+            k8s.core.v1.Secret(
+                f"{self._name}-relay-token",
+                metadata={
+                    "name": loop.relay_token_secret,
+                    "namespace": self._args.namespace,
+                    "labels": kb.labels(APP, "alertmanager"),
+                },
+                type="Opaque",
+                string_data={RELAY_TOKEN_KEY: self.relay_token},
+                opts=opts,
+            )
+        ]
+
     def _alertmanager_config_secret(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         r = self._args.receivers
 
@@ -432,6 +508,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     email_to=r.email_to,
                     email_from=r.email_from,
                     smtp_smarthost=r.smtp_smarthost,
+                    relay=relay_receiver(self._args.loop),
                 )
             )
 

@@ -59,7 +59,7 @@ _SOURCE = f'{m.LABEL_SOURCE}=~"${SOURCE_VARIABLE}"'
 _MODEL = f'{m.LABEL_MODEL}=~"${MODEL_VARIABLE}"'
 _CONTAINERS = 'container!="", image!=""'
 # Red at the same age the "no recent successful run" alert fires.
-_NO_SUCCESS_LIMIT_SECONDS: Final = rules.AlertSettings().no_success_hours * 3600
+_NO_SUCCESS_LIMIT_SECONDS: Final = rules.DEFAULT_NO_SUCCESS_HOURS * 3600
 # Red where the serving alerts fire.
 _SERVING_ERROR_RATIO: Final = rules.AlertSettings().serving_error_ratio
 _SERVING_P99_SECONDS: Final = rules.AlertSettings().serving_p99_seconds

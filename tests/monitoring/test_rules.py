@@ -20,6 +20,9 @@ REQUIRED_ALERTS = {
     rules.MLFLOW_DOWN,
     rules.PUSHGATEWAY_DOWN,
     *rules.SERVING_ALERTS,
+    rules.LIVE_DRIFT_CONFIRMED,
+    rules.RETRAIN_RELAY_DOWN,
+    rules.RETRAIN_RELAY_FAILING,
 }
 RUNBOOK_SECTIONS = ("## What it means", "## Likely causes", "## How to check", "## How to fix")
 
@@ -71,6 +74,28 @@ def test_serving_alerts_only_where_a_model_is_served() -> None:
     by_name = {r.name: r for r in rules.alert_rules()}
     assert by_name[rules.SERVED_VERSION_NOT_CHAMPION].for_ == "15m", "room for a poll, a load and a rollout"
     assert by_name[rules.MODEL_SERVER_DOWN].for_ == "5m"
+def test_live_drift_is_confirmed_only_after_confirm_for() -> None:
+    by_name = {r.name: r for r in rules.alert_rules(rules.AlertSettings(live_drift_confirm_for="45m"))}
+    confirmed = by_name[rules.LIVE_DRIFT_CONFIRMED]
+    assert confirmed.for_ == "45m"
+    assert 'source="live"' in confirmed.expr
+    assert rules.alert_rules()[0].for_ == "0s"
+    assert {r.name: r for r in rules.alert_rules()}[rules.LIVE_DRIFT_CONFIRMED].for_ == "30m"
+
+
+def test_no_schedule_means_no_stale_training_alert() -> None:
+    """Nothing promises a run without a schedule: the alert would fire forever on a fresh platform."""
+    names = {r.name for r in rules.alert_rules(rules.AlertSettings(no_success_hours=None))}
+    assert rules.NO_RECENT_SUCCESSFUL_RUN not in names
+    assert rules.PIPELINE_STAGE_FAILED in names
+    windowed = {r.name: r for r in rules.alert_rules(rules.AlertSettings(no_success_hours=171))}
+    assert "> 615600" in windowed[rules.NO_RECENT_SUCCESSFUL_RUN].expr
+
+
+def test_relay_alerts_only_where_the_relay_runs() -> None:
+    names = {r.name for r in rules.alert_rules(rules.AlertSettings(retrain_relay=False))}
+    assert rules.LIVE_DRIFT_CONFIRMED in names
+    assert not names & {rules.RETRAIN_RELAY_DOWN, rules.RETRAIN_RELAY_FAILING}
 
 
 def test_for_override_replaces_every_for_and_nothing_else() -> None:
@@ -91,6 +116,7 @@ def test_for_override_replaces_every_for_and_nothing_else() -> None:
         ({"serving_error_ratio": 0}, "serving_error_ratio"),
         ({"serving_p99_seconds": -1}, "serving_p99_seconds"),
         ({"served_version_lag_for": "soon"}, "served_version_lag_for"),
+        ({"live_drift_confirm_for": "half an hour"}, "live_drift_confirm_for"),
     ],
 )
 def test_bad_settings_are_rejected_naming_the_field(kwargs: dict[str, object], message: str) -> None:
