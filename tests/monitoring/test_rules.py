@@ -74,6 +74,8 @@ def test_serving_alerts_only_where_a_model_is_served() -> None:
     by_name = {r.name: r for r in rules.alert_rules()}
     assert by_name[rules.SERVED_VERSION_NOT_CHAMPION].for_ == "15m", "room for a poll, a load and a rollout"
     assert by_name[rules.MODEL_SERVER_DOWN].for_ == "5m"
+
+
 def test_live_drift_is_confirmed_only_after_confirm_for() -> None:
     by_name = {r.name: r for r in rules.alert_rules(rules.AlertSettings(live_drift_confirm_for="45m"))}
     confirmed = by_name[rules.LIVE_DRIFT_CONFIRMED]
