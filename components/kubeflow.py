@@ -41,6 +41,7 @@ from components.monitoring import KUBE_API_PORTS, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from components.versions import kubeflow_pipelines_manifest_url
 from pipelines import cluster_env
+from pipelines.env import PUSHGATEWAY_URL
 
 NAMESPACE = "kubeflow"  # upstream's manifests hard-wire it (cluster-scoped bindings reference it)
 PIPELINE_RUNNER = "pipeline-runner"
@@ -698,7 +699,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
             "MLFLOW_TRACKING_URI": args.mlflow_tracking_uri,
             "MLFLOW_TRACKING_USERNAME": args.mlflow_username,
             "MLFLOW_TRACKING_PASSWORD": pulumi.Output.secret(args.mlflow_password),
-            "MLOPS_PUSHGATEWAY_URL": args.pushgateway_url,
+            PUSHGATEWAY_URL.name: args.pushgateway_url,
         }
         if args.minio is not None:
             data |= {

@@ -26,7 +26,8 @@ import pulumi_random as random
 
 from components import k8s as kb
 from components import mlflow as mlflow_server
-from components.mlflow_users_sync import READY_TIMEOUT_ENV, USERS_ENV, UserSpec
+from components.mlflow_users_sync import UserSpec
+from pipelines.env import MLFLOW_READY_TIMEOUT, MLFLOW_USERS, PIPELINES_PASSWORD
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
@@ -36,7 +37,6 @@ APP = "mlflow-users"
 CREDENTIALS_SECRET = "mlflow-platform-users"
 PIPELINE_USER = "mlops-pipelines"
 PIPELINE_PASSWORD_KEY = "pipelines-password"
-PIPELINE_PASSWORD_ENV = "MLOPS_PIPELINES_PASSWORD"
 SCRIPT_DIR = "/scripts"
 SYNC_RESOURCES = kb.Resources(
     cpu_request="100m", memory_request="256Mi", cpu_limit="500m", memory_limit="512Mi"
@@ -87,7 +87,7 @@ class MlflowUsersArgs:
 def pipeline_user_spec(args: MlflowUsersArgs) -> UserSpec:
     return UserSpec(
         username=PIPELINE_USER,
-        password_env=PIPELINE_PASSWORD_ENV,
+        password_env=PIPELINES_PASSWORD.name,
         experiments=tuple(args.experiments),
         registered_models=tuple(args.registered_models),
     )
@@ -111,9 +111,9 @@ def sync_job_manifest(
             {"name": "MLFLOW_TRACKING_URI", "value": tracking_uri},
             kb.secret_env("MLFLOW_TRACKING_USERNAME", args.admin_secret, "admin-username"),
             kb.secret_env("MLFLOW_TRACKING_PASSWORD", args.admin_secret, "admin-password"),
-            kb.secret_env(PIPELINE_PASSWORD_ENV, CREDENTIALS_SECRET, PIPELINE_PASSWORD_KEY),
-            {"name": USERS_ENV, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
-            {"name": READY_TIMEOUT_ENV, "value": "600"},
+            kb.secret_env(PIPELINES_PASSWORD.name, CREDENTIALS_SECRET, PIPELINE_PASSWORD_KEY),
+            {"name": MLFLOW_USERS.name, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
+            {"name": MLFLOW_READY_TIMEOUT.name, "value": "600"},
             # Egress is MLflow and DNS only: nothing to phone home to. HOME: the root filesystem is read-only.
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "HOME", "value": "/tmp"},

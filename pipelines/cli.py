@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import images
+from pipelines.env import PUSHGATEWAY_URL
 
 DEFAULT_KFP_EXPERIMENT = "mlops-training"
 PIPELINE_DISPLAY_NAME = "breast-cancer-training"
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--package", type=Path, default=None, help="an already compiled pipeline YAML")
     submit.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
-    submit.add_argument("--pushgateway-url", default=os.environ.get("MLOPS_PUSHGATEWAY_URL", ""))
+    submit.add_argument("--pushgateway-url", default=PUSHGATEWAY_URL.get() or "")
     submit.add_argument(
         "--dvc-repo", default="", help="Git URL of this repository (default: the image's copy)"
     )

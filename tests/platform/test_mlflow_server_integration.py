@@ -176,19 +176,22 @@ def create_pipeline_user(server: Server, monkeypatch: pytest.MonkeyPatch) -> Ser
     import requests
     from mlflow.server import get_app_client
 
-    from components.mlflow_users import PIPELINE_PASSWORD_ENV, PIPELINE_USER
+    from components.mlflow_users import PIPELINE_USER
     from components.mlflow_users_sync import UserSpec
+    from pipelines.env import PIPELINES_PASSWORD
+
+    password_env = PIPELINES_PASSWORD.name
 
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", server.username)
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", server.password)
-    users = [UserSpec(PIPELINE_USER, PIPELINE_PASSWORD_ENV, (EXPERIMENT,), (MODEL,))]
+    users = [UserSpec(PIPELINE_USER, password_env, (EXPERIMENT,), (MODEL,))]
     first, second = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
-    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    assert _sync_users(server, users, {password_env: first}) == 0
     auth = get_app_client("basic-auth", tracking_uri=server.url)
     auth.update_user_admin(PIPELINE_USER, True)  # someone promotes it in the UI
-    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: first}) == 0
+    assert _sync_users(server, users, {password_env: first}) == 0
     assert auth.get_user(PIPELINE_USER).is_admin is False
-    assert _sync_users(server, users, {PIPELINE_PASSWORD_ENV: second}) == 0
+    assert _sync_users(server, users, {password_env: second}) == 0
     # The server caches credentials for auth_cache_ttl_seconds; the old password may linger that long.
     search = f"{server.url}/api/2.0/mlflow/experiments/search"
     answer = requests.get(search, params={"max_results": 1}, auth=(PIPELINE_USER, second), timeout=10)

@@ -9,6 +9,7 @@ import pytest
 
 from components import mlflow_users
 from components import mlflow_users_sync as sync
+from pipelines.env import PIPELINES_PASSWORD
 from pipelines.params import load_params
 from tests.platform.stacks import STACKS, children, env_of, k8s_object, record
 
@@ -33,7 +34,7 @@ def test_job_runs_the_sync_script_in_the_mlflow_image_as_the_admin(stack: str) -
     admin = {"name": "mlflow-auth"}
     assert env["MLFLOW_TRACKING_USERNAME"] == {"secretKeyRef": {**admin, "key": "admin-username"}}
     assert env["MLFLOW_TRACKING_PASSWORD"] == {"secretKeyRef": {**admin, "key": "admin-password"}}
-    assert env[mlflow_users.PIPELINE_PASSWORD_ENV] == {
+    assert env[PIPELINES_PASSWORD.name] == {
         "secretKeyRef": {"name": mlflow_users.CREDENTIALS_SECRET, "key": mlflow_users.PIPELINE_PASSWORD_KEY}
     }
     script = k8s_object(stack, "ConfigMap", "mlflow-users", "mlflow")["data"]["mlflow_users_sync.py"]
