@@ -14,6 +14,7 @@ derived from `production`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
@@ -34,9 +35,27 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.cluster import (
+    AutoscalingArgs,
+    ControlPlaneArgs,
+    EksClusterArgs,
+    ExistingClusterArgs,
+    NetworkArgs,
+    NodeGroupArgs,
+    NodeGroupsArgs,
+    default_node_group_max_pods,
+    is_arm_instance_type,
+)
+from components.dvc_remote import DvcRemoteArgs
+from components.images import MLFLOW_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
+from components.minio import MinioArgs
+from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBackend
+from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
-from components.versions import EKS_ADDON_VERSIONS
+from components.versions import EKS_ADDON_VERSIONS, KUBEFLOW_PIPELINES_VERSIONS
+from monitoring.durations import parse_duration
+from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
 
 PROJECT = "mlops-infra"
 
@@ -67,6 +86,7 @@ PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
 # overwritten object can be restored and an incident investigated.
 PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
 PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
+PRODUCTION_MIN_METRICS_RETENTION = "15d"
 
 
 class SettingsError(ValueError):
@@ -145,6 +165,22 @@ def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _kubeflow_version(value: str) -> str:
+    if value not in KUBEFLOW_PIPELINES_VERSIONS:
+        raise ValueError(
+            f"expected a Kubeflow Pipelines release this program was checked against "
+            f"{list(KUBEFLOW_PIPELINES_VERSIONS)} (components/versions.py)"
+        )
+    return value
+
+
+def _prometheus_duration(value: str) -> str:
+    if parse_duration(value) <= 0:
+        raise ValueError("expected a duration longer than zero, e.g. 15d")
+    return value
+
+
+PrometheusDuration = Annotated[str, AfterValidator(_prometheus_duration)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HostName = Annotated[str, AfterValidator(_host_name)]
 
@@ -157,7 +193,7 @@ class _Section(BaseModel):
     )
 
 
-class NetworkSettings(_Section):
+class NetworkConfig(_Section):
     vpc_cidr: Cidr = "10.0.0.0/16"
     """The VPC's address range; subnets are carved from it."""
     availability_zones: int = Field(default=2, ge=2, le=6)
@@ -169,7 +205,7 @@ class NetworkSettings(_Section):
     per NAT, but a machine of ours in the path: not in production)."""
 
 
-class NodeGroupSettings(_Section):
+class NodeGroupConfig(_Section):
     instance_types: list[str] = Field(min_length=1)
     """EC2 instance types; several types make spot capacity easier to find."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
@@ -183,16 +219,16 @@ class NodeGroupSettings(_Section):
     type's memory, at least its ENI limit, at most what prefix delegation and EKS allow (110 < 30 vCPUs)."""
 
 
-class NodeGroupsSettings(_Section):
-    system: NodeGroupSettings
+class NodeGroupsConfig(_Section):
+    system: NodeGroupConfig
     """Runs the platform services (MLflow, KFP, monitoring); on-demand so they are not evicted."""
-    workloads: NodeGroupSettings
+    workloads: NodeGroupConfig
     """Runs pipeline steps; spot is fine because steps are retried."""
-    gpu: NodeGroupSettings | None = None
+    gpu: NodeGroupConfig | None = None
     """Optional tainted GPU group that scales to zero when idle."""
 
 
-class ClusterSettings(_Section):
+class ClusterConfig(_Section):
     kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
@@ -221,7 +257,7 @@ class ClusterSettings(_Section):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
 
-class AutoscalerSettings(_Section):
+class AutoscalerConfig(_Section):
     enabled: bool = True
     """Cluster Autoscaler on aws: adds nodes for pending pods, removes idle ones, takes GPUs to zero."""
     scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
@@ -232,7 +268,7 @@ class AutoscalerSettings(_Section):
     """Which node group grows when several could take the pending pods."""
 
 
-class DvcRemoteSettings(_Section):
+class DvcRemoteConfig(_Section):
     bucket_prefix: str = Field(default="mlops-dvc", pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")
     """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
     force_destroy: bool = False
@@ -243,7 +279,7 @@ class DvcRemoteSettings(_Section):
     abort_multipart_days: int = Field(default=7, ge=1, le=7)
 
 
-class MlflowSettings(_Section):
+class MlflowConfig(_Section):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     """sqlite: a file on a PersistentVolume (one replica). postgres: RDS PostgreSQL."""
     replicas: int = Field(default=1, ge=1, le=10)
@@ -257,19 +293,20 @@ class MlflowSettings(_Section):
     """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
 
 
-class MinioSettings(_Section):
+class MinioConfig(_Section):
     enabled: bool | None = None
     """In-cluster S3 storage; default on for target `local`, off on AWS (S3 is used)."""
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
 
 
-class KubeflowSettings(_Section):
-    version: str = Field(default="2.17.0", pattern=r"^2\.\d+\.\d+$")
-    """Kubeflow Pipelines standalone release."""
+class KubeflowConfig(_Section):
+    version: Annotated[str, AfterValidator(_kubeflow_version)] = KUBEFLOW_PIPELINES_VERSIONS[-1]
+    """Kubeflow Pipelines standalone release: one this program was checked against."""
 
 
-class MonitoringSettings(_Section):
-    retention: str = Field(default="7d", pattern=r"^[1-9]\d*[hdwy]$")
+class MonitoringConfig(_Section):
+    retention: PrometheusDuration | None = None
+    """How long Prometheus keeps samples (a Prometheus duration): 7d, in production 15d (and never less)."""
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Prometheus and Alertmanager replicas; two in production."""
@@ -287,7 +324,7 @@ class MonitoringSettings(_Section):
 Platform = Literal["linux/amd64", "linux/arm64"]
 
 
-class ImagesSettings(_Section):
+class ImagesConfig(_Section):
     registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
     from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
@@ -305,16 +342,16 @@ class _StackConfig(_Section):
     production: bool = False
     protect: bool | None = None
     tags: Annotated[dict[str, str], AfterValidator(_aws_tags)] = Field(default_factory=dict)
-    network: NetworkSettings = NetworkSettings()
-    node_groups: NodeGroupsSettings | None = None
-    cluster: ClusterSettings = ClusterSettings()
-    autoscaler: AutoscalerSettings = AutoscalerSettings()
-    dvc_remote: DvcRemoteSettings = DvcRemoteSettings()
-    mlflow: MlflowSettings = MlflowSettings()
-    minio: MinioSettings = MinioSettings()
-    kubeflow: KubeflowSettings = KubeflowSettings()
-    monitoring: MonitoringSettings = MonitoringSettings()
-    images: ImagesSettings = ImagesSettings()
+    network: NetworkConfig = NetworkConfig()
+    node_groups: NodeGroupsConfig | None = None
+    cluster: ClusterConfig = ClusterConfig()
+    autoscaler: AutoscalerConfig = AutoscalerConfig()
+    dvc_remote: DvcRemoteConfig = DvcRemoteConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    minio: MinioConfig = MinioConfig()
+    kubeflow: KubeflowConfig = KubeflowConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    images: ImagesConfig = ImagesConfig()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -500,6 +537,11 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                 f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: "
                 f"{', '.join(with_gpu)} is a GPU type; put GPU types in nodeGroups.gpu (tainted, NVIDIA AMI)"
             )
+        if len({is_arm_instance_type(t) for t in group.instance_types}) > 1:
+            problems.append(
+                f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: mixes ARM "
+                "(Graviton) and x86 types; one node group runs one AMI architecture"
+            )
         if group.max_pods is not None:
             limit = min(prefix_delegation_max_pods(t) for t in types)
             if group.max_pods > limit:
@@ -564,47 +606,51 @@ def _production_rules(c: _StackConfig) -> list[str]:
             need("mlflow.replicas", c.mlflow.replicas, "at least 2 replicas")
     if c.monitoring.replicas is not None and c.monitoring.replicas < 2:
         need("monitoring.replicas", c.monitoring.replicas, "at least 2 replicas")
+    retention = c.monitoring.retention
+    if retention is not None and parse_duration(retention) < parse_duration(PRODUCTION_MIN_METRICS_RETENTION):
+        need(
+            "monitoring.retention",
+            c.monitoring.retention,
+            f"at least {PRODUCTION_MIN_METRICS_RETENTION} of metrics (the window an incident is looked into)",
+        )
     return problems
 
 
 @dataclass(frozen=True)
 class StackSettings:
-    """Everything a stack's program needs to know, validated, with production-derived defaults resolved."""
+    """A stack's settings, validated and resolved: nothing optional is left to default, and each part is the
+    plain Args (or options) type of the component that uses it, tagged by mode (EKS or existing cluster,
+    S3 or MinIO storage, SQLite or PostgreSQL backend) so no consumer branches on a string."""
 
     project: str
     stack: str
     target: Literal["local", "aws"]
+    """For the stack outputs and reports; components never see it."""
     production: bool
-    aws_region: str | None
     protect: bool
-    tags: Mapping[str, str]
-    network: NetworkSettings
-    node_groups: NodeGroupsSettings | None
-    cluster: ClusterSettings
-    autoscaler: AutoscalerSettings
-    dvc_remote: DvcRemoteSettings
-    mlflow: MlflowSettings
-    minio: MinioSettings
-    kubeflow: KubeflowSettings
-    monitoring: MonitoringSettings
-    images: ImagesSettings
+    """protect + retain_on_delete on stateful resources (already folded into each Args below)."""
+    aws_region: str | None
+    """The AWS provider's region; None on `local` (no AWS provider at all)."""
+    default_tags: Mapping[str, str]
+    """Tags every taggable AWS resource carries (provider default tags), so leftovers can be found."""
+    kubernetes_version: str
+    """The Kubernetes minor version charts and manifests are rendered and checked against."""
+    cluster: EksClusterArgs | ExistingClusterArgs
+    dvc_remote: DvcRemoteArgs | None
+    """The S3 DVC remote (and MLflow artifact store); None on `local`."""
+    minio: MinioArgs | None
+    """In-cluster MinIO; on `local` it is the artifact store."""
+    images: PlatformImagesArgs
+    mlflow: MlflowServerOptions
+    kubeflow_version: str
+    """A Kubeflow Pipelines release in versions.KUBEFLOW_PIPELINES_VERSIONS."""
+    monitoring: MonitoringOptions
+    alert_email: EmailAlerts | None
+    """E-mail notifications; the SMTP password is a secret (`load_secrets`)."""
 
     @property
     def is_aws(self) -> bool:
-        return self.target == "aws"
-
-    @property
-    def default_tags(self) -> dict[str, str]:
-        """Tags every taggable AWS resource carries, so leftovers of a failed destroy can be found."""
-        return {**self.tags, "project": self.project, "stack": self.stack, "managed-by": "pulumi"}
-
-    @property
-    def uses_documentation_cidr(self) -> bool:
-        return any(
-            ipaddress.IPv4Network(c).subnet_of(r)
-            for c in self.cluster.public_access_cidrs
-            for r in DOCUMENTATION_RANGES
-        )
+        return isinstance(self.cluster, EksClusterArgs)
 
 
 @dataclass(frozen=True)
@@ -616,59 +662,165 @@ class StackSecrets:
     smtp_password: pulumi.Output[str] | None
 
 
-def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
-    """Fill the defaults that depend on `production` and `target`."""
+def _node_group_args(group: NodeGroupConfig) -> NodeGroupArgs:
+    return NodeGroupArgs(
+        instance_types=tuple(group.instance_types),
+        capacity_type=group.capacity_type,
+        min_size=group.min_size,
+        desired_size=group.desired_size,
+        max_size=group.max_size,
+        disk_size_gib=group.disk_size_gib,
+        max_pods=group.max_pods
+        if group.max_pods is not None
+        else default_node_group_max_pods(group.instance_types),
+    )
+
+
+def _cluster_args(raw: _StackConfig, name: str, region: str, tags: Mapping[str, str]) -> EksClusterArgs:
     prod = raw.production
-    network = raw.network.model_copy(
-        update={
-            "nat_gateways": raw.network.nat_gateways
-            if raw.network.nat_gateways is not None
-            else (raw.network.availability_zones if prod else 1)
-        }
+    c, n = raw.cluster, raw.network
+    groups = raw.node_groups
+    assert groups is not None  # _aws_rules: target 'aws' needs nodeGroups
+    log_types = c.log_types if c.log_types is not None else list(EKS_LOG_TYPES if prod else ("api", "audit"))
+    explicit_retention = "log_retention_days" in c.model_fields_set
+    autoscaler = raw.autoscaler
+    return EksClusterArgs(
+        name=name,
+        region=region,
+        control_plane=ControlPlaneArgs(
+            kubernetes_version=c.kubernetes_version,
+            endpoint_private_access=c.endpoint_private_access,
+            endpoint_public_access=c.endpoint_public_access,
+            public_access_cidrs=tuple(c.public_access_cidrs),
+            log_types=tuple(log_types),
+            log_retention_days=c.log_retention_days
+            if explicit_retention or not prod
+            else PRODUCTION_MIN_LOG_RETENTION_DAYS,
+            secrets_encryption=c.secrets_encryption if c.secrets_encryption is not None else prod,
+            upgrade_policy=c.upgrade_policy,
+            admin_principal_arns=tuple(c.admin_principal_arns),
+        ),
+        network=NetworkArgs(
+            vpc_cidr=n.vpc_cidr,
+            availability_zones=n.availability_zones,
+            nat_gateways=n.nat_gateways
+            if n.nat_gateways is not None
+            else (n.availability_zones if prod else 1),
+            nat_type=n.nat_type,
+        ),
+        node_groups=NodeGroupsArgs(
+            system=_node_group_args(groups.system),
+            workloads=_node_group_args(groups.workloads),
+            gpu=_node_group_args(groups.gpu) if groups.gpu is not None else None,
+        ),
+        autoscaler=AutoscalingArgs(
+            scale_down_unneeded_minutes=autoscaler.scale_down_unneeded_minutes,
+            scale_down_utilization_threshold=autoscaler.scale_down_utilization_threshold,
+            expander=autoscaler.expander,
+        )
+        if autoscaler.enabled
+        else None,
+        protect=raw.protect if raw.protect is not None else prod,
+        instance_tags=dict(tags),
     )
-    cluster = raw.cluster.model_copy(
-        update={
-            "log_types": raw.cluster.log_types
-            if raw.cluster.log_types is not None
-            else list(EKS_LOG_TYPES if prod else ("api", "audit")),
-            "secrets_encryption": raw.cluster.secrets_encryption
-            if raw.cluster.secrets_encryption is not None
-            else prod,
-            "log_retention_days": PRODUCTION_MIN_LOG_RETENTION_DAYS
-            if prod and "log_retention_days" not in raw.cluster.model_fields_set
-            else raw.cluster.log_retention_days,
-        }
+
+
+def _mlflow_options(raw: _StackConfig, protect: bool) -> MlflowServerOptions:
+    ml = raw.mlflow
+    backend: SqliteBackend | PostgresBackend
+    if ml.backend == "postgres":
+        assert ml.db_instance_class is not None  # _general_rules: postgres needs dbInstanceClass
+        backend = PostgresBackend(
+            instance_class=ml.db_instance_class,
+            allocated_storage_gib=ml.db_allocated_storage_gib,
+            backup_retention_days=ml.db_backup_retention_days,
+            multi_az=ml.db_multi_az if ml.db_multi_az is not None else raw.production,
+        )
+    else:
+        backend = SqliteBackend(storage_size_gib=ml.storage_size_gib)
+    return MlflowServerOptions(
+        backend=backend, replicas=ml.replicas, allowed_hosts=tuple(ml.allowed_hosts), protect=protect
     )
-    dvc_remote = raw.dvc_remote.model_copy(
-        update={"kms_key": raw.dvc_remote.kms_key if raw.dvc_remote.kms_key is not None else prod}
+
+
+def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None) -> StackSettings:
+    """Raw config (rules passed) -> the resolved settings; every production-dependent default is applied
+    here, once."""
+    prod = raw.production
+    protect = raw.protect if raw.protect is not None else prod
+    tags = {**raw.tags, "project": project, "stack": stack, "managed-by": "pulumi"}
+    region = aws_region if raw.target == "aws" else None
+    cluster: EksClusterArgs | ExistingClusterArgs
+    if region is not None:
+        cluster = _cluster_args(raw, f"{project}-{stack}", region, tags)
+    else:
+        assert raw.cluster.kube_context is not None  # _aws_rules: target 'local' needs kubeContext
+        cluster = ExistingClusterArgs(kube_context=raw.cluster.kube_context)
+    d = raw.dvc_remote
+    dvc_remote = (
+        DvcRemoteArgs(
+            bucket_prefix=d.bucket_prefix,
+            region=region,
+            force_destroy=d.force_destroy,
+            kms_key=d.kms_key if d.kms_key is not None else prod,
+            noncurrent_version_days=d.noncurrent_version_days,
+            abort_multipart_days=d.abort_multipart_days,
+            protect=protect,
+        )
+        if region is not None
+        else None
     )
-    mlflow = raw.mlflow.model_copy(
-        update={"db_multi_az": raw.mlflow.db_multi_az if raw.mlflow.db_multi_az is not None else prod}
+    minio_enabled = raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"
+    im = raw.images
+    mon = raw.monitoring
+    return StackSettings(
+        project=project,
+        stack=stack,
+        target=raw.target,
+        production=prod,
+        protect=protect,
+        aws_region=region,
+        default_tags=tags,
+        kubernetes_version=raw.cluster.kubernetes_version,
+        cluster=cluster,
+        dvc_remote=dvc_remote,
+        minio=MinioArgs(storage_size_gib=raw.minio.storage_size_gib, protect=protect)
+        if minio_enabled
+        else None,
+        images=PlatformImagesArgs(
+            builds=(
+                dataclasses.replace(MLFLOW_SERVER, repository=im.mlflow_repository),
+                dataclasses.replace(TRAINING_STEPS, repository=im.steps_repository),
+            ),
+            registry=im.registry,
+            ecr_region=region if im.registry is None else None,
+            platforms=tuple(im.platforms),
+        ),
+        mlflow=_mlflow_options(raw, protect),
+        kubeflow_version=raw.kubeflow.version,
+        monitoring=MonitoringOptions(
+            retention=mon.retention or (PRODUCTION_MIN_METRICS_RETENTION if prod else "7d"),
+            storage_size_gib=mon.storage_size_gib,
+            replicas=mon.replicas if mon.replicas is not None else (2 if prod else 1),
+            no_success_hours=mon.no_success_hours,
+            runbook_base_url=mon.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
+        ),
+        alert_email=EmailAlerts(tuple(mon.alert_email_to), mon.alert_email_from, mon.smtp_smarthost)
+        if mon.alert_email_to and mon.alert_email_from is not None and mon.smtp_smarthost is not None
+        else None,
     )
-    minio = raw.minio.model_copy(
-        update={"enabled": raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"}
+
+
+def uses_documentation_cidr(settings: StackSettings) -> bool:
+    """A public API endpoint allowed only from RFC 5737 ranges: nobody can reach it (a committed example)."""
+    cluster = settings.cluster
+    if not isinstance(cluster, EksClusterArgs) or not cluster.control_plane.endpoint_public_access:
+        return False
+    return any(
+        ipaddress.IPv4Network(c).subnet_of(r)
+        for c in cluster.control_plane.public_access_cidrs
+        for r in DOCUMENTATION_RANGES
     )
-    monitoring = raw.monitoring.model_copy(
-        update={
-            "replicas": raw.monitoring.replicas if raw.monitoring.replicas is not None else (2 if prod else 1)
-        }
-    )
-    return {
-        "target": raw.target,
-        "production": prod,
-        "protect": raw.protect if raw.protect is not None else prod,
-        "tags": dict(raw.tags),
-        "network": network,
-        "node_groups": raw.node_groups,
-        "cluster": cluster,
-        "autoscaler": raw.autoscaler,
-        "dvc_remote": dvc_remote,
-        "mlflow": mlflow,
-        "minio": minio,
-        "kubeflow": raw.kubeflow,
-        "monitoring": monitoring,
-        "images": raw.images,
-    }
 
 
 _KNOWN_KEYS = frozenset(
@@ -784,12 +936,7 @@ def settings_from_config(
         problems += _production_stack_problem(stack, raw.production)
     if problems or raw is None:
         raise SettingsError(stack, problems)
-    return StackSettings(
-        project=PROJECT,
-        stack=stack,
-        aws_region=aws_region if raw.target == "aws" else None,
-        **_resolve_defaults(raw),
-    )
+    return _resolve(raw, PROJECT, stack, aws_region)
 
 
 def _all_config() -> dict[str, str]:
@@ -810,7 +957,7 @@ def load_settings() -> StackSettings:
         pulumi.Config("aws").get("region"),
         other_keys=[k for k in _all_config() if not k.startswith(f"{PROJECT}:")],
     )
-    if settings.is_aws and settings.cluster.endpoint_public_access and settings.uses_documentation_cidr:
+    if uses_documentation_cidr(settings):
         pulumi.log.warn(
             f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "
             "the cluster API. Set your egress CIDR: pulumi config set --path "

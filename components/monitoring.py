@@ -43,7 +43,6 @@ from monitoring.rules import (
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
-    from settings import MonitoringSettings, StackSecrets
 
 # Helm release names decide the Service names users port-forward to (docs/monitoring.md): a release name
 # containing the chart name keeps them short, e.g. `kube-prometheus-stack-grafana`.
@@ -71,32 +70,45 @@ KUBE_API_PORTS: Final = (443, 6443)
 
 
 @dataclass(frozen=True)
+class EmailAlerts:
+    """E-mail notifications (the SMTP password is a secret of `AlertReceivers`)."""
+
+    to: tuple[str, ...]
+    """Recipients."""
+    sender: str
+    """Sender address, also the SMTP user name."""
+    smarthost: str
+    """SMTP relay host:port."""
+
+
+@dataclass(frozen=True)
 class AlertReceivers:
-    """Where notifications go, from stack config; each channel is optional."""
+    """Where notifications go; each channel is optional."""
 
     slack_webhook_url: pulumi.Input[str] | None = None
-    """Slack incoming-webhook URL (secret `alertSlackWebhookUrl`)."""
+    """Slack incoming-webhook URL (secret)."""
     webhook_url: pulumi.Input[str] | None = None
-    """Generic Alertmanager webhook URL (secret `alertWebhookUrl`)."""
+    """Generic Alertmanager webhook URL (secret)."""
     smtp_password: pulumi.Input[str] | None = None
-    """SMTP password (secret `alertSmtpPassword`); the user name is the sender address."""
-    email_to: Sequence[str] = ()
-    """E-mail recipients (`monitoring.alertEmailTo`)."""
-    email_from: str | None = None
-    """Sender address (`monitoring.alertEmailFrom`)."""
-    smtp_smarthost: str | None = None
-    """SMTP relay host:port (`monitoring.smtpSmarthost`)."""
+    """SMTP password (secret); the user name is the sender address."""
+    email: EmailAlerts | None = None
+    """E-mail recipients, sender and relay."""
 
-    @classmethod
-    def from_settings(cls, monitoring: MonitoringSettings, secrets: StackSecrets) -> AlertReceivers:
-        return cls(
-            slack_webhook_url=secrets.slack_webhook_url,
-            webhook_url=secrets.webhook_url,
-            smtp_password=secrets.smtp_password,
-            email_to=tuple(monitoring.alert_email_to),
-            email_from=monitoring.alert_email_from,
-            smtp_smarthost=monitoring.smtp_smarthost,
-        )
+
+@dataclass(frozen=True)
+class MonitoringOptions:
+    """What a stack chooses for its monitoring (settings.py resolves these from `monitoring.*`)."""
+
+    retention: str
+    """Prometheus TSDB retention, a Prometheus duration such as 15d (monitoring/durations.py)."""
+    storage_size_gib: int
+    """Volume of each Prometheus replica."""
+    replicas: int
+    """Prometheus and Alertmanager replicas."""
+    no_success_hours: int
+    """Alert when no training run succeeded for this long."""
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+    """Where notifications link the runbooks."""
 
 
 @dataclass(frozen=True)
@@ -135,8 +147,8 @@ class MlflowScrapeTarget:
 
 @dataclass(frozen=True)
 class MonitoringStackArgs:
-    settings: MonitoringSettings
-    """The stack's `monitoring` settings (retention, storage size, replicas, e-mail, noSuccessHours)."""
+    options: MonitoringOptions
+    """Retention, storage size, replicas, the no-success window, runbook links."""
     receivers: AlertReceivers
     """Notification channels."""
     mlflow: MlflowScrapeTarget
@@ -161,24 +173,17 @@ def notification_settings(
     slack_webhook_url: str | None,
     webhook_url: str | None,
     smtp_password: str | None,
-    email_to: Sequence[str],
-    email_from: str | None,
-    smtp_smarthost: str | None,
+    email: EmailAlerts | None,
 ) -> NotificationSettings:
     """Receiver values, secrets already resolved, as the typed settings Alertmanager is rendered from."""
-    email = None
-    if email_to:
-        if email_from is None or smtp_smarthost is None:
-            raise ValueError(
-                "monitoring.alertEmailTo is set: e-mail alerts also need monitoring.alertEmailFrom and "
-                "monitoring.smtpSmarthost"
-            )
-        email = EmailReceiver(
-            to=tuple(email_to), sender=email_from, smarthost=smtp_smarthost, auth_password=smtp_password
-        )
+    email_receiver = (
+        EmailReceiver(email.to, email.sender, email.smarthost, auth_password=smtp_password)
+        if email is not None
+        else None
+    )
     return NotificationSettings(
         slack=SlackReceiver(slack_webhook_url) if slack_webhook_url else None,
-        email=email,
+        email=email_receiver,
         webhook=WebhookReceiver(webhook_url) if webhook_url else None,
     )
 
@@ -188,8 +193,8 @@ def alertmanager_config_yaml(settings: NotificationSettings) -> str:
 
 
 def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
-    s = args.settings
-    replicas = s.replicas or 1
+    s = args.options
+    replicas = s.replicas
     return hv.StackValuesArgs(
         grafana_admin_secret=GRAFANA_ADMIN_SECRET,
         alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
@@ -204,8 +209,8 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
 
 def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
     return AlertSettings(
-        runbook_base_url=args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
-        no_success_hours=args.settings.no_success_hours,
+        runbook_base_url=args.options.runbook_base_url,
+        no_success_hours=args.options.no_success_hours,
     )
 
 
@@ -303,17 +308,8 @@ def network_policies(namespace: str, pushgateway_clients: Sequence[str]) -> list
 
 
 def _validate(args: MonitoringStackArgs) -> None:
-    r = args.receivers
-    if r.smtp_password is not None and not r.email_to:
-        raise ValueError(
-            "MonitoringStack: alertSmtpPassword is set but monitoring.alertEmailTo is empty: "
-            "expected e-mail recipients (or remove the password)"
-        )
-    if r.email_to and (r.email_from is None or r.smtp_smarthost is None):
-        raise ValueError(
-            "MonitoringStack: monitoring.alertEmailTo is set: expected monitoring.alertEmailFrom and "
-            "monitoring.smtpSmarthost too"
-        )
+    if args.receivers.smtp_password is not None and args.receivers.email is None:
+        raise TypeError("MonitoringStack: an SMTP password without EmailAlerts has nobody to mail")
     if args.namespace == args.node_exporter_namespace:
         raise ValueError(
             f"MonitoringStack: node_exporter_namespace must differ from namespace {args.namespace!r}: "
@@ -426,9 +422,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     slack_webhook_url=secrets[0],
                     webhook_url=secrets[1],
                     smtp_password=secrets[2],
-                    email_to=r.email_to,
-                    email_from=r.email_from,
-                    smtp_smarthost=r.smtp_smarthost,
+                    email=r.email,
                 )
             )
 

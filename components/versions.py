@@ -60,8 +60,8 @@ def kubeflow_pipelines_manifest_url(path: str, version: str) -> str:
     """A kustomize remote target for one folder of the upstream manifests at a release tag."""
     if version not in KUBEFLOW_PIPELINES_VERSIONS:
         raise ValueError(
-            f"Kubeflow Pipelines {version} is not a version this program was checked against "
-            f"(mlops-infra:kubeflow.version); expected one of {list(KUBEFLOW_PIPELINES_VERSIONS)}"
+            f"Kubeflow Pipelines {version} is not a version this program was checked against; "
+            f"expected one of {list(KUBEFLOW_PIPELINES_VERSIONS)}"
         )
     return f"{KUBEFLOW_PIPELINES_REPO}//manifests/kustomize/{path}?ref={version}"
 

@@ -445,8 +445,10 @@ def run_program(
     expect_error: bool = False,
     program_file: Path = MAIN_PROGRAM,
     project: str = PROJECT,
+    build: Callable[[], object] | None = None,
 ) -> Record:
-    """Run a Pulumi program (by default `__main__.py`) for `stack` with `config`.
+    """Run a Pulumi program (by default `__main__.py`; or `build`, e.g. one component from its Args) for
+    `stack` with `config`.
 
     With expect_error, a raised error is kept in the record instead of propagating."""
     record = Record(stack=stack)
@@ -466,7 +468,10 @@ def run_program(
 
         @pulumi.runtime.test
         def program() -> Any:
-            runpy.run_path(str(program_file), run_name="__main__")
+            if build is not None:
+                build()
+            else:
+                runpy.run_path(str(program_file), run_name="__main__")
             root = pulumi_settings.get_root_resource()
             outputs = dict(getattr(root, "outputs", {}) or {})
             return pulumi.Output.from_input(asyncio.ensure_future(collect_exports(outputs)))
@@ -482,6 +487,12 @@ def run_program(
             f"stack {stack}: expected the program to fail, it registered {len(record.resources)}"
         )
     return record
+
+
+def run_components(build: Callable[[], object], *, expect_error: bool = False) -> Record:
+    """Register what `build` declares (components built from their own Args), with no stack config: the
+    way component tests run without settings.py or a whole stack."""
+    return run_program("components", {}, [], expect_error=expect_error, build=build)
 
 
 def run_stack(

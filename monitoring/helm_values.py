@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from monitoring import metrics as m
+from monitoring.durations import parse_duration
 
 KUBE_PROMETHEUS_STACK_CHART: Final = "kube-prometheus-stack"
 KUBE_PROMETHEUS_STACK_VERSION: Final = "75.6.2"
@@ -25,7 +26,6 @@ PUSHGATEWAY_CHART_VERSION: Final = "3.2.0"
 PROMETHEUS_COMMUNITY_REPO: Final = "https://prometheus-community.github.io/helm-charts"
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")
 _STORAGE = re.compile(r"^[0-9]+(Mi|Gi|Ti)$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
@@ -152,8 +152,8 @@ class StackValuesArgs:
     """Existing Secret with keys `admin-user` and `admin-password` (the component generates it)."""
     alertmanager_config_secret: str
     """Existing Secret whose key `alertmanager.yaml` holds `render_alertmanager_config(...)` as YAML."""
-    retention: str = "15d"
-    """How long Prometheus keeps samples."""
+    retention: str
+    """How long Prometheus keeps samples (a Prometheus duration; the default is the stack's, in settings)."""
     retention_size: str | None = None
     """Cap on the TSDB size (e.g. '18GB'); None for time-based retention only."""
     storage_size: str | None = "20Gi"
@@ -193,8 +193,10 @@ class StackValuesArgs:
         for name in ("grafana_admin_secret", "alertmanager_config_secret"):
             if not _DNS_NAME.match(getattr(self, name)):
                 raise ValueError(f"{name} must be a Kubernetes object name, got {getattr(self, name)!r}")
-        if not _DURATION.match(self.retention):
-            raise ValueError(f"retention must be a duration like '15d', got {self.retention!r}")
+        try:
+            parse_duration(self.retention)
+        except ValueError as exc:
+            raise ValueError(f"retention: {exc}") from None
         if self.retention_size is not None and not re.match(r"^[0-9]+(KB|MB|GB|TB)$", self.retention_size):
             raise ValueError(f"retention_size must be like '18GB', got {self.retention_size!r}")
         _validate_storage("storage_size", self.storage_size)
@@ -347,8 +349,10 @@ class PushgatewayValuesArgs:
                 f"service_monitor_namespace must be a namespace name, got {self.service_monitor_namespace!r}"
             )
         _validate_storage("storage_size", self.storage_size)
-        if not _DURATION.match(self.scrape_interval):
-            raise ValueError(f"scrape_interval must be a duration like '30s', got {self.scrape_interval!r}")
+        try:
+            parse_duration(self.scrape_interval)
+        except ValueError as exc:
+            raise ValueError(f"scrape_interval: {exc}") from None
 
 
 PUSHGATEWAY_DATA_DIR: Final = "/data"

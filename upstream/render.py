@@ -81,7 +81,7 @@ def kubernetes_version(stack: str) -> str:
     prefix = f"{PROJECT}:"
     project = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
     region = config.get("aws:region")
-    return settings_from_config(stack, project, region).cluster.kubernetes_version
+    return settings_from_config(stack, project, region).kubernetes_version
 
 
 def stable_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -15,8 +15,12 @@ from components.cluster import (
     EBS_CSI_POLICY_ARN,
     GPU_ACCELERATOR_LABEL,
     GPU_TAINT_KEY,
+    EksClusterArgs,
+    NodeGroupArgs,
+    NodeGroupsArgs,
     api_server_endpoint,
     autoscaler_group_tags,
+    default_node_group_max_pods,
     eks_log_group_name,
     is_arm_instance_type,
     node_user_data,
@@ -34,8 +38,22 @@ from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
 from components.versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 from harness.mocks import Record, Recorded, run_stack
-from settings import EKS_LOG_TYPES, NodeGroupSettings, NodeGroupsSettings
+from settings import EKS_LOG_TYPES, settings_from_config
 from tests.infra.stack_records import by_id, committed, policy
+
+
+def _group(*types: str, min_size: int = 1, desired_size: int = 1, max_size: int = 2) -> NodeGroupArgs:
+    """A node group as settings resolve it (maxPods from the smallest type)."""
+    return NodeGroupArgs(
+        instance_types=types,
+        capacity_type="ON_DEMAND",
+        min_size=min_size,
+        desired_size=desired_size,
+        max_size=max_size,
+        disk_size_gib=20,
+        max_pods=default_node_group_max_pods(types),
+    )
+
 
 AWS_STACKS = ("dev", "prod")
 EKS = "eks:index:Cluster"
@@ -87,21 +105,15 @@ def test_arm_detection_and_mixed_architectures_are_refused() -> None:
         False,
         False,
     ]
-    group = NodeGroupSettings(
-        instance_types=["m7g.large", "m6i.large"], min_size=0, desired_size=0, max_size=1
-    )
-    with pytest.raises(ValueError, match=r"nodeGroups\.workloads\.instanceTypes.*mixes ARM"):
-        plan_node_groups(
-            NodeGroupsSettings(
-                system=group.model_copy(update={"instance_types": ["t3a.medium"]}), workloads=group
-            )
-        )
+    group = _group("m7g.large", "m6i.large", min_size=0, desired_size=0, max_size=1)
+    with pytest.raises(ValueError, match=r"node group 'workloads'.*mixes ARM"):
+        plan_node_groups(NodeGroupsArgs(system=_group("t3a.medium"), workloads=group))
 
 
 def test_gpu_group_is_tainted_scales_to_zero_and_uses_the_nvidia_ami() -> None:
-    base = NodeGroupSettings(instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=2)
-    gpu = NodeGroupSettings(instance_types=["g4dn.xlarge"], min_size=1, desired_size=0, max_size=2)
-    plans = {p.role: p for p in plan_node_groups(NodeGroupsSettings(system=base, workloads=base, gpu=gpu))}
+    base = _group("t3a.medium")
+    gpu = _group("g4dn.xlarge", min_size=1, desired_size=0)
+    plans = {p.role: p for p in plan_node_groups(NodeGroupsArgs(system=base, workloads=base, gpu=gpu))}
     assert plans["gpu"].min_size == 0
     assert plans["gpu"].ami_type == "AL2023_x86_64_NVIDIA"
     assert [(t.key, t.effect) for t in plans["gpu"].taints] == [(GPU_TAINT_KEY, "NO_SCHEDULE")]
@@ -512,15 +524,29 @@ def test_default_max_pods_is_eight_per_gib_within_the_eni_and_eks_limits() -> No
         assert eni_max_pods(t) <= default_max_pods(t) <= prefix_delegation_max_pods(t), t.name
 
 
-def test_node_group_plans_carry_max_pods_from_settings_or_the_smallest_type() -> None:
-    system = NodeGroupSettings(instance_types=["t3a.large"], min_size=1, desired_size=1, max_size=2)
-    mixed = NodeGroupSettings(
-        instance_types=["m6i.xlarge", "t3a.medium"], min_size=0, desired_size=0, max_size=2
-    )
-    plans = {p.role: p for p in plan_node_groups(NodeGroupsSettings(system=system, workloads=mixed))}
-    assert (plans["system"].max_pods, plans["workloads"].max_pods) == (64, 32)
-    fixed = system.model_copy(update={"max_pods": 40})
-    assert plan_node_groups(NodeGroupsSettings(system=fixed, workloads=mixed))[0].max_pods == 40
+def test_max_pods_resolve_from_settings_or_the_smallest_type() -> None:
+    assert default_node_group_max_pods(["t3a.large"]) == 64
+    assert default_node_group_max_pods(["m6i.xlarge", "t3a.medium"]) == 32
+    groups = {
+        "system": {
+            "instanceTypes": ["t3a.large"],
+            "minSize": 1,
+            "desiredSize": 1,
+            "maxSize": 2,
+            "maxPods": 40,
+        },
+        "workloads": {
+            "instanceTypes": ["m6i.xlarge", "t3a.medium"],
+            "minSize": 0,
+            "desiredSize": 0,
+            "maxSize": 2,
+        },
+    }
+    config = {"target": "aws", "nodeGroups": json.dumps(groups), "cluster": '{"endpointPublicAccess": false}'}
+    settings = settings_from_config("dev", config, "us-east-1")
+    assert isinstance(settings.cluster, EksClusterArgs)
+    plans = {p.role: p for p in plan_node_groups(settings.cluster.node_groups)}
+    assert (plans["system"].max_pods, plans["workloads"].max_pods) == (40, 32)
 
 
 def _node_config(user_data_b64: str) -> dict:
@@ -535,13 +561,9 @@ def test_user_data_is_a_mime_nodeadm_config_with_max_pods() -> None:
     [plan] = [
         p
         for p in plan_node_groups(
-            NodeGroupsSettings(
-                system=NodeGroupSettings(
-                    instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=1
-                ),
-                workloads=NodeGroupSettings(
-                    instance_types=["t3a.large"], min_size=0, desired_size=0, max_size=1
-                ),
+            NodeGroupsArgs(
+                system=_group("t3a.medium", max_size=1),
+                workloads=_group("t3a.large", min_size=0, desired_size=0, max_size=1),
             )
         )
         if p.role == "workloads"
@@ -577,9 +599,9 @@ def test_kubelet_max_pods_is_set_in_each_launch_template(stack: str, expected: d
 
 
 def test_autoscaler_group_tags_describe_labels_and_taints_for_scale_from_zero() -> None:
-    gpu = NodeGroupSettings(instance_types=["g5.xlarge"], min_size=0, desired_size=0, max_size=2)
-    base = NodeGroupSettings(instance_types=["t3a.medium"], min_size=1, desired_size=1, max_size=2)
-    plan = plan_node_groups(NodeGroupsSettings(system=base, workloads=base, gpu=gpu))[2]
+    gpu = _group("g5.xlarge", min_size=0, desired_size=0)
+    base = _group("t3a.medium")
+    plan = plan_node_groups(NodeGroupsArgs(system=base, workloads=base, gpu=gpu))[2]
     template = "k8s.io/cluster-autoscaler/node-template"
     assert autoscaler_group_tags(plan) == {
         f"{template}/label/mlops.platform/node-role": "gpu",

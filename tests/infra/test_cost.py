@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from capacity.facts import FACTS_DIR
 from capacity.stack import plan_stack
+from components.cluster import EksClusterArgs
 from cost_estimate import prices
 from cost_estimate.__main__ import main
 from cost_estimate.estimate import CostEstimate, estimate_monthly_cost
@@ -30,7 +32,12 @@ def _item(estimate: CostEstimate, item: str) -> float:
 
 
 def _with(settings: StackSettings, **changes: object) -> StackSettings:
-    return StackSettings(**{**settings.__dict__, **changes})
+    return dataclasses.replace(settings, **changes)  # type: ignore[arg-type]
+
+
+def _eks(settings: StackSettings, **changes: object) -> StackSettings:
+    assert isinstance(settings.cluster, EksClusterArgs)
+    return _with(settings, cluster=dataclasses.replace(settings.cluster, **changes))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("stack", sorted(BUDGET_USD))
@@ -71,7 +78,8 @@ def test_a_nat_instance_replaces_the_nat_gateway_lines() -> None:
     assert _item(dev, "NAT instance root volumes (gp3)") == round(8 * prices.EBS_GP3_PER_GB_MONTH, 2)
     assert not [i for i in dev.items if i.item in ("NAT gateways", "NAT data processing")]
     settings = committed_stack_settings("dev")
-    gateway = _with(settings, network=settings.network.model_copy(update={"nat_type": "gateway"}))
+    assert isinstance(settings.cluster, EksClusterArgs)
+    gateway = _eks(settings, network=dataclasses.replace(settings.cluster.network, nat_type="gateway"))
     saved = estimate_monthly_cost(gateway).total_usd - dev.total_usd
     assert saved == pytest.approx(730 * (0.045 - 0.0042) + 20 * 0.045 - 8 * 0.08, abs=0.02)
 
@@ -116,19 +124,23 @@ def test_on_demand_uses_the_first_type_and_spot_the_dearest_type_discounted() ->
 
 def test_extended_support_adds_its_surcharge() -> None:
     settings = committed_stack_settings("dev")
-    extended = _with(settings, cluster=settings.cluster.model_copy(update={"upgrade_policy": "EXTENDED"}))
+    assert isinstance(settings.cluster, EksClusterArgs)
+    extended = _eks(
+        settings, control_plane=dataclasses.replace(settings.cluster.control_plane, upgrade_policy="EXTENDED")
+    )
     surcharge = estimate_monthly_cost(extended).total_usd - estimate_monthly_cost(settings).total_usd
     assert surcharge == pytest.approx(730 * 0.50, abs=0.01)
 
 
 def test_an_unpriced_instance_type_is_named_in_the_error() -> None:
     settings = committed_stack_settings("dev")
-    assert settings.node_groups is not None
-    groups = settings.node_groups.model_copy(
-        update={"system": settings.node_groups.system.model_copy(update={"instance_types": ["x9z.huge"]})}
+    assert isinstance(settings.cluster, EksClusterArgs)
+    groups = settings.cluster.node_groups
+    unpriced = dataclasses.replace(
+        groups, system=dataclasses.replace(groups.system, instance_types=("x9z.huge",))
     )
     with pytest.raises(ValueError, match=r"'x9z\.huge' has no price in cost_estimate/prices\.py"):
-        estimate_monthly_cost(_with(settings, node_groups=groups))
+        estimate_monthly_cost(_eks(settings, node_groups=unpriced))
 
 
 def test_docs_cost_table_is_current() -> None:

@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from components.cluster import EksClusterArgs, ExistingClusterArgs
+from components.minio import MinioArgs
+from components.mlflow import PostgresBackend, SqliteBackend
 from harness.mocks import run_stack
 from settings import EKS_LOG_TYPES, SettingsError, settings_from_config
 
@@ -40,15 +43,30 @@ def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
         },
         "us-east-1",
     )
-    assert (dev.network.nat_gateways, prod.network.nat_gateways) == (1, 3)
+    assert isinstance(dev.cluster, EksClusterArgs) and isinstance(prod.cluster, EksClusterArgs)
+    assert dev.dvc_remote is not None and prod.dvc_remote is not None
+    assert (dev.cluster.network.nat_gateways, prod.cluster.network.nat_gateways) == (1, 3)
     assert (dev.protect, prod.protect) == (False, True)
-    assert dev.cluster.log_types == ["api", "audit"]
-    assert prod.cluster.log_types == list(EKS_LOG_TYPES)
-    assert (dev.cluster.secrets_encryption, prod.cluster.secrets_encryption) == (False, True)
+    assert (dev.cluster.protect, prod.cluster.protect, prod.dvc_remote.protect) == (False, True, True)
+    assert dev.cluster.control_plane.log_types == ("api", "audit")
+    assert prod.cluster.control_plane.log_types == EKS_LOG_TYPES
+    assert (dev.cluster.control_plane.log_retention_days, prod.cluster.control_plane.log_retention_days) == (
+        30,
+        90,
+    )
+    assert (dev.cluster.control_plane.secrets_encryption, prod.cluster.control_plane.secrets_encryption) == (
+        False,
+        True,
+    )
     assert (dev.dvc_remote.kms_key, prod.dvc_remote.kms_key) == (False, True)
-    assert (dev.mlflow.db_multi_az, prod.mlflow.db_multi_az) == (False, True)
+    assert dev.mlflow.backend == SqliteBackend(storage_size_gib=10)
+    assert isinstance(prod.mlflow.backend, PostgresBackend) and prod.mlflow.backend.multi_az
     assert (dev.monitoring.replicas, prod.monitoring.replicas) == (1, 2)
-    assert (dev.minio.enabled, settings_from_config("l", _local(), None).minio.enabled) == (False, True)
+    assert (dev.monitoring.retention, prod.monitoring.retention) == ("7d", "15d")
+    local = settings_from_config("l", _local(), None)
+    assert (dev.minio, local.minio) == (None, MinioArgs(storage_size_gib=20, protect=False))
+    assert local.cluster == ExistingClusterArgs(kube_context="kind-mlops")
+    assert (local.dvc_remote, local.aws_region) == (None, None)
 
 
 def test_default_tags_always_name_project_stack_and_tool() -> None:
@@ -514,6 +532,34 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         ('mlops-infra:nodeGroups.workloads.instanceTypes = ["g5.xlarge"]', "put GPU types in nodeGroups.gpu"),
     ),
     (
+        "kubeflow_version_never_checked",
+        "dev",
+        {K + "kubeflow": {"version": "2.99.0"}},
+        (),
+        ('mlops-infra:kubeflow.version = "2.99.0"', "checked against ['2.17.0']"),
+    ),
+    (
+        "node_group_mixing_arm_and_x86",
+        "dev",
+        {K + "nodeGroups": _node_groups(workloads={"instanceTypes": ["m7g.large", "m6i.large"]})},
+        (),
+        ('mlops-infra:nodeGroups.workloads.instanceTypes = ["m7g.large", "m6i.large"]', "mixes ARM"),
+    ),
+    (
+        "retention_not_a_prometheus_duration",
+        "dev",
+        {K + "monitoring": {"retention": "15 days"}},
+        (),
+        ('mlops-infra:monitoring.retention = "15 days"', "Prometheus duration"),
+    ),
+    (
+        "prod_metrics_retention_below_floor",
+        "prod",
+        {K + "monitoring": {"retention": "3d", "storageSizeGib": 50, "replicas": 2}},
+        (),
+        ('mlops-infra:monitoring.retention = "3d"', "at least 15d of metrics"),
+    ),
+    (
         "kubernetes_version_without_pinned_addons",
         "dev",
         {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "kubernetesVersion": "1.31"}},
@@ -606,4 +652,5 @@ def test_narrow_allow_lists_that_do_not_cover_the_internet_are_accepted() -> Non
     for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["10.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
         config = {**base, "cluster": json.dumps({"publicAccessCidrs": cidrs})}
         settings = settings_from_config("dev", config, "us-east-1")
-        assert settings.cluster.public_access_cidrs == cidrs
+        assert isinstance(settings.cluster, EksClusterArgs)
+        assert settings.cluster.control_plane.public_access_cidrs == tuple(cidrs)

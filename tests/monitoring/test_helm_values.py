@@ -14,6 +14,7 @@ from monitoring import metrics as m
 LOCAL = hv.StackValuesArgs(
     grafana_admin_secret="grafana-admin",
     alertmanager_config_secret="alertmanager-mlops",
+    retention="2d",
     storage_size=None,
     alertmanager_storage_size=None,
 )
@@ -171,6 +172,7 @@ def test_bad_arguments_name_the_field(change: dict[str, Any], message: str) -> N
     base: dict[str, Any] = {
         "grafana_admin_secret": "grafana-admin",
         "alertmanager_config_secret": "alertmanager-mlops",
+        "retention": "7d",
     }
     with pytest.raises(ValueError, match=message):
         hv.StackValuesArgs(**{**base, **change})

@@ -19,7 +19,6 @@ from components.monitoring import PROMETHEUS_POD, PUSHGATEWAY_POD
 from components.reachability import Address, Pod, allowed
 from components.versions import KUBEFLOW_PIPELINES_VERSIONS
 from pipelines import cluster_env
-from settings import KubeflowSettings
 from tests.platform.stacks import STACKS, k8s_object, record, rendered
 from tests.support.tools import require_tool
 
@@ -27,7 +26,7 @@ KFP = "mlops:kubeflow:KubeflowPipelines"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"
 SECRET = "kubernetes:core/v1:Secret"
 PASSWORD = "random:index/randomPassword:RandomPassword"
-VERSION = KubeflowSettings().version  # the settings default; no committed stack overrides it
+VERSION = KUBEFLOW_PIPELINES_VERSIONS[-1]  # the settings default; no committed stack overrides it
 
 
 def kustomization(stack: str, name: str) -> dict:

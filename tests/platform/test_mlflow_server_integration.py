@@ -79,7 +79,7 @@ def test_mlflow_server_on_postgres_and_s3_with_basic_auth(
     args = container_server_args(
         namespace="mlflow",
         bucket=BUCKET,
-        backend="postgres",
+        postgres=True,
         host="127.0.0.1",
         port=port,
         prometheus_dir=str(tmp_path / "prometheus"),
