@@ -20,6 +20,7 @@ import ipaddress
 import json
 import re
 import shlex
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
@@ -54,7 +55,8 @@ from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBacken
 from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
 from components.versions import EKS_ADDON_VERSIONS, KUBEFLOW_PIPELINES_VERSIONS
-from monitoring.durations import parse_duration
+from monitoring.cron import parse_cron
+from monitoring.durations import duration_seconds, parse_duration
 from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
 
 PROJECT = "mlops-infra"
@@ -87,6 +89,7 @@ PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
 PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
 PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
 PRODUCTION_MIN_METRICS_RETENTION = "15d"
+PRODUCTION_MIN_CAPTURE_RETENTION_DAYS = 30
 
 
 class SettingsError(ValueError):
@@ -180,7 +183,23 @@ def _prometheus_duration(value: str) -> str:
     return value
 
 
+def _cron(value: str) -> str:
+    return parse_cron(value).expression
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. UTC or Europe/Berlin"
+        raise ValueError(f"expected an IANA time zone name{hint}") from None
+    return value
+
+
 PrometheusDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+CronExpression = Annotated[str, AfterValidator(_cron)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HostName = Annotated[str, AfterValidator(_host_name)]
 
@@ -335,6 +354,63 @@ class ImagesConfig(_Section):
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
 
+class CaptureConfig(_Section):
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of valid requests whose features and prediction are captured (0 turns capture off)."""
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    """Days captured rows are kept (S3 lifecycle on aws, pruned by the live-drift job on MinIO)."""
+
+
+class LiveDriftConfig(_Section):
+    enabled: bool = True
+    """Compare captured traffic with the champion's training reference on a schedule."""
+    schedule: CronExpression = "15 * * * *"
+    """When the live-drift CronJob runs (five-field cron)."""
+    window_hours: int = Field(default=24, ge=1, le=720)
+    """How far back a check reads captured traffic."""
+    min_rows: int = Field(default=200, ge=30)
+    """Fewer captured rows in the window: "not enough traffic", no verdict."""
+
+
+class ServingConfig(_Section):
+    enabled: bool = True
+    """Serve the champion model (MLServer) in the cluster."""
+    min_replicas: int | None = Field(default=None, ge=1, le=20)
+    """Fewest model-server pods: 1, production 2 (and never less)."""
+    max_replicas: int | None = Field(default=None, ge=1, le=20)
+    """Most pods the autoscaler may run: 3 (or minReplicas if larger), at most 20."""
+    target_cpu_utilization: int = Field(default=70, ge=10, le=95)
+    """Autoscaling target, percent of the CPU request."""
+    poll_seconds: int = Field(default=30, ge=5, le=3600)
+    """How often the server asks MLflow where the `champion` alias points."""
+    capture: CaptureConfig = CaptureConfig()
+    live_drift: LiveDriftConfig = LiveDriftConfig()
+
+
+class TrainingScheduleConfig(_Section):
+    enabled: bool | None = None
+    """Run the training pipeline on a schedule: default on aws stacks, off on local."""
+    cron: CronExpression = "0 3 * * *"
+    """When (five-field cron, in `timeZone`)."""
+    time_zone: TimeZoneName = "UTC"
+    """IANA time zone of `cron`, e.g. Europe/Berlin."""
+
+
+class TrainingConfig(_Section):
+    schedule: TrainingScheduleConfig = TrainingScheduleConfig()
+
+
+class RetrainConfig(_Section):
+    enabled: bool | None = None
+    """The kill switch of drift-triggered retraining: default on wherever live drift runs."""
+    confirm_for: PrometheusDuration = "30m"
+    """How long live drift must keep firing before the relay is called (the alert's `for`)."""
+    cooldown: PrometheusDuration = "6h"
+    """Shortest time between two triggered runs."""
+    max_runs_per_day: int = Field(default=2, ge=1, le=24)
+    """At most this many triggered runs per day."""
+
+
 class _StackConfig(_Section):
     """The raw, validated `mlops-infra:*` keys. Defaults that depend on `production` stay None here."""
 
@@ -352,6 +428,9 @@ class _StackConfig(_Section):
     kubeflow: KubeflowConfig = KubeflowConfig()
     monitoring: MonitoringConfig = MonitoringConfig()
     images: ImagesConfig = ImagesConfig()
+    serving: ServingConfig = ServingConfig()
+    training: TrainingConfig = TrainingConfig()
+    retrain: RetrainConfig = RetrainConfig()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -359,6 +438,7 @@ class _StackConfig(_Section):
             *_aws_rules(self),
             *_general_rules(self),
             *_node_group_rules(self),
+            *_closed_loop_rules(self),
             *_production_rules(self),
         ]
         if problems:
@@ -552,6 +632,63 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
     return problems
 
 
+def _set_keys(section: BaseModel, prefix: str, exclude: str = "enabled") -> list[str]:
+    """The keys under `prefix` the user set, as typed (camelCase), nested sections included."""
+    keys = []
+    for name in sorted(section.model_fields_set - {exclude}):
+        value = getattr(section, name)
+        if isinstance(value, BaseModel):
+            keys += _set_keys(value, f"{prefix}.{to_camel(name)}", exclude="")
+        else:
+            keys.append(f"{prefix}.{to_camel(name)}")
+    return keys
+
+
+def _closed_loop_rules(c: _StackConfig) -> list[str]:
+    """Serving, live drift, the training schedule and drift-triggered retraining fit together."""
+    problems: list[str] = []
+    s = c.serving
+
+    def unread(keys: list[str], because: str, instead: str) -> None:
+        problems.extend(f"{_key(k)} is set, but {because}: nothing reads it; {instead}" for k in keys)
+
+    if not s.enabled:
+        unread(_set_keys(s, "serving"), "serving.enabled is false", "remove it (or enable serving)")
+    elif not s.live_drift.enabled:
+        unread(
+            _set_keys(s.live_drift, "serving.liveDrift"),
+            "serving.liveDrift.enabled is false",
+            "remove it (or enable live drift)",
+        )
+    live_drift = s.enabled and s.live_drift.enabled
+    if s.min_replicas is not None and s.max_replicas is not None and s.max_replicas < s.min_replicas:
+        problems.append(
+            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least serving.minReplicas "
+            f"({s.min_replicas})"
+        )
+    if live_drift and s.capture.sample_rate == 0:
+        problems.append(
+            f"{_key('serving.capture.sampleRate')} = 0: live drift reads captured traffic; expected a rate "
+            "above 0 (or set serving.liveDrift.enabled: false)"
+        )
+    schedule = c.training.schedule
+    scheduled = schedule.enabled if schedule.enabled is not None else c.target == "aws"
+    if not scheduled:
+        because = (
+            "training.schedule.enabled is false"
+            if schedule.enabled is False
+            else "target 'local' runs no schedule unless training.schedule.enabled is true"
+        )
+        unread(_set_keys(schedule, "training.schedule"), because, "remove it (or enable the schedule)")
+    if c.retrain.enabled is True and not live_drift:
+        problems.append(
+            f"{_key('retrain.enabled')} = true, but live drift is off (serving.enabled or "
+            "serving.liveDrift.enabled is false): nothing would ever trigger a retrain; expected live drift "
+            "on (or retrain.enabled: false)"
+        )
+    return problems
+
+
 def _production_rules(c: _StackConfig) -> list[str]:
     """What `production: true` promises: nothing stateful can be lost by accident, no single AZ matters."""
     if not c.production:
@@ -606,6 +743,15 @@ def _production_rules(c: _StackConfig) -> list[str]:
             need("mlflow.replicas", c.mlflow.replicas, "at least 2 replicas")
     if c.monitoring.replicas is not None and c.monitoring.replicas < 2:
         need("monitoring.replicas", c.monitoring.replicas, "at least 2 replicas")
+    serving = c.serving
+    if serving.enabled and serving.min_replicas is not None and serving.min_replicas < 2:
+        need("serving.minReplicas", serving.min_replicas, "at least 2 model-server replicas")
+    if serving.enabled and serving.capture.retention_days < PRODUCTION_MIN_CAPTURE_RETENTION_DAYS:
+        need(
+            "serving.capture.retentionDays",
+            serving.capture.retention_days,
+            f"at least {PRODUCTION_MIN_CAPTURE_RETENTION_DAYS} days of captured traffic",
+        )
     retention = c.monitoring.retention
     if retention is not None and parse_duration(retention) < parse_duration(PRODUCTION_MIN_METRICS_RETENTION):
         need(
@@ -614,6 +760,58 @@ def _production_rules(c: _StackConfig) -> list[str]:
             f"at least {PRODUCTION_MIN_METRICS_RETENTION} of metrics (the window an incident is looked into)",
         )
     return problems
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    sample_rate: float
+    """Share of valid requests captured, 0 < rate <= 1 (0: capture off)."""
+    retention_days: int
+    """Days captured rows are kept."""
+
+
+@dataclass(frozen=True)
+class LiveDriftSettings:
+    schedule: str
+    """Five-field cron of the live-drift CronJob (validated by monitoring/cron.py)."""
+    window_hours: int
+    """Hours of captured traffic one check reads."""
+    min_rows: int
+    """Fewer rows: no verdict."""
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """The in-cluster model server; the lead wires these into the serving components' Args."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int
+    """Percent of the CPU request."""
+    poll_seconds: int
+    """How often the server checks the champion alias."""
+    capture: CaptureSettings
+    live_drift: LiveDriftSettings | None
+    """None: no live-drift job."""
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    cron: str
+    """Five-field cron (validated by monitoring/cron.py)."""
+    time_zone: str
+    """IANA time zone name (validated with zoneinfo)."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    enabled: bool
+    """The kill switch: false leaves the relay unable to start a run (and live drift alerts people only)."""
+    confirm_for_seconds: int
+    """How long live drift must keep firing before the relay is called."""
+    cooldown_seconds: int
+    """Shortest time between two triggered runs."""
+    max_runs_per_day: int
 
 
 @dataclass(frozen=True)
@@ -647,6 +845,11 @@ class StackSettings:
     monitoring: MonitoringOptions
     alert_email: EmailAlerts | None
     """E-mail notifications; the SMTP password is a secret (`load_secrets`)."""
+    serving: ServingSettings | None
+    """None: `serving.enabled: false`."""
+    training_schedule: TrainingSchedule | None
+    """None: no scheduled training runs."""
+    retrain: RetrainSettings
 
     @property
     def is_aws(self) -> bool:
@@ -773,6 +976,7 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
     minio_enabled = raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"
     im = raw.images
     mon = raw.monitoring
+    serving = _serving(raw)
     return StackSettings(
         project=project,
         stack=stack,
@@ -808,6 +1012,42 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
         alert_email=EmailAlerts(tuple(mon.alert_email_to), mon.alert_email_from, mon.smtp_smarthost)
         if mon.alert_email_to and mon.alert_email_from is not None and mon.smtp_smarthost is not None
         else None,
+        serving=serving,
+        training_schedule=_training_schedule(raw),
+        retrain=_retrain(raw, serving),
+    )
+
+
+def _serving(raw: _StackConfig) -> ServingSettings | None:
+    s = raw.serving
+    if not s.enabled:
+        return None
+    minimum = s.min_replicas if s.min_replicas is not None else (2 if raw.production else 1)
+    d = s.live_drift
+    return ServingSettings(
+        min_replicas=minimum,
+        max_replicas=s.max_replicas if s.max_replicas is not None else max(3, minimum),
+        target_cpu_utilization=s.target_cpu_utilization,
+        poll_seconds=s.poll_seconds,
+        capture=CaptureSettings(sample_rate=s.capture.sample_rate, retention_days=s.capture.retention_days),
+        live_drift=LiveDriftSettings(d.schedule, d.window_hours, d.min_rows) if d.enabled else None,
+    )
+
+
+def _training_schedule(raw: _StackConfig) -> TrainingSchedule | None:
+    schedule = raw.training.schedule
+    enabled = schedule.enabled if schedule.enabled is not None else raw.target == "aws"
+    return TrainingSchedule(schedule.cron, schedule.time_zone) if enabled else None
+
+
+def _retrain(raw: _StackConfig, serving: ServingSettings | None) -> RetrainSettings:
+    r = raw.retrain
+    live_drift = serving is not None and serving.live_drift is not None
+    return RetrainSettings(
+        enabled=r.enabled if r.enabled is not None else live_drift,
+        confirm_for_seconds=duration_seconds(r.confirm_for),
+        cooldown_seconds=duration_seconds(r.cooldown),
+        max_runs_per_day=r.max_runs_per_day,
     )
 
 

@@ -7,15 +7,29 @@ the message (it names the key, the value and what was expected) and that nothing
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
 from components.cluster import EksClusterArgs, ExistingClusterArgs
 from components.minio import MinioArgs
 from components.mlflow import PostgresBackend, SqliteBackend
 from harness.mocks import run_stack
-from settings import EKS_LOG_TYPES, SettingsError, settings_from_config
+from settings import (
+    EKS_LOG_TYPES,
+    CaptureSettings,
+    LiveDriftSettings,
+    NodeGroupConfig,
+    NodeGroupsConfig,
+    RetrainSettings,
+    ServingSettings,
+    SettingsError,
+    TrainingSchedule,
+    _StackConfig,
+    settings_from_config,
+)
 
 STACKS = ("local", "dev", "prod")
 K = "mlops-infra:"
@@ -424,6 +438,137 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         (),
         ("mlops-infra:images.registry is not set", "localhost:5001"),
     ),
+    # --- serving, live drift, the training schedule and drift-triggered retraining ---
+    (
+        "serving_max_below_min",
+        "dev",
+        {K + "serving": {"minReplicas": 3, "maxReplicas": 2}},
+        (),
+        ("mlops-infra:serving.maxReplicas = 2: expected at least serving.minReplicas (3)",),
+    ),
+    (
+        "serving_out_of_bounds",
+        "dev",
+        {K + "serving": {"maxReplicas": 21, "targetCpuUtilization": 5, "pollSeconds": 1}},
+        (),
+        (
+            "mlops-infra:serving.maxReplicas = 21",
+            "mlops-infra:serving.targetCpuUtilization = 5",
+            "mlops-infra:serving.pollSeconds = 1",
+        ),
+    ),
+    (
+        "capture_rate_and_retention_out_of_bounds",
+        "dev",
+        {K + "serving": {"capture": {"sampleRate": 1.5, "retentionDays": 0}}},
+        (),
+        ("mlops-infra:serving.capture.sampleRate = 1.5", "mlops-infra:serving.capture.retentionDays = 0"),
+    ),
+    (
+        "capture_off_while_live_drift_reads_it",
+        "dev",
+        {K + "serving": {"capture": {"sampleRate": 0}}},
+        (),
+        ("mlops-infra:serving.capture.sampleRate = 0: live drift reads captured traffic",),
+    ),
+    (
+        "live_drift_schedule_not_five_fields",
+        "dev",
+        {K + "serving": {"liveDrift": {"schedule": "@hourly"}}},
+        (),
+        ('mlops-infra:serving.liveDrift.schedule = "@hourly"', "write the five fields"),
+    ),
+    (
+        "live_drift_schedule_minute_out_of_range",
+        "dev",
+        {K + "serving": {"liveDrift": {"schedule": "61 * * * *"}}},
+        (),
+        ('mlops-infra:serving.liveDrift.schedule = "61 * * * *"', "minute 61: expected 0-59"),
+    ),
+    (
+        "live_drift_window_and_rows_out_of_bounds",
+        "dev",
+        {K + "serving": {"liveDrift": {"windowHours": 1000, "minRows": 10}}},
+        (),
+        ("mlops-infra:serving.liveDrift.windowHours = 1000", "mlops-infra:serving.liveDrift.minRows = 10"),
+    ),
+    (
+        "serving_keys_while_serving_is_off",
+        "dev",
+        {K + "serving": {"enabled": False, "minReplicas": 2, "capture": {"sampleRate": 0.5}}},
+        (),
+        (
+            "mlops-infra:serving.minReplicas is set, but serving.enabled is false",
+            "mlops-infra:serving.capture.sampleRate is set, but serving.enabled is false",
+        ),
+    ),
+    (
+        "live_drift_keys_while_live_drift_is_off",
+        "dev",
+        {K + "serving": {"liveDrift": {"enabled": False, "windowHours": 12}}},
+        (),
+        ("mlops-infra:serving.liveDrift.windowHours is set, but serving.liveDrift.enabled is false",),
+    ),
+    (
+        "training_cron_hour_out_of_range",
+        "dev",
+        {K + "training": {"schedule": {"cron": "0 25 * * *"}}},
+        (),
+        ('mlops-infra:training.schedule.cron = "0 25 * * *"', "hour 25: expected 0-23"),
+    ),
+    (
+        "training_time_zone_unknown",
+        "dev",
+        {K + "training": {"schedule": {"timeZone": "Europe/Berln"}}},
+        (),
+        ('mlops-infra:training.schedule.timeZone = "Europe/Berln"', "did you mean Europe/Berlin"),
+    ),
+    (
+        "training_cron_on_local_without_a_schedule",
+        "local",
+        {K + "training": {"schedule": {"cron": "0 4 * * *"}}},
+        (),
+        (
+            "mlops-infra:training.schedule.cron is set, but target 'local' runs no schedule unless "
+            "training.schedule.enabled is true",
+        ),
+    ),
+    (
+        "retrain_windows_not_durations",
+        "dev",
+        {K + "retrain": {"confirmFor": "30 minutes", "cooldown": "0s", "maxRunsPerDay": 25}},
+        (),
+        (
+            'mlops-infra:retrain.confirmFor = "30 minutes"',
+            "Prometheus duration",
+            'mlops-infra:retrain.cooldown = "0s"',
+            "mlops-infra:retrain.maxRunsPerDay = 25",
+        ),
+    ),
+    (
+        "retrain_on_without_live_drift",
+        "dev",
+        {K + "retrain": {"enabled": True}, K + "serving": {"liveDrift": {"enabled": False}}},
+        (),
+        ("mlops-infra:retrain.enabled = true, but live drift is off",),
+    ),
+    (
+        "unknown_capture_key",
+        "dev",
+        {K + "serving": {"capture": {"rate": 0.5}}},
+        (),
+        ("mlops-infra:serving.capture.rate is not a known setting",),
+    ),
+    (
+        "prod_single_model_server_and_short_capture",
+        "prod",
+        {K + "serving": {"minReplicas": 1, "capture": {"retentionDays": 7}}},
+        (),
+        (
+            "mlops-infra:serving.minReplicas = 1: production stacks require at least 2 model-server replicas",
+            "mlops-infra:serving.capture.retentionDays = 7: production stacks require at least 30 days",
+        ),
+    ),
     ("aws_without_region", "dev", {}, ("aws:region",), ("aws:region is not set",)),
     ("missing_target", "dev", {}, (K + "target",), ("mlops-infra:target is required",)),
     ("bad_target", "dev", {K + "target": "gcp"}, (), ('mlops-infra:target = "gcp"', "'local' or 'aws'")),
@@ -654,3 +799,82 @@ def test_narrow_allow_lists_that_do_not_cover_the_internet_are_accepted() -> Non
         settings = settings_from_config("dev", config, "us-east-1")
         assert isinstance(settings.cluster, EksClusterArgs)
         assert settings.cluster.control_plane.public_access_cidrs == tuple(cidrs)
+
+
+def test_closed_loop_settings_resolve_to_plain_values_with_production_defaults() -> None:
+    dev = settings_from_config("dev", _aws(), "us-east-1")
+    local = settings_from_config("l", _local(), None)
+    prod = settings_from_config(
+        "prod",
+        {
+            "target": "aws",
+            "production": "true",
+            "nodeGroups": _groups(),
+            "network": '{"availabilityZones": 3}',
+            "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
+            "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '
+            '"dbBackupRetentionDays": 14}',
+            "training": '{"schedule": {"cron": "30  2 * * mon-fri", "timeZone": "Europe/Berlin"}}',
+            "retrain": '{"confirmFor": "1h30m", "cooldown": "1d", "maxRunsPerDay": 1}',
+        },
+        "us-east-1",
+    )
+    assert dev.serving == ServingSettings(
+        min_replicas=1,
+        max_replicas=3,
+        target_cpu_utilization=70,
+        poll_seconds=30,
+        capture=CaptureSettings(sample_rate=1.0, retention_days=30),
+        live_drift=LiveDriftSettings(schedule="15 * * * *", window_hours=24, min_rows=200),
+    )
+    assert prod.serving is not None and (prod.serving.min_replicas, prod.serving.max_replicas) == (2, 3)
+    assert dev.training_schedule == TrainingSchedule(cron="0 3 * * *", time_zone="UTC")
+    assert local.training_schedule is None
+    # Spelled as typed up to whitespace: the CronJob gets the five fields, one space apart.
+    assert prod.training_schedule == TrainingSchedule(cron="30 2 * * mon-fri", time_zone="Europe/Berlin")
+    assert dev.retrain == RetrainSettings(
+        enabled=True, confirm_for_seconds=1800, cooldown_seconds=6 * 3600, max_runs_per_day=2
+    )
+    assert (prod.retrain.confirm_for_seconds, prod.retrain.cooldown_seconds) == (5400, 86400)
+    big = settings_from_config("dev", {**_aws(), "serving": '{"minReplicas": 5}'}, "us-east-1")
+    assert big.serving is not None and big.serving.max_replicas == 5
+
+
+def test_switching_live_drift_off_switches_default_retraining_off_and_serving_off_clears_both() -> None:
+    quiet = settings_from_config(
+        "dev", {**_aws(), "serving": '{"liveDrift": {"enabled": false}}'}, "us-east-1"
+    )
+    assert quiet.serving is not None and quiet.serving.live_drift is None
+    assert quiet.retrain.enabled is False
+    off = settings_from_config("dev", {**_aws(), "serving": '{"enabled": false}'}, "us-east-1")
+    assert (off.serving, off.retrain.enabled) == (None, False)
+    # The kill switch: turning retraining off is one key, its other settings stay accepted.
+    killed = settings_from_config(
+        "dev", {**_aws(), "retrain": '{"enabled": false, "cooldown": "12h"}'}, "us-east-1"
+    )
+    assert (killed.retrain.enabled, killed.retrain.cooldown_seconds) == (False, 12 * 3600)
+
+
+def _documented_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    keys = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        nested = [a for a in get_args(field.annotation) or (field.annotation,) if isinstance(a, type)]
+        sections = [a for a in nested if issubclass(a, BaseModel)]
+        if sections and sections[0] is NodeGroupsConfig:
+            keys += _documented_keys(NodeGroupConfig, f"{key}.<role>.")
+        elif sections:
+            keys += _documented_keys(sections[0], f"{key}.")
+        else:
+            keys.append(key)
+    return keys
+
+
+def test_every_key_is_in_the_config_reference() -> None:
+    reference = (Path(__file__).resolve().parents[2] / "Pulumi.yaml").read_text()
+    documented = {
+        line.split()[1] for line in reference.splitlines() if line.startswith("# ") and len(line) > 2
+    }
+    keys = _documented_keys(_StackConfig)
+    assert "serving.liveDrift.schedule" in keys and "nodeGroups.<role>.maxPods" in keys
+    assert [k for k in keys if k not in documented] == []
