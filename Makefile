@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py versions.py resources.py __main__.py components harness upstream capacity pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
 
 .PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
 

@@ -54,10 +54,10 @@ from components.minio import MinioArgs
 from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBackend
 from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
-from components.versions import EKS_ADDON_VERSIONS, KUBEFLOW_PIPELINES_VERSIONS
 from monitoring.cron import parse_cron
 from monitoring.durations import duration_seconds, parse_duration
 from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
+from versions import EKS_ADDON_VERSIONS, KUBEFLOW_PIPELINES_VERSIONS
 
 PROJECT = "mlops-infra"
 
@@ -172,7 +172,7 @@ def _kubeflow_version(value: str) -> str:
     if value not in KUBEFLOW_PIPELINES_VERSIONS:
         raise ValueError(
             f"expected a Kubeflow Pipelines release this program was checked against "
-            f"{list(KUBEFLOW_PIPELINES_VERSIONS)} (components/versions.py)"
+            f"{list(KUBEFLOW_PIPELINES_VERSIONS)} (versions.py)"
         )
     return value
 
@@ -586,7 +586,7 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
     if c.cluster.kubernetes_version not in EKS_ADDON_VERSIONS:
         problems.append(
             f"{_key('cluster.kubernetesVersion')} = {json.dumps(c.cluster.kubernetes_version)}: expected a "
-            f"version whose EKS add-on versions are pinned in components/versions.py "
+            f"version whose EKS add-on versions are pinned in versions.py "
             f"({sorted(EKS_ADDON_VERSIONS)})"
         )
     groups = c.node_groups

@@ -38,8 +38,8 @@ from components.instance_types import default_max_pods, instance_type
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.pod_identity import pod_identity_trust_policy
 from components.subnets import plan_subnets
-from components.versions import eks_addon_version
 from pipelines.scheduling import GPU_TAINT_KEY, GPU_TAINT_VALUE, NODE_ROLE_LABEL
+from versions import eks_addon_version
 
 # Managed policies a node needs to join the cluster, pull images and run the VPC CNI; nothing for apps,
 # which get their own roles through Pod Identity.

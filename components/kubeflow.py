@@ -41,9 +41,9 @@ from components.minio import S3_PORT as MINIO_S3_PORT
 from components.mlflow import PORT as MLFLOW_PORT
 from components.monitoring import KUBE_API_PORTS, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import kubeflow_pipelines_manifest_url
 from pipelines import cluster_env
 from pipelines.env import PUSHGATEWAY_URL
+from versions import kubeflow_pipelines_manifest_url
 
 NAMESPACE = "kubeflow"  # upstream's manifests hard-wire it (cluster-scoped bindings reference it)
 PIPELINE_RUNNER = "pipeline-runner"

@@ -16,7 +16,7 @@ import pulumi_random as random
 
 from components import k8s as kb
 from components.artifact_store import MinioArtifactStore
-from components.versions import MINIO_CLIENT, MINIO_SERVER, ImagePin
+from versions import MINIO_CLIENT, MINIO_SERVER, ImagePin
 
 APP = "minio"
 S3_PORT = 9000

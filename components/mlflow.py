@@ -31,7 +31,7 @@ from components.cluster_handle import ClusterHandle, EksClusterHandle
 from components.dvc_remote import ARTIFACT_PREFIX, read_write_policy_document
 from components.mlflow_database import declare_postgres_database, postgres_uri
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import MLFLOW_VERSION
+from versions import MLFLOW_VERSION
 
 PORT = 5000
 APP = "mlflow"

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.cluster_handle import ClusterVpc
-from components.versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
+from versions import POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
 
 if TYPE_CHECKING:
     from components.mlflow import PostgresBackend

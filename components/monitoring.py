@@ -40,13 +40,14 @@ from monitoring.rules import (
     AlertSettings,
     render_prometheus_rule,
 )
+from versions import KUBE_PROMETHEUS_STACK_CHART, PUSHGATEWAY_CHART
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
 
 # Helm release names decide the Service names users port-forward to (docs/monitoring.md): a release name
 # containing the chart name keeps them short, e.g. `kube-prometheus-stack-grafana`.
-STACK_RELEASE: Final = hv.KUBE_PROMETHEUS_STACK_CHART
+STACK_RELEASE: Final = KUBE_PROMETHEUS_STACK_CHART.chart
 PUSHGATEWAY_RELEASE: Final = m.PUSHGATEWAY_SCRAPE_JOB
 PUSHGATEWAY_PORT: Final = 9091
 GRAFANA_SERVICE: Final = f"{STACK_RELEASE}-grafana"
@@ -65,7 +66,7 @@ MONITORING_API_VERSION: Final = PROMETHEUS_RULE_API_VERSION
 # Pod labels the charts and the operator put on their pods, for NetworkPolicy selectors.
 PROMETHEUS_POD: Final = {"app.kubernetes.io/name": "prometheus"}
 ALERTMANAGER_POD: Final = {"app.kubernetes.io/name": "alertmanager"}
-PUSHGATEWAY_POD: Final = {"app.kubernetes.io/name": hv.PUSHGATEWAY_CHART}
+PUSHGATEWAY_POD: Final = {"app.kubernetes.io/name": PUSHGATEWAY_CHART.chart}
 KUBE_API_PORTS: Final = (443, 6443)
 
 
@@ -446,9 +447,9 @@ class MonitoringStack(pulumi.ComponentResource):
             f"{self._name}-kube-prometheus-stack",
             name=STACK_RELEASE,
             namespace=self._args.namespace,
-            chart=hv.KUBE_PROMETHEUS_STACK_CHART,
-            version=hv.KUBE_PROMETHEUS_STACK_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=hv.PROMETHEUS_COMMUNITY_REPO),
+            chart=KUBE_PROMETHEUS_STACK_CHART.chart,
+            version=KUBE_PROMETHEUS_STACK_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KUBE_PROMETHEUS_STACK_CHART.repository),
             values=hv.kube_prometheus_stack_values(stack_values_args(self._args)),
             # Volumes, CRDs and several Deployments: the default 5 minutes is too short on a fresh cluster.
             timeout=900,
@@ -469,9 +470,9 @@ class MonitoringStack(pulumi.ComponentResource):
             f"{self._name}-pushgateway",
             name=PUSHGATEWAY_RELEASE,
             namespace=self._args.namespace,
-            chart=hv.PUSHGATEWAY_CHART,
-            version=hv.PUSHGATEWAY_CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=hv.PROMETHEUS_COMMUNITY_REPO),
+            chart=PUSHGATEWAY_CHART.chart,
+            version=PUSHGATEWAY_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PUSHGATEWAY_CHART.repository),
             values=values,
             timeout=600,
             cleanup_on_fail=True,

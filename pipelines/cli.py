@@ -22,9 +22,9 @@ from typing import Any
 
 from pipelines import images
 from pipelines.env import PUSHGATEWAY_URL
+from pipelines.stage import PIPELINE_NAME
 
 DEFAULT_KFP_EXPERIMENT = "mlops-training"
-PIPELINE_DISPLAY_NAME = "breast-cancer-training"
 PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 
 
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
         "--steps-image", required=True, help="pinned steps image (`training_steps_image` stack output)"
     )
     upload.add_argument("--version", required=True, help="pipeline version name, e.g. the git commit")
-    upload.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
+    upload.add_argument("--name", default=PIPELINE_NAME, help="pipeline name in the KFP UI")
     _gpu_flag(upload)
 
     submit = commands.add_parser(

@@ -39,7 +39,7 @@ from upstream.facts import Source, workloads_of
 KFP_RELEASE = "kubeflow-pipelines"
 KFP_SOURCE_NAME = "kubeflow/pipelines"
 KUSTOMIZE_DIRECTORIES = ("kubernetes:kustomize/v2:Directory", "kubernetes:kustomize:Directory")
-# `https://github.com/kubeflow/pipelines//manifests/kustomize/<path>?ref=<tag>`, as components/versions.py
+# `https://github.com/kubeflow/pipelines//manifests/kustomize/<path>?ref=<tag>`, as versions.py
 # writes it; group 1 is the path below manifests/kustomize, group 2 the tag.
 KFP_REMOTE = re.compile(r"^https://github\.com/kubeflow/pipelines//manifests/kustomize/([^?]+)\?ref=([^&]+)")
 # KFP >= 2.6 takes Argo Workflows as remote bases: `https://github.com/argoproj/argo-workflows/<path>?ref=<tag>`.

@@ -11,9 +11,9 @@ from components.autoscaler import (
     cluster_autoscaler_policy,
     cluster_autoscaler_values,
 )
-from components.versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 from harness.mocks import Record, Recorded, integral_numbers, run_stack
 from tests.infra.stack_records import committed, policy, provider_ref
+from versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 
 AWS_STACKS = ("dev", "prod")
 RELEASE = "kubernetes:helm.sh/v3:Release"

@@ -36,10 +36,10 @@ from components.instance_types import (
 )
 from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
-from components.versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 from harness.mocks import Record, Recorded, run_stack
 from settings import EKS_LOG_TYPES, settings_from_config
 from tests.infra.stack_records import by_id, committed, policy
+from versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 
 
 def _group(*types: str, min_size: int = 1, desired_size: int = 1, max_size: int = 2) -> NodeGroupArgs:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from components.nvidia_device_plugin import NAMESPACE, NvidiaDevicePluginArgs, nvidia_device_plugin_values
-from components.versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 from harness.mocks import integral_numbers, run_stack
 from pipelines.scheduling import GPU_TAINT_KEY, NODE_ROLE_LABEL
 from tests.infra.stack_records import committed, provider_ref
+from versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
 GROUPS = {

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import pytest
 import yaml
 
+import versions
 from components import monitoring as mon
 from harness.__main__ import main as harness_main
 from harness.charts import RELEASES_FILE, chart_values, releases_in
@@ -465,7 +466,7 @@ def test_port_forward_commands_name_the_services_the_release_creates(stack: str)
 def test_release_name_keeps_service_names_short() -> None:
     # kube-prometheus-stack truncates its full name to 26 characters and drops the chart name when the
     # release name contains it: the documented Service names hold only while both stay true.
-    assert mon.STACK_RELEASE == hv.KUBE_PROMETHEUS_STACK_CHART and len(mon.STACK_RELEASE) <= 26
+    assert versions.KUBE_PROMETHEUS_STACK_CHART.chart == mon.STACK_RELEASE and len(mon.STACK_RELEASE) <= 26
 
 
 # --- harness charts -------------------------------------------------------------------------------------
@@ -476,9 +477,9 @@ def test_chart_values_are_the_recorded_release_inputs() -> None:
     assert set(releases) == {"kube-prometheus-stack", "pushgateway", "cluster-autoscaler"}
     kps = releases["kube-prometheus-stack"]
     assert (kps.repo, kps.chart, kps.version, kps.namespace) == (
-        hv.PROMETHEUS_COMMUNITY_REPO,
+        versions.PROMETHEUS_COMMUNITY_REPO,
         "kube-prometheus-stack",
-        hv.KUBE_PROMETHEUS_STACK_VERSION,
+        versions.KUBE_PROMETHEUS_STACK_CHART.version,
         "monitoring",
     )
     assert kps.values == stack_release(record("dev")).inputs["values"]

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+import versions
 from components import k8s as kb
-from components import versions
 from components.images import MLFLOW_SERVER, content_tag
 from components.kubeflow import overlays
 from pipelines.images import PYTHON_BASE
@@ -62,6 +62,12 @@ def test_allow_policy_needs_rules_and_lists_its_types() -> None:
 def test_image_pin_refuses_a_malformed_digest() -> None:
     with pytest.raises(ValueError, match="sha256"):
         versions.ImagePin("r", "1", "sha256:abc", "test")
+    with pytest.raises(ValueError, match="expected a registry host first"):
+        versions.ImagePin("prom/prometheus", "v3.5.0", "sha256:" + "0" * 64, "test")
+    assert (versions.PROMETHEUS_IMAGE.registry, versions.PROMETHEUS_IMAGE.path) == (
+        "docker.io",
+        "prom/prometheus",
+    )
     assert versions.MINIO_SERVER.reference.endswith("@" + str(versions.MINIO_SERVER.digest))
 
 

@@ -19,8 +19,8 @@ from components.kfp_backend import (
     trigger_strategies_used,
     unsupported_platform_fields,
 )
-from components.versions import KUBEFLOW_PIPELINES_VERSIONS
 from pipelines.pipeline import COMPILED_PIPELINE
+from versions import KUBEFLOW_PIPELINES_VERSIONS
 
 
 @pytest.fixture(scope="module")

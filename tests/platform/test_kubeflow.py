@@ -17,10 +17,10 @@ from components import kubeflow as kfp
 from components.kubeflow import DEPLOYMENT_RESOURCES, REPO_ROOT, merge_policies, overlays
 from components.monitoring import PROMETHEUS_POD, PUSHGATEWAY_POD
 from components.reachability import Address, Pod, allowed
-from components.versions import KUBEFLOW_PIPELINES_VERSIONS
 from pipelines import cluster_env
 from tests.platform.stacks import STACKS, k8s_object, record, rendered
 from tests.support.tools import require_tool
+from versions import KUBEFLOW_PIPELINES_VERSIONS
 
 KFP = "mlops:kubeflow:KubeflowPipelines"
 DIRECTORY = "kubernetes:kustomize/v2:Directory"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import versions
+import versions
 from components.minio import bucket_script
 from tests.platform.stacks import env_of, k8s_object, record, rendered
 

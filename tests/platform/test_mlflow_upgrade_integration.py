@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from components.mlflow_migration import BACKEND_URI_ENV, tracking_head
-from components.versions import MLFLOW_VERSION
 from tests.platform import registry_store
 from tests.support.migration import migration_step
 from tests.support.mlflow_previous import MLFLOW_PREVIOUS_VERSION, previous_mlflow_python
 from tests.support.postgres import PostgresServer, postgres_server, run
 from tests.support.processes import free_port, stop_group, wait_for
 from tests.support.tools import REPO_ROOT
+from versions import MLFLOW_VERSION
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -1,7 +1,11 @@
-"""Every image and manifest version the platform deploys, in one place, with where each digest came from.
+"""Every image, chart and manifest version the platform deploys, in one place, with where each came from.
 
 Images are referenced as `repository:tag@sha256:digest`: the tag tells a reader what runs, the digest makes
-the pull immutable (CKV_K8S_14, CKV_K8S_43). `docs/platform-services.md` explains how these get updated.
+the pull immutable (CKV_K8S_14, CKV_K8S_43). One pin type per kind: `ImagePin` (a third-party image),
+`ChartPin` (a Helm chart), `AddonPin` (an EKS add-on). Top-level so that `components/` and `monitoring/`
+(which must not import `components/`) read the same pins. The one exception is the Python base of the images
+we build, `pipelines/images.py` PYTHON_BASE: the steps image ships `pipelines/` without this module.
+`docs/platform-services.md` explains how these get updated.
 """
 
 from __future__ import annotations
@@ -22,6 +26,20 @@ class ImagePin(ImageRef):
         if self.digest is None:
             raise ValueError(f"image {self.repository}:{self.tag}: third-party images need a digest")
         super().__post_init__()
+        if "/" not in self.repository or "." not in self.repository.split("/", 1)[0]:
+            raise ValueError(
+                f"image {self.repository}: expected a registry host first, e.g. docker.io/prom/x"
+            )
+
+    @property
+    def registry(self) -> str:
+        """The registry host, e.g. docker.io (charts take it apart from the path)."""
+        return self.repository.split("/", 1)[0]
+
+    @property
+    def path(self) -> str:
+        """The repository within the registry, e.g. prom/prometheus."""
+        return self.repository.split("/", 1)[1]
 
 
 # MinIO stopped publishing community images in late 2025; RELEASE.2025-09-07T16-13-09Z is the last release
@@ -110,7 +128,7 @@ def eks_addon_version(addon: str, kubernetes_version: str) -> str:
     except KeyError:
         raise ValueError(
             f"no pinned version of EKS add-on {addon!r} for Kubernetes {kubernetes_version} "
-            f"(components/versions.py EKS_ADDON_VERSIONS covers {sorted(EKS_ADDON_VERSIONS)})"
+            f"(versions.py EKS_ADDON_VERSIONS covers {sorted(EKS_ADDON_VERSIONS)})"
         ) from None
 
 
@@ -150,4 +168,56 @@ NVIDIA_DEVICE_PLUGIN_IMAGE = ImagePin(
     digest="sha256:a61ba9fd8efb82f3a79f877f7580e02c1e8e7593f62473644bc9c79e315c3312",
     source="manifest-list digest pinned identically by several public repositories (and NVIDIA's GPU "
     "operator bundle) for v0.20.0; not pulled from the registry here (offline)",
+)
+
+
+# --- kube-prometheus-stack and the Pushgateway (values in monitoring/helm_values.py) -----------------------
+# Checked through public sources (no helm, no registry access here): chart versions from the charts'
+# `Chart.yaml` in prometheus-community/helm-charts and release notes; image digests are the multi-arch
+# manifest-list digests public repositories pin for the same tags (`prom/*` images carry the same digest on
+# Docker Hub and quay.io). `python -m upstream check` renders the charts at these versions.
+
+PROMETHEUS_COMMUNITY_REPO = "https://prometheus-community.github.io/helm-charts"
+KUBE_PROMETHEUS_STACK_CHART = ChartPin("kube-prometheus-stack", "75.6.2", PROMETHEUS_COMMUNITY_REPO)
+PUSHGATEWAY_CHART = ChartPin("prometheus-pushgateway", "3.2.0", PROMETHEUS_COMMUNITY_REPO)
+_MONITORING_DIGESTS = (
+    "multi-arch manifest-list digest pinned by public repositories for this tag; not pulled here"
+)
+PROMETHEUS_IMAGE = ImagePin(
+    repository="docker.io/prom/prometheus",
+    tag="v3.5.0",
+    digest="sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
+    source=_MONITORING_DIGESTS,
+)
+ALERTMANAGER_IMAGE = ImagePin(
+    repository="docker.io/prom/alertmanager",
+    tag="v0.28.1",
+    digest="sha256:27c475db5fb156cab31d5c18a4251ac7ed567746a2483ff264516437a39b15ba",
+    source=_MONITORING_DIGESTS,
+)
+NODE_EXPORTER_IMAGE = ImagePin(
+    repository="quay.io/prometheus/node-exporter",
+    tag="v1.9.1",
+    digest="sha256:d00a542e409ee618a4edc67da14dd48c5da66726bbd5537ab2af9c1dfc442c8a",
+    source=_MONITORING_DIGESTS,
+)
+GRAFANA_IMAGE = ImagePin(
+    repository="docker.io/grafana/grafana",
+    tag="12.0.2",
+    digest="sha256:b5b59bfc7561634c2d7b136c4543d702ebcc94a3da477f21ff26f89ffd4214fa",
+    source=_MONITORING_DIGESTS,
+)
+PUSHGATEWAY_IMAGE = ImagePin(
+    repository="docker.io/prom/pushgateway",
+    tag="v1.11.1",
+    digest="sha256:03738d278e082ee9821df730c741b3b465c251fc2b68a85883def301a55a6215",
+    source=_MONITORING_DIGESTS,
+)
+# Images whose tag the chart version fixes but whose digest could not be verified offline. Listed so the
+# gap is visible (and a test keeps the list from growing silently); pin each once a digest is verified.
+IMAGES_PINNED_BY_CHART_VERSION_ONLY = (
+    "quay.io/prometheus-operator/prometheus-operator",
+    "quay.io/prometheus-operator/prometheus-config-reloader",
+    "registry.k8s.io/kube-state-metrics/kube-state-metrics",
+    "quay.io/kiwigrid/k8s-sidecar",
 )
