@@ -12,6 +12,7 @@ raise on any invoke they do not know, so a new data-source call cannot pass sile
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -489,6 +490,13 @@ def run_program(
     return record
 
 
+@functools.cache
+def committed_record(stack: str) -> Record:
+    """The program run once per process from the committed `Pulumi.<stack>.yaml`: the renderers, the
+    capacity plan, the cost and image reports share it. Treat it as read-only."""
+    return run_stack(stack)
+
+
 def run_components(build: Callable[[], object], *, expect_error: bool = False) -> Record:
     """Register what `build` declares (components built from their own Args), with no stack config: the
     way component tests run without settings.py or a whole stack."""
@@ -501,12 +509,14 @@ def run_stack(
     set_values: Mapping[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     expect_error: bool = False,
+    stack_file: Path | None = None,
 ) -> Record:
-    """Run the program from the committed `Pulumi.<stack>.yaml`, optionally changed for one test.
+    """Run the program from the committed `Pulumi.<stack>.yaml` (or `stack_file`, e.g. a test's own copy),
+    optionally changed for one test.
 
     `set_values` keys are full config keys (`mlops-infra:mlflow`); values are YAML-like Python data.
     """
-    config, secret_keys = load_stack_config(stack)
+    config, secret_keys = load_stack_config(stack, stack_file)
     for key in remove:
         config.pop(key, None)
     for key, value in (set_values or {}).items():

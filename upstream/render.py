@@ -32,7 +32,7 @@ import yaml
 from helm_python import _native
 
 from harness.charts import ChartRelease, releases_in
-from harness.mocks import REPO_ROOT, Record, load_stack_config, run_stack
+from harness.mocks import REPO_ROOT, Record, committed_record, load_stack_config
 from settings import PROJECT, settings_from_config
 from upstream.facts import Source, workloads_of
 
@@ -318,7 +318,7 @@ def _check_checkout_version(objects: list[dict[str, Any]], version: str, checkou
 
 def render_stack(stack: str, sources: Sources, record: Record | None = None) -> dict[str, RenderedRelease]:
     """Release name -> its rendered objects, for every upstream part `stack` installs."""
-    record = record if record is not None else run_stack(stack)
+    record = record if record is not None else committed_record(stack)
     version = kubernetes_version(stack)
     rendered = {
         name: render_helm_release(name, release, sources, version)

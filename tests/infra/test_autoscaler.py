@@ -11,8 +11,9 @@ from components.autoscaler import (
     cluster_autoscaler_policy,
     cluster_autoscaler_values,
 )
-from harness.mocks import Record, Recorded, integral_numbers, run_stack
+from harness.mocks import Record, Recorded, integral_numbers
 from tests.infra.stack_records import committed, policy, provider_ref
+from tests.support.stacks import run_fixture
 from versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 
 AWS_STACKS = ("dev", "prod")
@@ -114,13 +115,13 @@ def test_release_is_pinned_and_runs_with_its_own_pod_identity_role(stack: str) -
 
 
 def test_disabled_autoscaler_leaves_no_release_and_no_role() -> None:
-    record = run_stack("dev", set_values={"mlops-infra:autoscaler": {"enabled": False}})
+    record = run_fixture("dev", set_values={"mlops-infra:autoscaler": {"enabled": False}})
     assert [r.name for r in record.of_type(RELEASE) if "autoscaler" in r.name] == []
     assert not [r for r in record.resources if r.name.startswith("platform-autoscaler")]
 
 
 def test_knobs_reach_the_autoscaler_arguments() -> None:
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={
             "mlops-infra:autoscaler": {

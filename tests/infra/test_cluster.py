@@ -36,9 +36,10 @@ from components.instance_types import (
 )
 from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
-from harness.mocks import Record, Recorded, run_stack
+from harness.mocks import Record, Recorded
 from settings import EKS_LOG_TYPES, settings_from_config
 from tests.infra.stack_records import by_id, committed, policy
+from tests.support.stacks import run_fixture
 from versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 
 
@@ -140,7 +141,7 @@ def test_ckv_aws_39_eks_endpoint_not_public(stack: str) -> None:
 
 
 def test_ckv_aws_39_private_only_endpoint_sends_no_allow_list() -> None:
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={
             "mlops-infra:cluster": {
@@ -199,7 +200,7 @@ def test_ckv_aws_58_prod_secrets_encrypted_with_a_customer_kms_key() -> None:
 
 def test_ckv_aws_58_secrets_encryption_follows_the_stack_config_in_dev() -> None:
     assert "encryptionConfigKeyArn" not in committed("dev").one(EKS).inputs
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={
             "mlops-infra:cluster": {
@@ -360,7 +361,7 @@ def test_inventory_optional_gpu_group_is_tainted_and_starts_at_zero() -> None:
         },
         "gpu": {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1},
     }
-    record = run_stack("dev", set_values={"mlops-infra:nodeGroups": groups})
+    record = run_fixture("dev", set_values={"mlops-infra:nodeGroups": groups})
     [gpu] = [g for g in record.of_type(NODE_GROUP) if g.inputs["labels"]["mlops.platform/node-role"] == "gpu"]
     assert gpu.inputs["taints"] == [{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}]
     assert gpu.inputs["scalingConfig"]["minSize"] == 0
@@ -406,7 +407,7 @@ def test_local_registers_no_aws_resource_and_uses_the_kube_context() -> None:
 
 def test_extra_admins_get_cluster_admin_through_access_entries_only() -> None:
     deploy_role = "arn:aws:iam::123456789012:role/github-deploy-prod"
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={
             "mlops-infra:cluster": {
@@ -639,14 +640,14 @@ def test_every_node_group_carries_its_node_template_tags_and_leaves_discovery_to
 
 
 def test_without_the_autoscaler_no_auto_scaling_group_is_tagged() -> None:
-    record = run_stack("dev", set_values={"mlops-infra:autoscaler": {"enabled": False}})
+    record = run_fixture("dev", set_values={"mlops-infra:autoscaler": {"enabled": False}})
     assert record.of_type("aws:autoscaling/tag:Tag") == []
     assert record.of_type(NODE_GROUP), "the node groups themselves stay"
 
 
 @pytest.fixture(scope="module")
 def gpu_record() -> Record:
-    return run_stack("dev", set_values={"mlops-infra:nodeGroups": GPU_GROUPS})
+    return run_fixture("dev", set_values={"mlops-infra:nodeGroups": GPU_GROUPS})
 
 
 def test_gpu_group_scales_from_zero_with_its_taint_and_accelerator_on_the_asg(gpu_record: Record) -> None:

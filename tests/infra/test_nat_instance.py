@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 
 from components.cluster import NAT_INSTANCE_AMI_PARAMETER, NAT_INSTANCE_TYPE
-from harness.mocks import Recorded, run_stack
+from harness.mocks import Recorded
 from settings import SettingsError
 from tests.infra.stack_records import by_id, committed, depends_on
+from tests.support.stacks import run_fixture
 
 INSTANCE = "aws:ec2/instance:Instance"
 ENI = "aws:ec2/networkInterface:NetworkInterface"
@@ -69,7 +70,7 @@ def test_prod_keeps_managed_nat_gateways() -> None:
 
 
 def test_production_refuses_a_nat_instance() -> None:
-    record = run_stack(
+    record = run_fixture(
         "prod",
         set_values={
             "mlops-infra:network": {"vpcCidr": "10.30.0.0/16", "availabilityZones": 3, "natType": "instance"}
@@ -84,5 +85,7 @@ def test_production_refuses_a_nat_instance() -> None:
 
 
 def test_an_unknown_nat_type_is_named() -> None:
-    record = run_stack("dev", set_values={"mlops-infra:network": {"natType": "endpoints"}}, expect_error=True)
+    record = run_fixture(
+        "dev", set_values={"mlops-infra:network": {"natType": "endpoints"}}, expect_error=True
+    )
     assert isinstance(record.error, SettingsError) and "natType" in str(record.error)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from components.nvidia_device_plugin import NAMESPACE, NvidiaDevicePluginArgs, nvidia_device_plugin_values
-from harness.mocks import integral_numbers, run_stack
+from harness.mocks import integral_numbers
 from pipelines.scheduling import GPU_TAINT_KEY, NODE_ROLE_LABEL
 from tests.infra.stack_records import committed, provider_ref
+from tests.support.stacks import run_fixture
 from versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
@@ -31,7 +32,7 @@ def test_runs_only_on_gpu_nodes_and_tolerates_only_the_gpu_taint() -> None:
 def test_installed_only_with_a_gpu_group() -> None:
     for stack in ("dev", "prod"):
         assert not [r for r in committed(stack).of_type(RELEASE) if "nvidia" in r.name], stack
-    record = run_stack("dev", set_values={"mlops-infra:nodeGroups": GROUPS})
+    record = run_fixture("dev", set_values={"mlops-infra:nodeGroups": GROUPS})
     release = record.one(RELEASE, "platform-nvidia-device-plugin-release")
     assert (release.inputs["chart"], release.inputs["version"], release.inputs["repositoryOpts"]["repo"]) == (
         NVIDIA_DEVICE_PLUGIN_CHART.chart,

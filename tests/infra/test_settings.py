@@ -30,6 +30,7 @@ from settings import (
     _StackConfig,
     settings_from_config,
 )
+from tests.support.stacks import fixture_config, run_fixture
 
 STACKS = ("local", "dev", "prod")
 K = "mlops-infra:"
@@ -731,7 +732,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
 def test_invalid_config_is_refused_before_any_resource(
     stack: str, changes: dict[str, Any], removed: tuple[str, ...], fragments: tuple[str, ...]
 ) -> None:
-    record = run_stack(stack, set_values=changes, remove=removed, expect_error=True)
+    record = run_fixture(stack, set_values=changes, remove=removed, expect_error=True)
     assert isinstance(record.error, SettingsError), record.error
     message = str(record.error)
     for fragment in fragments:
@@ -740,7 +741,7 @@ def test_invalid_config_is_refused_before_any_resource(
 
 
 def test_every_problem_is_reported_at_once() -> None:
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={
             K + "bogus": 1,
@@ -757,7 +758,7 @@ def test_every_problem_is_reported_at_once() -> None:
 
 
 def test_secret_in_plain_text_is_refused() -> None:
-    record = run_stack(
+    record = run_fixture(
         "dev",
         set_values={K + "alertSlackWebhookUrl": "https://hooks.slack.com/services/T/B/X"},
         expect_error=True,
@@ -768,9 +769,9 @@ def test_secret_in_plain_text_is_refused() -> None:
 
 
 def test_secret_set_with_secret_flag_is_accepted() -> None:
-    from harness.mocks import load_stack_config, run_program
+    from harness.mocks import run_program
 
-    config, secret_keys = load_stack_config("dev")
+    config, secret_keys = fixture_config("dev")
     config[K + "alertWebhookUrl"] = "https://alerts.example.com/hook"
     record = run_program("dev", config, [*secret_keys, K + "alertWebhookUrl"])
     assert record.error is None

@@ -14,7 +14,7 @@ import versions
 from components import monitoring as mon
 from harness.__main__ import main as harness_main
 from harness.charts import RELEASES_FILE, chart_values, releases_in
-from harness.mocks import PROJECT, Record, Recorded, load_stack_config, run_program, run_stack
+from harness.mocks import PROJECT, Record, Recorded, run_program
 from monitoring import helm_values as hv
 from monitoring import metrics as m
 from monitoring.alertmanager import (
@@ -26,7 +26,7 @@ from monitoring.alertmanager import (
 )
 from monitoring.dashboards import DASHBOARD_DIR
 from monitoring.rules import AlertSettings, render_prometheus_rule
-from tests.support.stacks import record
+from tests.support.stacks import fixture_config, record, run_fixture
 
 STACKS = ("local", "dev", "prod")
 K = f"{PROJECT}:"
@@ -202,7 +202,7 @@ def test_prometheus_rule_is_the_rendered_rule_set(stack: str) -> None:
 
 
 def test_no_success_hours_from_settings_reach_the_rule() -> None:
-    r = run_stack(
+    r = run_fixture(
         "dev", set_values={K + "monitoring": {"retention": "7d", "storageSizeGib": 10, "noSuccessHours": 50}}
     )
     rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
@@ -212,7 +212,7 @@ def test_no_success_hours_from_settings_reach_the_rule() -> None:
 
 def test_runbook_links_open_where_the_stack_says_the_runbooks_are() -> None:
     base = "https://github.com/acme/mlops/blob/main/docs/runbooks"
-    r = run_stack("dev", set_values={K + "monitoring": {"runbookBaseUrl": base}})
+    r = run_fixture("dev", set_values={K + "monitoring": {"runbookBaseUrl": base}})
     rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
     links = [a["annotations"]["runbook_url"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
     assert links and all(link.startswith(base + "/") and link.endswith(".md") for link in links), links
@@ -388,7 +388,7 @@ def test_alertmanager_secret_holds_receivers_configured_as_secrets() -> None:
     slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
     webhook = "https://alerts.example.com/hook-secret-token"
     smtp = "smtp-secret-password"
-    config, secret_keys = load_stack_config("dev")
+    config, secret_keys = fixture_config("dev")
     config[K + "alertSlackWebhookUrl"] = slack
     config[K + "alertWebhookUrl"] = webhook
     config[K + "alertSmtpPassword"] = smtp
@@ -430,7 +430,7 @@ def test_without_receivers_alerts_route_to_empty_receivers() -> None:
 
 
 def test_smtp_password_without_recipients_is_refused_naming_the_keys() -> None:
-    config, secret_keys = load_stack_config("dev")
+    config, secret_keys = fixture_config("dev")
     config[K + "alertSmtpPassword"] = "smtp-secret-password"
     r = run_program("dev", config, [*secret_keys, K + "alertSmtpPassword"], expect_error=True)
     assert "alertSmtpPassword" in str(r.error) and "monitoring.alertEmailTo" in str(r.error)

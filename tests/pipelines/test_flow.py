@@ -19,6 +19,9 @@ from pipelines.tracking import TrackingUnavailableError
 from tests.pipelines.conftest import FlowEnv
 from tests.support.processes import free_port
 
+# The flow end to end, in process: whole-pipeline runs are not the fast tier.
+pytestmark = pytest.mark.slow
+
 PARAMS = load_params()
 MODEL = PARAMS.registry.model_name
 COMMITTED_MD5 = dataset.tracked_md5(REPO_ROOT / "data" / "breast_cancer.csv.dvc")
@@ -89,7 +92,10 @@ def test_every_stage_and_the_run_report_success_metrics(first_run: tuple[FlowEnv
     assert f"mlops_model_champion_version{{{labels}}} 1.0" in register
     assert 'metric="roc_auc",model_name="breast-cancer-classifier",model_version="1"' in register
     drift = env.metric_file("drift")
-    assert 'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 0.0' in drift
+    assert (
+        'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 0.0'
+        in drift
+    )
     assert drift.count("mlops_drift_feature_score{") == 30
 
 

@@ -401,9 +401,11 @@ def test_ui_and_api_port_forward_exported(stack: str) -> None:
 
 
 def test_unchecked_kfp_version_refused_with_the_config_key() -> None:
-    from harness.mocks import run_stack
+    from tests.support.stacks import run_fixture
 
-    failed = run_stack("local", set_values={"mlops-infra:kubeflow": {"version": "2.4.0"}}, expect_error=True)
+    failed = run_fixture(
+        "local", set_values={"mlops-infra:kubeflow": {"version": "2.4.0"}}, expect_error=True
+    )
     assert "mlops-infra:kubeflow.version" in str(failed.error)
     assert str(list(KUBEFLOW_PIPELINES_VERSIONS)) in str(failed.error)
 

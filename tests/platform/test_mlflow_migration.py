@@ -35,6 +35,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.mark.slow  # MLflow's full schema migration (module fixture)
 def test_a_current_store_is_left_untouched(migrated: Path, tmp_path: Path) -> None:
     copy = tmp_path / "mlflow.db"
     shutil.copy(migrated, copy)
@@ -63,6 +64,7 @@ def test_messages_never_show_the_database_password() -> None:
     assert "s3cr3t" not in redact("postgresql://mlflow:s3cr3t@[bad")
 
 
+@pytest.mark.slow  # MLflow's auth-store migration
 def test_auth_store_migrated_from_empty_then_left_alone(tmp_path: Path) -> None:
     uri = f"sqlite:///{tmp_path / 'basic_auth.db'}"
     first = migrate_auth_store(uri)
@@ -70,6 +72,7 @@ def test_auth_store_migrated_from_empty_then_left_alone(tmp_path: Path) -> None:
     assert not migrate_auth_store(uri).changed
 
 
+@pytest.mark.slow  # both MLflow store migrations
 def test_main_migrates_both_stores_the_server_would_use(
     migrated: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -106,6 +109,7 @@ def test_main_refuses_bad_input_with_a_named_reason(
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.integration  # two real migration processes at once (about 14 s)
 def test_two_first_runs_at_once_take_turns(tmp_path: Path) -> None:
     """Both succeed: one creates the schema, the other then finds it current (the SQLite file lock)."""
     import os
