@@ -8,7 +8,7 @@ import re
 import pytest
 
 from components.mlflow import mlflow_server_args, service_hosts
-from tests.platform.stacks import (
+from tests.support.rendered_stacks import (
     STACKS,
     arg_value,
     children,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from components.nvidia_device_plugin import NAMESPACE, NvidiaDevicePluginArgs, nvidia_device_plugin_values
 from harness.mocks import integral_numbers
 from pipelines.scheduling import GPU_TAINT_KEY, NODE_ROLE_LABEL
-from tests.infra.stack_records import committed, provider_ref
+from tests.support.stack_records import committed, provider_ref
 from tests.support.stacks import run_fixture
 from versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 

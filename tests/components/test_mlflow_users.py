@@ -11,7 +11,7 @@ from components import mlflow_users
 from components import mlflow_users_sync as sync
 from pipelines.env import PIPELINES_PASSWORD
 from pipelines.params import load_params
-from tests.platform.stacks import STACKS, children, env_of, k8s_object, record
+from tests.support.rendered_stacks import STACKS, children, env_of, k8s_object, record
 
 USERS = "mlops:mlflow:MlflowUsers"
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.platform import registry_store
+from tests.support import registry_store
 from tests.support.postgres import PostgresServer, postgres_server, run
 from tests.support.processes import moto_s3_server
 from tests.support.tools import REPO_ROOT

@@ -7,7 +7,7 @@ import base64
 from components.cluster import NAT_INSTANCE_AMI_PARAMETER, NAT_INSTANCE_TYPE
 from harness.mocks import Recorded
 from settings import SettingsError
-from tests.infra.stack_records import by_id, committed, depends_on
+from tests.support.stack_records import by_id, committed, depends_on
 from tests.support.stacks import run_fixture
 
 INSTANCE = "aws:ec2/instance:Instance"

@@ -7,7 +7,6 @@ the message (it names the key, the value and what was expected) and that nothing
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any, get_args
 
 import pytest
@@ -31,6 +30,7 @@ from settings import (
     settings_from_config,
 )
 from tests.support.stacks import fixture_config, run_fixture
+from tests.support.tools import REPO_ROOT
 
 STACKS = ("local", "dev", "prod")
 K = "mlops-infra:"
@@ -872,7 +872,7 @@ def _documented_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 
 
 def test_every_key_is_in_the_config_reference() -> None:
-    reference = (Path(__file__).resolve().parents[2] / "Pulumi.yaml").read_text()
+    reference = (REPO_ROOT / "Pulumi.yaml").read_text()
     documented = {
         line.split()[1] for line in reference.splitlines() if line.startswith("# ") and len(line) > 2
     }

@@ -38,7 +38,7 @@ from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
 from harness.mocks import Record, Recorded
 from settings import EKS_LOG_TYPES, settings_from_config
-from tests.infra.stack_records import by_id, committed, policy
+from tests.support.stack_records import by_id, committed, policy
 from tests.support.stacks import run_fixture
 from versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.mocks import Record
-from tests.infra.stack_records import committed, provider_ref
+from tests.support.stack_records import committed, provider_ref
 
 AWS_STACKS = ("dev", "prod")
 

@@ -18,7 +18,7 @@ from components.kubeflow import DEPLOYMENT_RESOURCES, REPO_ROOT, merge_policies,
 from components.monitoring import PROMETHEUS_POD, PUSHGATEWAY_POD
 from components.reachability import Address, Pod, allowed
 from pipelines import cluster_env
-from tests.platform.stacks import STACKS, k8s_object, record, rendered
+from tests.support.rendered_stacks import STACKS, k8s_object, record, rendered
 from tests.support.tools import require_tool
 from versions import KUBEFLOW_PIPELINES_VERSIONS
 

@@ -14,7 +14,7 @@ from harness import checkov
 from harness.__main__ import main as harness_main
 from harness.checkov import findings
 from harness.render import UNEXPANDED_FILE, write
-from tests.platform.stacks import STACKS, record, rendered
+from tests.support.rendered_stacks import STACKS, record, rendered
 from tests.support.tools import REPO_ROOT, missing_tool
 
 SKIPS_FILE = REPO_ROOT / "checkov" / "skips.yaml"

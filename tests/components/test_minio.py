@@ -6,7 +6,7 @@ import pytest
 
 import versions
 from components.minio import bucket_script
-from tests.platform.stacks import env_of, k8s_object, record, rendered
+from tests.support.rendered_stacks import env_of, k8s_object, record, rendered
 
 
 def test_minio_no_default_credentials_root_from_generated_secret() -> None:

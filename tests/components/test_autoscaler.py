@@ -12,7 +12,7 @@ from components.autoscaler import (
     cluster_autoscaler_values,
 )
 from harness.mocks import Record, Recorded, integral_numbers
-from tests.infra.stack_records import committed, policy, provider_ref
+from tests.support.stack_records import committed, policy, provider_ref
 from tests.support.stacks import run_fixture
 from versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from components.mlflow_migration import BACKEND_URI_ENV, tracking_head
-from tests.platform import registry_store
+from tests.support import registry_store
 from tests.support.migration import migration_step
 from tests.support.mlflow_previous import MLFLOW_PREVIOUS_VERSION, previous_mlflow_python
 from tests.support.postgres import PostgresServer, postgres_server, run

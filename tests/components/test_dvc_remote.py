@@ -15,7 +15,7 @@ from components.dvc_remote import (
     read_write_policy_document,
 )
 from harness.mocks import Record, Recorded
-from tests.infra.stack_records import committed, policy
+from tests.support.stack_records import committed, policy
 
 AWS_STACKS = ("dev", "prod")
 BUCKET_ARN = "arn:aws:s3:::mlops-dvc-dev-1234"

@@ -12,7 +12,7 @@ import pytest
 
 from components import mlflow_db_upgrade as db_upgrade
 from components.mlflow import deployment_manifest, migration_job_manifest
-from tests.platform.stacks import containers, env_of, k8s_object, rendered
+from tests.support.rendered_stacks import containers, env_of, k8s_object, rendered
 from tests.support.stacks import record
 from versions import MLFLOW_VERSION
 

@@ -15,7 +15,7 @@ from components.pod_identity import (
     validate_pod_identity_args,
 )
 from harness.mocks import Record, run_program
-from tests.infra.stack_records import policy
+from tests.support.stack_records import policy
 
 BUCKET_ARN = "arn:aws:s3:::mlops-dvc-dev-1234"
 PROGRAM = f'''
