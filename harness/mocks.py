@@ -491,10 +491,20 @@ def run_program(
 
 
 @functools.cache
+def _recorded_run(stack: str, text: str, path: Path) -> Record:
+    return run_stack(stack, stack_file=path)
+
+
+def recorded_run(stack: str, path: Path) -> Record:
+    """The program run from a stack file, once per process for each distinct file content (two copies
+    of one file share a run). Treat the record as read-only."""
+    return _recorded_run(stack, path.read_text(), path)
+
+
 def committed_record(stack: str) -> Record:
     """The program run once per process from the committed `Pulumi.<stack>.yaml`: the renderers, the
     capacity plan, the cost and image reports share it. Treat it as read-only."""
-    return run_stack(stack)
+    return recorded_run(stack, stack_file(stack))
 
 
 def run_components(build: Callable[[], object], *, expect_error: bool = False) -> Record:

@@ -46,6 +46,7 @@ def test_a_current_store_is_left_untouched(migrated: Path, tmp_path: Path) -> No
     assert check_store(f"sqlite:///{copy}").after == tracking_head()
 
 
+@pytest.mark.slow  # MLflow's schema check on a real SQLite file (imports MLflow, 3 s)
 def test_check_refuses_an_empty_store_and_says_what_to_run(tmp_path: Path) -> None:
     with pytest.raises(MigrationError, match=r"is empty; MLflow .* expects .*mlflow_migration.py upgrade"):
         check_store(f"sqlite:///{tmp_path / 'new.db'}")

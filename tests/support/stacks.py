@@ -5,10 +5,11 @@ test that asserts on a stack's values. tests/test_settings.py checks the committ
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 from typing import Any
 
-from harness.mocks import Record, load_stack_config, run_stack
+from harness.mocks import Record, load_stack_config, recorded_run, run_stack
 
 STACK_FILES = Path(__file__).with_name("stack_files")
 
@@ -24,9 +25,19 @@ def run_fixture(
     remove: tuple[str, ...] = (),
     expect_error: bool = False,
 ) -> Record:
-    """The program run from the test-owned stack file, optionally changed for one test."""
+    """The program run from the test-owned stack file, optionally changed for one test. Tests asking for
+    the same change share one run (records are read-only)."""
+    return _variant(stack, json.dumps(set_values or {}, sort_keys=True), remove, expect_error)
+
+
+@functools.cache
+def _variant(stack: str, changes: str, remove: tuple[str, ...], expect_error: bool) -> Record:
     return run_stack(
-        stack, set_values=set_values, remove=remove, expect_error=expect_error, stack_file=stack_file(stack)
+        stack,
+        set_values=json.loads(changes),
+        remove=remove,
+        expect_error=expect_error,
+        stack_file=stack_file(stack),
     )
 
 
@@ -35,7 +46,7 @@ def fixture_config(stack: str) -> tuple[dict[str, str], list[str]]:
     return load_stack_config(stack, stack_file(stack))
 
 
-@functools.cache
 def record(stack: str) -> Record:
-    """The program run from the test-owned stack file, once per session; treat it as read-only."""
-    return run_fixture(stack)
+    """The program run from the test-owned stack file, once per session (shared with the committed file's
+    run while the two are equal); treat it as read-only."""
+    return recorded_run(stack, stack_file(stack))
