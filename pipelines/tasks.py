@@ -1,6 +1,6 @@
 """One function per pipeline task: files and strings in, files and a result out.
 
-The KFP components (pipelines/components.py) only unpack their artifacts and call these; the in-process
+The KFP components (pipelines/kfp_steps.py) only unpack their artifacts and call these; the in-process
 runner and the tests call them directly. Each wraps its step in `run_stage`, which publishes the stage's
 outcome whether it succeeds or fails. Parameters come from params.yaml (`MLOPS_PARAMS_FILE` overrides the
 path, e.g. for tests with short retry settings).

@@ -1,8 +1,10 @@
-"""The KFP components: thin shells that unpack artifacts and call one function of `pipelines.tasks`.
+"""The pipeline's steps as KFP components: thin shells that unpack artifacts and call `pipelines.tasks`.
+
+(Named kfp_steps, not components: `components/` holds the Pulumi components.)
 
 KFP copies each function's source into the compiled YAML and runs it in the steps image, where the
 project is importable, so every import happens inside the body. The functions are plain here and turned
-into components by `make_components(image)`, so the pinned image is chosen in one place at compile time.
+into KFP components by `make_kfp_steps(image)`, so the pinned image is chosen in one place at compile time.
 Each ends with `freeze_heap_for_exit()`: its process exits right after, and teardown should not cost a second.
 """
 
@@ -204,7 +206,7 @@ def report_run_status(*, status: dsl.PipelineTaskFinalStatus, pushgateway_url: s
 
 
 @dataclass(frozen=True)
-class Components:
+class KfpSteps:
     ingest: Any
     validate: Any
     train: Any
@@ -214,14 +216,14 @@ class Components:
     report_run_status: Any
 
 
-def make_components(image: str) -> Components:
-    """The components, each pinned to `image`. The image already holds the project and its pinned
+def make_kfp_steps(image: str) -> KfpSteps:
+    """The steps as KFP components, each pinned to `image`. The image already holds the project and its pinned
     requirements, so nothing is pip-installed at run time (not even kfp)."""
 
     def component(func: Any) -> Any:
         return dsl.component(func, base_image=image, install_kfp_package=False, packages_to_install=[])
 
-    return Components(
+    return KfpSteps(
         ingest=component(ingest),
         validate=component(validate),
         train=component(train),
