@@ -70,7 +70,7 @@ typecheck: $(STAMP)  ## mypy on our code
 test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite (nothing skipped)
 	$(PY) -m pytest
 
-test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
+test-unit: $(STAMP)  ## The fast tier: no real services, no whole-pipeline runs, no MLflow migrations, Evidently or DVC
 	$(PY) -m pytest -m "not integration and not slow"
 
 bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, fresh clone -> demo
