@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring serving relay loop cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py versions.py resources.py __main__.py components harness upstream capacity pipelines monitoring serving relay loop cost_estimate benchmarks bootstrap docs/*.py tests)
 
 .PHONY: help venv lock tools demo demo-drift demo-loop serve lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
 
@@ -80,7 +80,7 @@ typecheck: $(STAMP)  ## mypy on our code
 test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite (nothing skipped)
 	$(PY) -m pytest
 
-test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
+test-unit: $(STAMP)  ## The fast tier: no real services, no whole-pipeline runs, no MLflow migrations, Evidently or DVC
 	$(PY) -m pytest -m "not integration and not slow"
 
 bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, closed loop, fresh clone -> demo

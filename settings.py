@@ -14,11 +14,13 @@ derived from `production`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
 import re
 import shlex
+import zoneinfo
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self
@@ -34,9 +36,28 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from components.cluster import (
+    AutoscalingArgs,
+    ControlPlaneArgs,
+    EksClusterArgs,
+    ExistingClusterArgs,
+    NetworkArgs,
+    NodeGroupArgs,
+    NodeGroupsArgs,
+    default_node_group_max_pods,
+    is_arm_instance_type,
+)
+from components.dvc_remote import DvcRemoteArgs
+from components.images import MLFLOW_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
+from components.minio import MinioArgs
+from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBackend
+from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
-from components.versions import EKS_ADDON_VERSIONS
+from monitoring.cron import parse_cron
+from monitoring.durations import duration_seconds, parse_duration
+from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
+from versions import EKS_ADDON_VERSIONS, KUBEFLOW_PIPELINES_VERSIONS
 
 PROJECT = "mlops-infra"
 
@@ -67,6 +88,8 @@ PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
 # overwritten object can be restored and an incident investigated.
 PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
 PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
+PRODUCTION_MIN_METRICS_RETENTION = "15d"
+PRODUCTION_MIN_CAPTURE_RETENTION_DAYS = 30
 
 
 class SettingsError(ValueError):
@@ -145,6 +168,38 @@ def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
     return tags
 
 
+def _kubeflow_version(value: str) -> str:
+    if value not in KUBEFLOW_PIPELINES_VERSIONS:
+        raise ValueError(
+            f"expected a Kubeflow Pipelines release this program was checked against "
+            f"{list(KUBEFLOW_PIPELINES_VERSIONS)} (versions.py)"
+        )
+    return value
+
+
+def _prometheus_duration(value: str) -> str:
+    if parse_duration(value) <= 0:
+        raise ValueError("expected a duration longer than zero, e.g. 15d")
+    return value
+
+
+def _cron(value: str) -> str:
+    return parse_cron(value).expression
+
+
+def _time_zone(value: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
+        hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. UTC or Europe/Berlin"
+        raise ValueError(f"expected an IANA time zone name{hint}") from None
+    return value
+
+
+PrometheusDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+CronExpression = Annotated[str, AfterValidator(_cron)]
+TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HostName = Annotated[str, AfterValidator(_host_name)]
 
@@ -157,7 +212,7 @@ class _Section(BaseModel):
     )
 
 
-class NetworkSettings(_Section):
+class NetworkConfig(_Section):
     vpc_cidr: Cidr = "10.0.0.0/16"
     """The VPC's address range; subnets are carved from it."""
     availability_zones: int = Field(default=2, ge=2, le=6)
@@ -169,7 +224,7 @@ class NetworkSettings(_Section):
     per NAT, but a machine of ours in the path: not in production)."""
 
 
-class NodeGroupSettings(_Section):
+class NodeGroupConfig(_Section):
     instance_types: list[str] = Field(min_length=1)
     """EC2 instance types; several types make spot capacity easier to find."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
@@ -183,16 +238,16 @@ class NodeGroupSettings(_Section):
     type's memory, at least its ENI limit, at most what prefix delegation and EKS allow (110 < 30 vCPUs)."""
 
 
-class NodeGroupsSettings(_Section):
-    system: NodeGroupSettings
+class NodeGroupsConfig(_Section):
+    system: NodeGroupConfig
     """Runs the platform services (MLflow, KFP, monitoring); on-demand so they are not evicted."""
-    workloads: NodeGroupSettings
+    workloads: NodeGroupConfig
     """Runs pipeline steps; spot is fine because steps are retried."""
-    gpu: NodeGroupSettings | None = None
+    gpu: NodeGroupConfig | None = None
     """Optional tainted GPU group that scales to zero when idle."""
 
 
-class ClusterSettings(_Section):
+class ClusterConfig(_Section):
     kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
@@ -221,7 +276,7 @@ class ClusterSettings(_Section):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
 
-class AutoscalerSettings(_Section):
+class AutoscalerConfig(_Section):
     enabled: bool = True
     """Cluster Autoscaler on aws: adds nodes for pending pods, removes idle ones, takes GPUs to zero."""
     scale_down_unneeded_minutes: int = Field(default=10, ge=1, le=1440)
@@ -232,7 +287,7 @@ class AutoscalerSettings(_Section):
     """Which node group grows when several could take the pending pods."""
 
 
-class DvcRemoteSettings(_Section):
+class DvcRemoteConfig(_Section):
     bucket_prefix: str = Field(default="mlops-dvc", pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")
     """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
     force_destroy: bool = False
@@ -243,7 +298,7 @@ class DvcRemoteSettings(_Section):
     abort_multipart_days: int = Field(default=7, ge=1, le=7)
 
 
-class MlflowSettings(_Section):
+class MlflowConfig(_Section):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     """sqlite: a file on a PersistentVolume (one replica). postgres: RDS PostgreSQL."""
     replicas: int = Field(default=1, ge=1, le=10)
@@ -257,19 +312,20 @@ class MlflowSettings(_Section):
     """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
 
 
-class MinioSettings(_Section):
+class MinioConfig(_Section):
     enabled: bool | None = None
     """In-cluster S3 storage; default on for target `local`, off on AWS (S3 is used)."""
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
 
 
-class KubeflowSettings(_Section):
-    version: str = Field(default="2.17.0", pattern=r"^2\.\d+\.\d+$")
-    """Kubeflow Pipelines standalone release."""
+class KubeflowConfig(_Section):
+    version: Annotated[str, AfterValidator(_kubeflow_version)] = KUBEFLOW_PIPELINES_VERSIONS[-1]
+    """Kubeflow Pipelines standalone release: one this program was checked against."""
 
 
-class MonitoringSettings(_Section):
-    retention: str = Field(default="7d", pattern=r"^[1-9]\d*[hdwy]$")
+class MonitoringConfig(_Section):
+    retention: PrometheusDuration | None = None
+    """How long Prometheus keeps samples (a Prometheus duration): 7d, in production 15d (and never less)."""
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Prometheus and Alertmanager replicas; two in production."""
@@ -287,7 +343,7 @@ class MonitoringSettings(_Section):
 Platform = Literal["linux/amd64", "linux/arm64"]
 
 
-class ImagesSettings(_Section):
+class ImagesConfig(_Section):
     registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
     from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
@@ -298,6 +354,63 @@ class ImagesSettings(_Section):
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
 
+class CaptureConfig(_Section):
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    """Share of valid requests whose features and prediction are captured (0 turns capture off)."""
+    retention_days: int = Field(default=30, ge=1, le=3650)
+    """Days captured rows are kept (S3 lifecycle on aws, pruned by the live-drift job on MinIO)."""
+
+
+class LiveDriftConfig(_Section):
+    enabled: bool = True
+    """Compare captured traffic with the champion's training reference on a schedule."""
+    schedule: CronExpression = "15 * * * *"
+    """When the live-drift CronJob runs (five-field cron)."""
+    window_hours: int = Field(default=24, ge=1, le=720)
+    """How far back a check reads captured traffic."""
+    min_rows: int = Field(default=200, ge=30)
+    """Fewer captured rows in the window: "not enough traffic", no verdict."""
+
+
+class ServingConfig(_Section):
+    enabled: bool = True
+    """Serve the champion model (MLServer) in the cluster."""
+    min_replicas: int | None = Field(default=None, ge=1, le=20)
+    """Fewest model-server pods: 1, production 2 (and never less)."""
+    max_replicas: int | None = Field(default=None, ge=1, le=20)
+    """Most pods the autoscaler may run: 3 (or minReplicas if larger), at most 20."""
+    target_cpu_utilization: int = Field(default=70, ge=10, le=95)
+    """Autoscaling target, percent of the CPU request."""
+    poll_seconds: int = Field(default=30, ge=5, le=3600)
+    """How often the server asks MLflow where the `champion` alias points."""
+    capture: CaptureConfig = CaptureConfig()
+    live_drift: LiveDriftConfig = LiveDriftConfig()
+
+
+class TrainingScheduleConfig(_Section):
+    enabled: bool | None = None
+    """Run the training pipeline on a schedule: default on aws stacks, off on local."""
+    cron: CronExpression = "0 3 * * *"
+    """When (five-field cron, in `timeZone`)."""
+    time_zone: TimeZoneName = "UTC"
+    """IANA time zone of `cron`, e.g. Europe/Berlin."""
+
+
+class TrainingConfig(_Section):
+    schedule: TrainingScheduleConfig = TrainingScheduleConfig()
+
+
+class RetrainConfig(_Section):
+    enabled: bool | None = None
+    """The kill switch of drift-triggered retraining: default on wherever live drift runs."""
+    confirm_for: PrometheusDuration = "30m"
+    """How long live drift must keep firing before the relay is called (the alert's `for`)."""
+    cooldown: PrometheusDuration = "6h"
+    """Shortest time between two triggered runs."""
+    max_runs_per_day: int = Field(default=2, ge=1, le=24)
+    """At most this many triggered runs per day."""
+
+
 class _StackConfig(_Section):
     """The raw, validated `mlops-infra:*` keys. Defaults that depend on `production` stay None here."""
 
@@ -305,16 +418,19 @@ class _StackConfig(_Section):
     production: bool = False
     protect: bool | None = None
     tags: Annotated[dict[str, str], AfterValidator(_aws_tags)] = Field(default_factory=dict)
-    network: NetworkSettings = NetworkSettings()
-    node_groups: NodeGroupsSettings | None = None
-    cluster: ClusterSettings = ClusterSettings()
-    autoscaler: AutoscalerSettings = AutoscalerSettings()
-    dvc_remote: DvcRemoteSettings = DvcRemoteSettings()
-    mlflow: MlflowSettings = MlflowSettings()
-    minio: MinioSettings = MinioSettings()
-    kubeflow: KubeflowSettings = KubeflowSettings()
-    monitoring: MonitoringSettings = MonitoringSettings()
-    images: ImagesSettings = ImagesSettings()
+    network: NetworkConfig = NetworkConfig()
+    node_groups: NodeGroupsConfig | None = None
+    cluster: ClusterConfig = ClusterConfig()
+    autoscaler: AutoscalerConfig = AutoscalerConfig()
+    dvc_remote: DvcRemoteConfig = DvcRemoteConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    minio: MinioConfig = MinioConfig()
+    kubeflow: KubeflowConfig = KubeflowConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
+    images: ImagesConfig = ImagesConfig()
+    serving: ServingConfig = ServingConfig()
+    training: TrainingConfig = TrainingConfig()
+    retrain: RetrainConfig = RetrainConfig()
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
@@ -322,6 +438,7 @@ class _StackConfig(_Section):
             *_aws_rules(self),
             *_general_rules(self),
             *_node_group_rules(self),
+            *_closed_loop_rules(self),
             *_production_rules(self),
         ]
         if problems:
@@ -469,7 +586,7 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
     if c.cluster.kubernetes_version not in EKS_ADDON_VERSIONS:
         problems.append(
             f"{_key('cluster.kubernetesVersion')} = {json.dumps(c.cluster.kubernetes_version)}: expected a "
-            f"version whose EKS add-on versions are pinned in components/versions.py "
+            f"version whose EKS add-on versions are pinned in versions.py "
             f"({sorted(EKS_ADDON_VERSIONS)})"
         )
     groups = c.node_groups
@@ -500,6 +617,11 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                 f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: "
                 f"{', '.join(with_gpu)} is a GPU type; put GPU types in nodeGroups.gpu (tainted, NVIDIA AMI)"
             )
+        if len({is_arm_instance_type(t) for t in group.instance_types}) > 1:
+            problems.append(
+                f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: mixes ARM "
+                "(Graviton) and x86 types; one node group runs one AMI architecture"
+            )
         if group.max_pods is not None:
             limit = min(prefix_delegation_max_pods(t) for t in types)
             if group.max_pods > limit:
@@ -507,6 +629,63 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                     f"{_key(f'nodeGroups.{role}.maxPods')} = {group.max_pods}: expected at most {limit}, "
                     f"what prefix delegation and EKS allow on {', '.join(group.instance_types)}"
                 )
+    return problems
+
+
+def _set_keys(section: BaseModel, prefix: str, exclude: str = "enabled") -> list[str]:
+    """The keys under `prefix` the user set, as typed (camelCase), nested sections included."""
+    keys = []
+    for name in sorted(section.model_fields_set - {exclude}):
+        value = getattr(section, name)
+        if isinstance(value, BaseModel):
+            keys += _set_keys(value, f"{prefix}.{to_camel(name)}", exclude="")
+        else:
+            keys.append(f"{prefix}.{to_camel(name)}")
+    return keys
+
+
+def _closed_loop_rules(c: _StackConfig) -> list[str]:
+    """Serving, live drift, the training schedule and drift-triggered retraining fit together."""
+    problems: list[str] = []
+    s = c.serving
+
+    def unread(keys: list[str], because: str, instead: str) -> None:
+        problems.extend(f"{_key(k)} is set, but {because}: nothing reads it; {instead}" for k in keys)
+
+    if not s.enabled:
+        unread(_set_keys(s, "serving"), "serving.enabled is false", "remove it (or enable serving)")
+    elif not s.live_drift.enabled:
+        unread(
+            _set_keys(s.live_drift, "serving.liveDrift"),
+            "serving.liveDrift.enabled is false",
+            "remove it (or enable live drift)",
+        )
+    live_drift = s.enabled and s.live_drift.enabled
+    if s.min_replicas is not None and s.max_replicas is not None and s.max_replicas < s.min_replicas:
+        problems.append(
+            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least serving.minReplicas "
+            f"({s.min_replicas})"
+        )
+    if live_drift and s.capture.sample_rate == 0:
+        problems.append(
+            f"{_key('serving.capture.sampleRate')} = 0: live drift reads captured traffic; expected a rate "
+            "above 0 (or set serving.liveDrift.enabled: false)"
+        )
+    schedule = c.training.schedule
+    scheduled = schedule.enabled if schedule.enabled is not None else c.target == "aws"
+    if not scheduled:
+        because = (
+            "training.schedule.enabled is false"
+            if schedule.enabled is False
+            else "target 'local' runs no schedule unless training.schedule.enabled is true"
+        )
+        unread(_set_keys(schedule, "training.schedule"), because, "remove it (or enable the schedule)")
+    if c.retrain.enabled is True and not live_drift:
+        problems.append(
+            f"{_key('retrain.enabled')} = true, but live drift is off (serving.enabled or "
+            "serving.liveDrift.enabled is false): nothing would ever trigger a retrain; expected live drift "
+            "on (or retrain.enabled: false)"
+        )
     return problems
 
 
@@ -564,47 +743,117 @@ def _production_rules(c: _StackConfig) -> list[str]:
             need("mlflow.replicas", c.mlflow.replicas, "at least 2 replicas")
     if c.monitoring.replicas is not None and c.monitoring.replicas < 2:
         need("monitoring.replicas", c.monitoring.replicas, "at least 2 replicas")
+    serving = c.serving
+    if serving.enabled and serving.min_replicas is not None and serving.min_replicas < 2:
+        need("serving.minReplicas", serving.min_replicas, "at least 2 model-server replicas")
+    if serving.enabled and serving.capture.retention_days < PRODUCTION_MIN_CAPTURE_RETENTION_DAYS:
+        need(
+            "serving.capture.retentionDays",
+            serving.capture.retention_days,
+            f"at least {PRODUCTION_MIN_CAPTURE_RETENTION_DAYS} days of captured traffic",
+        )
+    retention = c.monitoring.retention
+    if retention is not None and parse_duration(retention) < parse_duration(PRODUCTION_MIN_METRICS_RETENTION):
+        need(
+            "monitoring.retention",
+            c.monitoring.retention,
+            f"at least {PRODUCTION_MIN_METRICS_RETENTION} of metrics (the window an incident is looked into)",
+        )
     return problems
 
 
 @dataclass(frozen=True)
+class CaptureSettings:
+    sample_rate: float
+    """Share of valid requests captured, 0 < rate <= 1 (0: capture off)."""
+    retention_days: int
+    """Days captured rows are kept."""
+
+
+@dataclass(frozen=True)
+class LiveDriftSettings:
+    schedule: str
+    """Five-field cron of the live-drift CronJob (validated by monitoring/cron.py)."""
+    window_hours: int
+    """Hours of captured traffic one check reads."""
+    min_rows: int
+    """Fewer rows: no verdict."""
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    """The in-cluster model server; the lead wires these into the serving components' Args."""
+
+    min_replicas: int
+    max_replicas: int
+    target_cpu_utilization: int
+    """Percent of the CPU request."""
+    poll_seconds: int
+    """How often the server checks the champion alias."""
+    capture: CaptureSettings
+    live_drift: LiveDriftSettings | None
+    """None: no live-drift job."""
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    cron: str
+    """Five-field cron (validated by monitoring/cron.py)."""
+    time_zone: str
+    """IANA time zone name (validated with zoneinfo)."""
+
+
+@dataclass(frozen=True)
+class RetrainSettings:
+    enabled: bool
+    """The kill switch: false leaves the relay unable to start a run (and live drift alerts people only)."""
+    confirm_for_seconds: int
+    """How long live drift must keep firing before the relay is called."""
+    cooldown_seconds: int
+    """Shortest time between two triggered runs."""
+    max_runs_per_day: int
+
+
+@dataclass(frozen=True)
 class StackSettings:
-    """Everything a stack's program needs to know, validated, with production-derived defaults resolved."""
+    """A stack's settings, validated and resolved: nothing optional is left to default, and each part is the
+    plain Args (or options) type of the component that uses it, tagged by mode (EKS or existing cluster,
+    S3 or MinIO storage, SQLite or PostgreSQL backend) so no consumer branches on a string."""
 
     project: str
     stack: str
     target: Literal["local", "aws"]
+    """For the stack outputs and reports; components never see it."""
     production: bool
-    aws_region: str | None
     protect: bool
-    tags: Mapping[str, str]
-    network: NetworkSettings
-    node_groups: NodeGroupsSettings | None
-    cluster: ClusterSettings
-    autoscaler: AutoscalerSettings
-    dvc_remote: DvcRemoteSettings
-    mlflow: MlflowSettings
-    minio: MinioSettings
-    kubeflow: KubeflowSettings
-    monitoring: MonitoringSettings
-    images: ImagesSettings
+    """protect + retain_on_delete on stateful resources (already folded into each Args below)."""
+    aws_region: str | None
+    """The AWS provider's region; None on `local` (no AWS provider at all)."""
+    default_tags: Mapping[str, str]
+    """Tags every taggable AWS resource carries (provider default tags), so leftovers can be found."""
+    kubernetes_version: str
+    """The Kubernetes minor version charts and manifests are rendered and checked against."""
+    cluster: EksClusterArgs | ExistingClusterArgs
+    dvc_remote: DvcRemoteArgs | None
+    """The S3 DVC remote (and MLflow artifact store); None on `local`."""
+    minio: MinioArgs | None
+    """In-cluster MinIO; on `local` it is the artifact store."""
+    images: PlatformImagesArgs
+    mlflow: MlflowServerOptions
+    kubeflow_version: str
+    """A Kubeflow Pipelines release in versions.KUBEFLOW_PIPELINES_VERSIONS."""
+    monitoring: MonitoringOptions
+    alert_email: EmailAlerts | None
+    """E-mail notifications; the SMTP password is a secret (`load_secrets`)."""
+    serving: ServingSettings | None
+    """None: `serving.enabled: false`."""
+    training_schedule: TrainingSchedule | None
+    """None: no scheduled training runs."""
+    retrain: RetrainSettings
 
     @property
     def is_aws(self) -> bool:
-        return self.target == "aws"
-
-    @property
-    def default_tags(self) -> dict[str, str]:
-        """Tags every taggable AWS resource carries, so leftovers of a failed destroy can be found."""
-        return {**self.tags, "project": self.project, "stack": self.stack, "managed-by": "pulumi"}
-
-    @property
-    def uses_documentation_cidr(self) -> bool:
-        return any(
-            ipaddress.IPv4Network(c).subnet_of(r)
-            for c in self.cluster.public_access_cidrs
-            for r in DOCUMENTATION_RANGES
-        )
+        return isinstance(self.cluster, EksClusterArgs)
 
 
 @dataclass(frozen=True)
@@ -616,59 +865,202 @@ class StackSecrets:
     smtp_password: pulumi.Output[str] | None
 
 
-def _resolve_defaults(raw: _StackConfig) -> dict[str, Any]:
-    """Fill the defaults that depend on `production` and `target`."""
+def _node_group_args(group: NodeGroupConfig) -> NodeGroupArgs:
+    return NodeGroupArgs(
+        instance_types=tuple(group.instance_types),
+        capacity_type=group.capacity_type,
+        min_size=group.min_size,
+        desired_size=group.desired_size,
+        max_size=group.max_size,
+        disk_size_gib=group.disk_size_gib,
+        max_pods=group.max_pods
+        if group.max_pods is not None
+        else default_node_group_max_pods(group.instance_types),
+    )
+
+
+def _cluster_args(raw: _StackConfig, name: str, region: str, tags: Mapping[str, str]) -> EksClusterArgs:
     prod = raw.production
-    network = raw.network.model_copy(
-        update={
-            "nat_gateways": raw.network.nat_gateways
-            if raw.network.nat_gateways is not None
-            else (raw.network.availability_zones if prod else 1)
-        }
+    c, n = raw.cluster, raw.network
+    groups = raw.node_groups
+    assert groups is not None  # _aws_rules: target 'aws' needs nodeGroups
+    log_types = c.log_types if c.log_types is not None else list(EKS_LOG_TYPES if prod else ("api", "audit"))
+    explicit_retention = "log_retention_days" in c.model_fields_set
+    autoscaler = raw.autoscaler
+    return EksClusterArgs(
+        name=name,
+        region=region,
+        control_plane=ControlPlaneArgs(
+            kubernetes_version=c.kubernetes_version,
+            endpoint_private_access=c.endpoint_private_access,
+            endpoint_public_access=c.endpoint_public_access,
+            public_access_cidrs=tuple(c.public_access_cidrs),
+            log_types=tuple(log_types),
+            log_retention_days=c.log_retention_days
+            if explicit_retention or not prod
+            else PRODUCTION_MIN_LOG_RETENTION_DAYS,
+            secrets_encryption=c.secrets_encryption if c.secrets_encryption is not None else prod,
+            upgrade_policy=c.upgrade_policy,
+            admin_principal_arns=tuple(c.admin_principal_arns),
+        ),
+        network=NetworkArgs(
+            vpc_cidr=n.vpc_cidr,
+            availability_zones=n.availability_zones,
+            nat_gateways=n.nat_gateways
+            if n.nat_gateways is not None
+            else (n.availability_zones if prod else 1),
+            nat_type=n.nat_type,
+        ),
+        node_groups=NodeGroupsArgs(
+            system=_node_group_args(groups.system),
+            workloads=_node_group_args(groups.workloads),
+            gpu=_node_group_args(groups.gpu) if groups.gpu is not None else None,
+        ),
+        autoscaler=AutoscalingArgs(
+            scale_down_unneeded_minutes=autoscaler.scale_down_unneeded_minutes,
+            scale_down_utilization_threshold=autoscaler.scale_down_utilization_threshold,
+            expander=autoscaler.expander,
+        )
+        if autoscaler.enabled
+        else None,
+        protect=raw.protect if raw.protect is not None else prod,
+        instance_tags=dict(tags),
     )
-    cluster = raw.cluster.model_copy(
-        update={
-            "log_types": raw.cluster.log_types
-            if raw.cluster.log_types is not None
-            else list(EKS_LOG_TYPES if prod else ("api", "audit")),
-            "secrets_encryption": raw.cluster.secrets_encryption
-            if raw.cluster.secrets_encryption is not None
-            else prod,
-            "log_retention_days": PRODUCTION_MIN_LOG_RETENTION_DAYS
-            if prod and "log_retention_days" not in raw.cluster.model_fields_set
-            else raw.cluster.log_retention_days,
-        }
+
+
+def _mlflow_options(raw: _StackConfig, protect: bool) -> MlflowServerOptions:
+    ml = raw.mlflow
+    backend: SqliteBackend | PostgresBackend
+    if ml.backend == "postgres":
+        assert ml.db_instance_class is not None  # _general_rules: postgres needs dbInstanceClass
+        backend = PostgresBackend(
+            instance_class=ml.db_instance_class,
+            allocated_storage_gib=ml.db_allocated_storage_gib,
+            backup_retention_days=ml.db_backup_retention_days,
+            multi_az=ml.db_multi_az if ml.db_multi_az is not None else raw.production,
+        )
+    else:
+        backend = SqliteBackend(storage_size_gib=ml.storage_size_gib)
+    return MlflowServerOptions(
+        backend=backend, replicas=ml.replicas, allowed_hosts=tuple(ml.allowed_hosts), protect=protect
     )
-    dvc_remote = raw.dvc_remote.model_copy(
-        update={"kms_key": raw.dvc_remote.kms_key if raw.dvc_remote.kms_key is not None else prod}
+
+
+def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None) -> StackSettings:
+    """Raw config (rules passed) -> the resolved settings; every production-dependent default is applied
+    here, once."""
+    prod = raw.production
+    protect = raw.protect if raw.protect is not None else prod
+    tags = {**raw.tags, "project": project, "stack": stack, "managed-by": "pulumi"}
+    region = aws_region if raw.target == "aws" else None
+    cluster: EksClusterArgs | ExistingClusterArgs
+    if region is not None:
+        cluster = _cluster_args(raw, f"{project}-{stack}", region, tags)
+    else:
+        assert raw.cluster.kube_context is not None  # _aws_rules: target 'local' needs kubeContext
+        cluster = ExistingClusterArgs(kube_context=raw.cluster.kube_context)
+    d = raw.dvc_remote
+    dvc_remote = (
+        DvcRemoteArgs(
+            bucket_prefix=d.bucket_prefix,
+            region=region,
+            force_destroy=d.force_destroy,
+            kms_key=d.kms_key if d.kms_key is not None else prod,
+            noncurrent_version_days=d.noncurrent_version_days,
+            abort_multipart_days=d.abort_multipart_days,
+            protect=protect,
+        )
+        if region is not None
+        else None
     )
-    mlflow = raw.mlflow.model_copy(
-        update={"db_multi_az": raw.mlflow.db_multi_az if raw.mlflow.db_multi_az is not None else prod}
+    minio_enabled = raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"
+    im = raw.images
+    mon = raw.monitoring
+    serving = _serving(raw)
+    return StackSettings(
+        project=project,
+        stack=stack,
+        target=raw.target,
+        production=prod,
+        protect=protect,
+        aws_region=region,
+        default_tags=tags,
+        kubernetes_version=raw.cluster.kubernetes_version,
+        cluster=cluster,
+        dvc_remote=dvc_remote,
+        minio=MinioArgs(storage_size_gib=raw.minio.storage_size_gib, protect=protect)
+        if minio_enabled
+        else None,
+        images=PlatformImagesArgs(
+            builds=(
+                dataclasses.replace(MLFLOW_SERVER, repository=im.mlflow_repository),
+                dataclasses.replace(TRAINING_STEPS, repository=im.steps_repository),
+            ),
+            registry=im.registry,
+            ecr_region=region if im.registry is None else None,
+            platforms=tuple(im.platforms),
+        ),
+        mlflow=_mlflow_options(raw, protect),
+        kubeflow_version=raw.kubeflow.version,
+        monitoring=MonitoringOptions(
+            retention=mon.retention or (PRODUCTION_MIN_METRICS_RETENTION if prod else "7d"),
+            storage_size_gib=mon.storage_size_gib,
+            replicas=mon.replicas if mon.replicas is not None else (2 if prod else 1),
+            no_success_hours=mon.no_success_hours,
+            runbook_base_url=mon.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
+        ),
+        alert_email=EmailAlerts(tuple(mon.alert_email_to), mon.alert_email_from, mon.smtp_smarthost)
+        if mon.alert_email_to and mon.alert_email_from is not None and mon.smtp_smarthost is not None
+        else None,
+        serving=serving,
+        training_schedule=_training_schedule(raw),
+        retrain=_retrain(raw, serving),
     )
-    minio = raw.minio.model_copy(
-        update={"enabled": raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"}
+
+
+def _serving(raw: _StackConfig) -> ServingSettings | None:
+    s = raw.serving
+    if not s.enabled:
+        return None
+    minimum = s.min_replicas if s.min_replicas is not None else (2 if raw.production else 1)
+    d = s.live_drift
+    return ServingSettings(
+        min_replicas=minimum,
+        max_replicas=s.max_replicas if s.max_replicas is not None else max(3, minimum),
+        target_cpu_utilization=s.target_cpu_utilization,
+        poll_seconds=s.poll_seconds,
+        capture=CaptureSettings(sample_rate=s.capture.sample_rate, retention_days=s.capture.retention_days),
+        live_drift=LiveDriftSettings(d.schedule, d.window_hours, d.min_rows) if d.enabled else None,
     )
-    monitoring = raw.monitoring.model_copy(
-        update={
-            "replicas": raw.monitoring.replicas if raw.monitoring.replicas is not None else (2 if prod else 1)
-        }
+
+
+def _training_schedule(raw: _StackConfig) -> TrainingSchedule | None:
+    schedule = raw.training.schedule
+    enabled = schedule.enabled if schedule.enabled is not None else raw.target == "aws"
+    return TrainingSchedule(schedule.cron, schedule.time_zone) if enabled else None
+
+
+def _retrain(raw: _StackConfig, serving: ServingSettings | None) -> RetrainSettings:
+    r = raw.retrain
+    live_drift = serving is not None and serving.live_drift is not None
+    return RetrainSettings(
+        enabled=r.enabled if r.enabled is not None else live_drift,
+        confirm_for_seconds=duration_seconds(r.confirm_for),
+        cooldown_seconds=duration_seconds(r.cooldown),
+        max_runs_per_day=r.max_runs_per_day,
     )
-    return {
-        "target": raw.target,
-        "production": prod,
-        "protect": raw.protect if raw.protect is not None else prod,
-        "tags": dict(raw.tags),
-        "network": network,
-        "node_groups": raw.node_groups,
-        "cluster": cluster,
-        "autoscaler": raw.autoscaler,
-        "dvc_remote": dvc_remote,
-        "mlflow": mlflow,
-        "minio": minio,
-        "kubeflow": raw.kubeflow,
-        "monitoring": monitoring,
-        "images": raw.images,
-    }
+
+
+def uses_documentation_cidr(settings: StackSettings) -> bool:
+    """A public API endpoint allowed only from RFC 5737 ranges: nobody can reach it (a committed example)."""
+    cluster = settings.cluster
+    if not isinstance(cluster, EksClusterArgs) or not cluster.control_plane.endpoint_public_access:
+        return False
+    return any(
+        ipaddress.IPv4Network(c).subnet_of(r)
+        for c in cluster.control_plane.public_access_cidrs
+        for r in DOCUMENTATION_RANGES
+    )
 
 
 _KNOWN_KEYS = frozenset(
@@ -784,12 +1176,7 @@ def settings_from_config(
         problems += _production_stack_problem(stack, raw.production)
     if problems or raw is None:
         raise SettingsError(stack, problems)
-    return StackSettings(
-        project=PROJECT,
-        stack=stack,
-        aws_region=aws_region if raw.target == "aws" else None,
-        **_resolve_defaults(raw),
-    )
+    return _resolve(raw, PROJECT, stack, aws_region)
 
 
 def _all_config() -> dict[str, str]:
@@ -810,7 +1197,7 @@ def load_settings() -> StackSettings:
         pulumi.Config("aws").get("region"),
         other_keys=[k for k in _all_config() if not k.startswith(f"{PROJECT}:")],
     )
-    if settings.is_aws and settings.cluster.endpoint_public_access and settings.uses_documentation_cidr:
+    if uses_documentation_cidr(settings):
         pulumi.log.warn(
             f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "
             "the cluster API. Set your egress CIDR: pulumi config set --path "

@@ -8,7 +8,7 @@ from capacity.addons import eks_addons
 from capacity.facts import upstream_workloads
 from capacity.plan import DEFAULT_HEADROOM, CapacityPlan, from_node_group_plans, size_to_fit
 from capacity.workloads import Workload, from_objects
-from components.cluster import plan_node_groups
+from components.cluster import EksClusterArgs, plan_node_groups
 from cost_estimate.report import committed_stack_settings
 from harness.render import Rendered, render_stack
 from upstream.facts import FACTS_DIR
@@ -32,8 +32,8 @@ def plan_stack(
     """The plan of an AWS stack, grown to fit where its max sizes allow; None for a stack without node
     groups (`local` runs on a cluster we do not size). `rendered` saves running the program again."""
     settings = committed_stack_settings(stack)
-    if settings.node_groups is None:
+    if not isinstance(settings.cluster, EksClusterArgs):
         return None
-    groups = from_node_group_plans(plan_node_groups(settings.node_groups))
+    groups = from_node_group_plans(plan_node_groups(settings.cluster.node_groups))
     workloads = stack_workloads(stack, rendered or render_stack(stack), facts_dir)
     return size_to_fit(workloads, groups, stack=stack, headroom=headroom)

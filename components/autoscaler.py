@@ -16,7 +16,7 @@ import pulumi
 
 from components import k8s as kb
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
+from versions import CLUSTER_AUTOSCALER_CHART, CLUSTER_AUTOSCALER_IMAGE
 
 NAMESPACE = "kube-system"
 SERVICE_ACCOUNT = "cluster-autoscaler"

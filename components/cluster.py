@@ -8,8 +8,10 @@ component whose children nobody sees. For the same reason every EKS add-on is de
 pulumi-eks's own (CoreDNS, vpc-cni, kube-proxy) are off: the VPC CNI runs with network policy enforcement
 and prefix delegation before any node starts. Cluster Autoscaler and the NVIDIA device plugin are children.
 
-Consumers use `provider` (a Kubernetes provider built from the cluster's kubeconfig output) and the flat
-outputs; on `local` only `provider` is set and no AWS resource exists.
+The Args are tagged: `EksClusterArgs` builds all of the above, `ExistingClusterArgs` only a Kubernetes
+provider for a kube context (no AWS resource at all). Consumers take `handle` (components/cluster_handle.py:
+an `EksClusterHandle` with the provider, the cluster name Pod Identity needs and the VPC, or an
+`ExistingClusterHandle`), and `__main__` exports `stack_outputs`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -31,19 +33,13 @@ from components.autoscaler import (
     ClusterAutoscaler,
     ClusterAutoscalerArgs,
 )
+from components.cluster_handle import ClusterVpc, EksClusterHandle, ExistingClusterHandle
 from components.instance_types import default_max_pods, instance_type
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.pod_identity import pod_identity_trust_policy
 from components.subnets import plan_subnets
-from components.versions import eks_addon_version
 from pipelines.scheduling import GPU_TAINT_KEY, GPU_TAINT_VALUE, NODE_ROLE_LABEL
-from settings import (
-    AutoscalerSettings,
-    ClusterSettings,
-    NetworkSettings,
-    NodeGroupSettings,
-    NodeGroupsSettings,
-)
+from versions import eks_addon_version
 
 # Managed policies a node needs to join the cluster, pull images and run the VPC CNI; nothing for apps,
 # which get their own roles through Pod Identity.
@@ -79,6 +75,114 @@ iptables -F FORWARD
 service iptables save
 """
 _INSTANCE_TYPE = re.compile(r"^(?P<family>[a-z]+)(?P<generation>\d+)(?P<attributes>[a-z-]*)\.[a-z0-9]+$")
+
+
+# --- the contract: plain Args, resolved by settings.py, and what the component hands back --------------
+
+
+@dataclass(frozen=True)
+class NetworkArgs:
+    vpc_cidr: str
+    """The VPC's address range; subnets are carved from it (components/subnets.py)."""
+    availability_zones: int
+    """How many AZs the VPC and node groups span."""
+    nat_gateways: int
+    """How many NATs: private subnet i routes through NAT i % nat_gateways."""
+    nat_type: Literal["gateway", "instance"]
+    """`gateway`: managed NAT gateways; `instance`: a t4g.nano NAT instance each."""
+
+
+@dataclass(frozen=True)
+class NodeGroupArgs:
+    instance_types: tuple[str, ...]
+    """EC2 instance types (one AMI architecture per group)."""
+    capacity_type: Literal["ON_DEMAND", "SPOT"]
+    """On-demand or spot capacity."""
+    min_size: int
+    """Fewest nodes."""
+    desired_size: int
+    """Nodes at creation; an autoscaler owns the size afterwards."""
+    max_size: int
+    """Most nodes."""
+    disk_size_gib: int
+    """Root volume size."""
+    max_pods: int
+    """Kubelet maxPods on every node (pod slots, with VPC CNI prefix delegation)."""
+
+
+@dataclass(frozen=True)
+class NodeGroupsArgs:
+    system: NodeGroupArgs
+    """Platform services (on-demand)."""
+    workloads: NodeGroupArgs
+    """Pipeline steps."""
+    gpu: NodeGroupArgs | None = None
+    """Optional tainted GPU group that scales from zero."""
+
+
+@dataclass(frozen=True)
+class ControlPlaneArgs:
+    kubernetes_version: str
+    """EKS Kubernetes minor version, e.g. 1.35 (its add-on versions are pinned in versions.py)."""
+    endpoint_private_access: bool
+    """API reachable from inside the VPC."""
+    endpoint_public_access: bool
+    """API reachable from `public_access_cidrs`."""
+    public_access_cidrs: tuple[str, ...]
+    """Who may reach a public endpoint."""
+    log_types: tuple[str, ...]
+    """Control-plane log types sent to CloudWatch."""
+    log_retention_days: int
+    """CloudWatch retention of those logs."""
+    secrets_encryption: bool
+    """Envelope-encrypt Secrets with a customer KMS key (created here)."""
+    upgrade_policy: Literal["STANDARD", "EXTENDED"]
+    """EKS support policy."""
+    admin_principal_arns: tuple[str, ...] = ()
+    """IAM principals that get cluster-admin through access entries."""
+
+
+@dataclass(frozen=True)
+class AutoscalingArgs:
+    scale_down_unneeded_minutes: int
+    """How long a node stays underused before it is removed."""
+    scale_down_utilization_threshold: float
+    """Below this share of requested CPU and memory a node is a removal candidate."""
+    expander: str
+    """Which node group grows when several could take the pending pods."""
+
+
+@dataclass(frozen=True)
+class EksClusterArgs:
+    """A new EKS cluster in its own VPC, with managed node groups."""
+
+    name: str
+    """Physical EKS cluster name (also names its log group)."""
+    region: str
+    """AWS region, for the in-cluster controllers that call AWS (Cluster Autoscaler)."""
+    control_plane: ControlPlaneArgs
+    """Endpoint access, logs, encryption, version, upgrade policy, admins."""
+    network: NetworkArgs
+    """VPC range, AZs and NATs."""
+    node_groups: NodeGroupsArgs
+    """The managed node groups."""
+    autoscaler: AutoscalingArgs | None = None
+    """Cluster Autoscaler tuning; None leaves node group sizes to the operator."""
+    protect: bool = False
+    """Protect stateful resources (the secrets KMS key) and the cluster from deletion."""
+    instance_tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags for node instances and volumes: provider default tags stop at the launch template."""
+
+
+@dataclass(frozen=True)
+class ExistingClusterArgs:
+    """A cluster somebody else runs (kind, k3d, minikube), reached through a kubeconfig context."""
+
+    kube_context: str
+    """The kubeconfig context."""
+
+
+PlatformClusterArgs = EksClusterArgs | ExistingClusterArgs
 
 
 # --- pure planning ---------------------------------------------------------------------------------------
@@ -121,7 +225,7 @@ def _ami_type(role: str, instance_types: Sequence[str], gpu: bool) -> str:
     arm = {is_arm_instance_type(t) for t in instance_types}
     if len(arm) > 1:
         raise ValueError(
-            f"nodeGroups.{role}.instanceTypes = {list(instance_types)}: mixes ARM (Graviton) and x86 types; "
+            f"node group {role!r}: {list(instance_types)} mixes ARM (Graviton) and x86 types; "
             "one node group runs one AMI architecture"
         )
     if gpu:
@@ -131,19 +235,17 @@ def _ami_type(role: str, instance_types: Sequence[str], gpu: bool) -> str:
     return "AL2023_ARM_64_STANDARD" if arm == {True} else "AL2023_x86_64_STANDARD"
 
 
-def node_group_max_pods(group: NodeGroupSettings) -> int:
-    """The configured maxPods, else the default of the group's smallest instance type."""
-    if group.max_pods is not None:
-        return group.max_pods
-    return min(default_max_pods(instance_type(t)) for t in group.instance_types)
+def default_node_group_max_pods(instance_types: Sequence[str]) -> int:
+    """The default maxPods of a group: that of its smallest instance type."""
+    return min(default_max_pods(instance_type(t)) for t in instance_types)
 
 
-def _gpu_labels(group: NodeGroupSettings) -> dict[str, str]:
+def _gpu_labels(group: NodeGroupArgs) -> dict[str, str]:
     accelerators = {instance_type(t).accelerator for t in group.instance_types}
     return {GPU_ACCELERATOR_LABEL: "-or-".join(sorted(a for a in accelerators if a))}
 
 
-def _plan(role: str, group: NodeGroupSettings, *, gpu: bool = False) -> NodeGroupPlan:
+def _plan(role: str, group: NodeGroupArgs, *, gpu: bool = False) -> NodeGroupPlan:
     return NodeGroupPlan(
         role=role,
         instance_types=tuple(group.instance_types),
@@ -155,12 +257,12 @@ def _plan(role: str, group: NodeGroupSettings, *, gpu: bool = False) -> NodeGrou
         disk_size_gib=group.disk_size_gib,
         ami_type=_ami_type(role, group.instance_types, gpu),
         labels={NODE_ROLE_LABEL: role, **(_gpu_labels(group) if gpu else {})},
-        max_pods=node_group_max_pods(group),
+        max_pods=group.max_pods,
         taints=(Taint(GPU_TAINT_KEY, GPU_TAINT_VALUE, "NO_SCHEDULE"),) if gpu else (),
     )
 
 
-def plan_node_groups(groups: NodeGroupsSettings) -> list[NodeGroupPlan]:
+def plan_node_groups(groups: NodeGroupsArgs) -> list[NodeGroupPlan]:
     """system (on-demand, platform services), workloads (pipeline steps), optional tainted gpu."""
     plans = [_plan("system", groups.system), _plan("workloads", groups.workloads)]
     if groups.gpu is not None:
@@ -250,42 +352,6 @@ def api_server_endpoint(kubeconfig_json: str) -> str:
 # --- the component ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PlatformClusterArgs:
-    target: Literal["local", "aws"]
-    """`local`: use an existing kube context, no AWS. `aws`: VPC + EKS + managed node groups."""
-    cluster: ClusterSettings
-    """Control-plane settings (endpoint access, logs, encryption, version, upgrade policy, kube context)."""
-    cluster_name: str | None = None
-    """Physical EKS cluster name (also names its log group); required on `aws`."""
-    network: NetworkSettings | None = None
-    """VPC range, AZ count and NAT gateway count; required on `aws`."""
-    node_groups: NodeGroupsSettings | None = None
-    """The managed node groups; required on `aws`."""
-    protect: bool = False
-    """Protect stateful resources (the secrets KMS key) and the cluster from deletion."""
-    instance_tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags for node instances and volumes: provider default tags stop at the launch template."""
-    region: str | None = None
-    """AWS region, for the in-cluster controllers that call AWS (Cluster Autoscaler); required on `aws`."""
-    autoscaler: AutoscalerSettings | None = None
-    """Cluster Autoscaler knobs; None or `enabled: false` leaves node group sizes to the operator."""
-
-
-def validate_cluster_args(args: PlatformClusterArgs) -> None:
-    """Refuse an incomplete Args before anything is registered."""
-    if args.target == "local":
-        if not args.cluster.kube_context:
-            raise ValueError("PlatformClusterArgs.cluster.kube_context is not set: target 'local' needs it")
-        return
-    missing = [f for f in ("cluster_name", "network", "node_groups", "region") if getattr(args, f) is None]
-    if missing:
-        raise ValueError(f"PlatformClusterArgs: target 'aws' needs {', '.join(missing)}")
-    assert args.network is not None and args.node_groups is not None
-    plan_subnets(args.network.vpc_cidr, args.network.availability_zones)
-    plan_node_groups(args.node_groups)
-
-
 @dataclass
 class _Network:
     vpc: aws.ec2.Vpc
@@ -314,43 +380,40 @@ def admin_access_entries(principal_arns: list[str]) -> dict[str, eks.AccessEntry
 
 
 class PlatformCluster(pulumi.ComponentResource):
+    """The cluster the platform runs on; `handle` is what services need, `stack_outputs` what to export."""
+
+    handle: EksClusterHandle | ExistingClusterHandle
     provider: k8s.Provider
-    cluster_name: pulumi.Output[str] | None = None
-    endpoint: pulumi.Output[str] | None = None
-    kubeconfig: pulumi.Output[str] | None = None
-    oidc_issuer: pulumi.Output[str] | None = None
-    node_role_arn: pulumi.Output[str] | None = None
-    vpc_id: pulumi.Output[str] | None = None
-    private_subnet_ids: pulumi.Output[list[str]] | None = None
-    public_subnet_ids: pulumi.Output[list[str]] | None = None
-    node_security_group_id: pulumi.Output[str] | None = None
+    stack_outputs: dict[str, pulumi.Output[Any]]
 
     def __init__(
         self, name: str, args: PlatformClusterArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        validate_cluster_args(args)
         super().__init__("mlops:cluster:PlatformCluster", name, None, opts)
-        if args.target == "local":
+        if isinstance(args, ExistingClusterArgs):
             self.provider = k8s.Provider(
-                f"{name}-k8s", context=args.cluster.kube_context, opts=pulumi.ResourceOptions(parent=self)
+                f"{name}-k8s", context=args.kube_context, opts=pulumi.ResourceOptions(parent=self)
             )
+            self.handle = ExistingClusterHandle(self.provider)
+            self.stack_outputs = {}
             self.register_outputs({})
             return
+        self._eks(name, args)
 
-        assert args.network is not None and args.node_groups is not None and args.cluster_name is not None
+    def _eks(self, name: str, args: EksClusterArgs) -> None:
         network = self._network(name, args.network, args.instance_tags)
-        secrets_key = self._secrets_key(name, args) if args.cluster.secrets_encryption else None
+        secrets_key = self._secrets_key(name, args) if args.control_plane.secrets_encryption else None
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-control-plane-logs",
-            name=eks_log_group_name(args.cluster_name),
-            retention_in_days=args.cluster.log_retention_days,
+            name=eks_log_group_name(args.name),
+            retention_in_days=args.control_plane.log_retention_days,
             opts=pulumi.ResourceOptions(parent=self),
         )
         control_plane = self._control_plane(name, args, network, secrets_key, log_group)
         # pulumi-eks is remote: its URN resolves once everything under it exists, so this name carries
         # the dependency on the ready cluster to every node group and add-on.
-        cluster_name = control_plane.urn.apply(lambda _urn: args.cluster_name or "")
-        version = args.cluster.kubernetes_version
+        cluster_name = control_plane.urn.apply(lambda _urn: args.name)
+        version = args.control_plane.kubernetes_version
         # The pod network comes before any node: a node that starts without prefix delegation keeps
         # one IP per pod on the interfaces it already has.
         node_network = self._node_network_addons(name, cluster_name, version)
@@ -368,43 +431,48 @@ class PlatformCluster(pulumi.ComponentResource):
             )
             for plan in plans
         ]
-        if args.autoscaler is not None and args.autoscaler.enabled:
+        if args.autoscaler is not None:
             for plan, group in zip(plans, node_groups, strict=True):
                 self._autoscaling_group_tags(name, plan, group)
         agent = self._addons(name, cluster_name, version, node_groups)
 
-        self.kubeconfig = pulumi.Output.secret(control_plane.kubeconfig_json)
+        kubeconfig: pulumi.Output[str] = pulumi.Output.secret(control_plane.kubeconfig_json)
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=self.kubeconfig, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-k8s", kubeconfig=kubeconfig, opts=pulumi.ResourceOptions(parent=self)
         )
         self._default_storage_class(name, args.protect)
         self._controllers(name, args, cluster_name, after=[*node_groups, agent])
 
-        self.cluster_name = cluster_name
-        self.endpoint = pulumi.Output.unsecret(control_plane.kubeconfig_json.apply(api_server_endpoint))
-        self.oidc_issuer = control_plane.oidc_issuer
-        self.node_role_arn = node_role.arn
-        self.vpc_id = network.vpc.id
-        self.private_subnet_ids = pulumi.Output.all(*[s.id for s in network.private_subnets])
-        self.public_subnet_ids = pulumi.Output.all(*[s.id for s in network.public_subnets])
-        self.node_security_group_id = control_plane.node_security_group_id
+        private_subnet_ids = pulumi.Output.all(*[s.id for s in network.private_subnets])
+        self.handle = EksClusterHandle(
+            self.provider,
+            cluster_name,
+            ClusterVpc(
+                network.vpc.id,
+                args.network.vpc_cidr,
+                private_subnet_ids,
+                control_plane.node_security_group_id,
+            ),
+        )
+        self.stack_outputs = {
+            "cluster_name": cluster_name,
+            "cluster_endpoint": pulumi.Output.unsecret(
+                control_plane.kubeconfig_json.apply(api_server_endpoint)
+            ),
+            "kubeconfig": kubeconfig,
+            "oidc_issuer": control_plane.oidc_issuer,
+            "node_role_arn": node_role.arn,
+            "vpc_id": network.vpc.id,
+            "private_subnet_ids": private_subnet_ids,
+            "public_subnet_ids": pulumi.Output.all(*[s.id for s in network.public_subnets]),
+        }
         self.register_outputs(
-            {
-                "cluster_name": self.cluster_name,
-                "endpoint": self.endpoint,
-                "kubeconfig": self.kubeconfig,
-                "oidc_issuer": self.oidc_issuer,
-                "node_role_arn": self.node_role_arn,
-                "vpc_id": self.vpc_id,
-                "private_subnet_ids": self.private_subnet_ids,
-                "public_subnet_ids": self.public_subnet_ids,
-                "node_security_group_id": self.node_security_group_id,
-            }
+            {**self.stack_outputs, "node_security_group_id": control_plane.node_security_group_id}
         )
 
     # --- network -----------------------------------------------------------------------------------------
 
-    def _network(self, name: str, network: NetworkSettings, instance_tags: Mapping[str, str]) -> _Network:
+    def _network(self, name: str, network: NetworkArgs, instance_tags: Mapping[str, str]) -> _Network:
         child = pulumi.ResourceOptions(parent=self)
         plans = plan_subnets(network.vpc_cidr, network.availability_zones)
         # AZ names differ per account and region (ap-northeast-1 has no "b"), so ask rather than guess.
@@ -467,7 +535,7 @@ class PlatformCluster(pulumi.ComponentResource):
             public_subnets.append(public)
             private_subnets.append(private)
 
-        nat_count = network.nat_gateways or 1
+        nat_count = network.nat_gateways
         nat_gateways: list[aws.ec2.NatGateway] = []
         # Private subnet i routes to targets[i % nat_count]: a NAT gateway or a NAT instance's interface.
         targets: list[dict[str, pulumi.Output[str]]] = []
@@ -521,7 +589,7 @@ class PlatformCluster(pulumi.ComponentResource):
         name: str,
         vpc: aws.ec2.Vpc,
         subnets: Sequence[aws.ec2.Subnet],
-        network: NetworkSettings,
+        network: NetworkArgs,
         *,
         internet_route: aws.ec2.Route,
         instance_tags: Mapping[str, str],
@@ -627,10 +695,10 @@ class PlatformCluster(pulumi.ComponentResource):
 
     # --- control plane -----------------------------------------------------------------------------------
 
-    def _secrets_key(self, name: str, args: PlatformClusterArgs) -> aws.kms.Key:
+    def _secrets_key(self, name: str, args: EksClusterArgs) -> aws.kms.Key:
         return aws.kms.Key(
             f"{name}-secrets-key",
-            description=f"Envelope encryption of Kubernetes Secrets in EKS cluster {args.cluster_name}",
+            description=f"Envelope encryption of Kubernetes Secrets in EKS cluster {args.name}",
             enable_key_rotation=True,
             deletion_window_in_days=30,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect),
@@ -639,16 +707,16 @@ class PlatformCluster(pulumi.ComponentResource):
     def _control_plane(
         self,
         name: str,
-        args: PlatformClusterArgs,
+        args: EksClusterArgs,
         network: _Network,
         secrets_key: aws.kms.Key | None,
         log_group: aws.cloudwatch.LogGroup,
     ) -> eks.Cluster:
-        settings = args.cluster
+        settings = args.control_plane
         return eks.Cluster(
             f"{name}-eks",
             eks.ClusterArgs(
-                name=args.cluster_name,
+                name=args.name,
                 version=settings.kubernetes_version,
                 vpc_id=network.vpc.id,
                 public_subnet_ids=[s.id for s in network.public_subnets],
@@ -659,10 +727,10 @@ class PlatformCluster(pulumi.ComponentResource):
                 public_access_cidrs=list(settings.public_access_cidrs)
                 if settings.endpoint_public_access
                 else None,
-                enabled_cluster_log_types=list(settings.log_types or []),
+                enabled_cluster_log_types=list(settings.log_types),
                 encryption_config_key_arn=secrets_key.arn if secrets_key is not None else None,
                 authentication_mode=eks.AuthenticationMode.API,
-                access_entries=admin_access_entries(settings.admin_principal_arns),
+                access_entries=admin_access_entries(list(settings.admin_principal_arns)),
                 upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type=settings.upgrade_policy),
                 deletion_protection=args.protect,
                 # Our managed node groups below replace pulumi-eks's self-managed default group.
@@ -891,19 +959,17 @@ class PlatformCluster(pulumi.ComponentResource):
     def _controllers(
         self,
         name: str,
-        args: PlatformClusterArgs,
+        args: EksClusterArgs,
         cluster_name: pulumi.Output[str],
         after: Sequence[pulumi.Resource],
     ) -> None:
         """Cluster Autoscaler (on the system nodes) and, with a GPU group, the NVIDIA device plugin."""
-        assert args.node_groups is not None and args.cluster_name is not None
         on_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
-        if args.autoscaler is not None and args.autoscaler.enabled:
-            assert args.region is not None
+        if args.autoscaler is not None:
             ClusterAutoscaler(
                 f"{name}-autoscaler",
                 ClusterAutoscalerArgs(
-                    cluster_name=args.cluster_name,
+                    cluster_name=args.name,
                     cluster=cluster_name,
                     region=args.region,
                     node_selector={NODE_ROLE_LABEL: "system"},

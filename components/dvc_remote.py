@@ -15,6 +15,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
+from components.artifact_store import S3ArtifactStore
+
 DVC_PREFIX = "dvc"
 """Where DVC keeps its content-addressed cache inside the bucket; MLflow artifacts go under `mlflow/`."""
 ARTIFACT_PREFIX = "mlflow"
@@ -206,6 +208,7 @@ class DvcRemote(pulumi.ComponentResource):
     url: pulumi.Output[str]
     kms_key_arn: pulumi.Output[str] | None
     commands: pulumi.Output[list[str]]
+    artifact_store: S3ArtifactStore
 
     def __init__(self, name: str, args: DvcRemoteArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         if args.protect and args.force_destroy:
@@ -276,6 +279,9 @@ class DvcRemote(pulumi.ComponentResource):
         self.url = bucket.bucket.apply(lambda b: f"s3://{b}/{DVC_PREFIX}")
         self.kms_key_arn = key.arn if key is not None else None
         self.commands = self.url.apply(lambda url: dvc_remote_commands(args.remote_name, url, args.region))
+        self.artifact_store = S3ArtifactStore(
+            self.bucket_name, self.bucket_arn, args.region, self.kms_key_arn
+        )
         self.register_outputs(
             {
                 "bucket_name": self.bucket_name,

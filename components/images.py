@@ -23,7 +23,7 @@ import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
 from components.github_oidc import BUILD_CACHE_TAG
-from components.versions import MLFLOW_VERSION, MLSERVER_VERSION
+from versions import MLFLOW_VERSION, MLSERVER_VERSION
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

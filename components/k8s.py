@@ -17,7 +17,8 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.versions import ChartPin
+from resources import Resources  # components write kb.Resources(...): the one type, resources.Resources
+from versions import ChartPin
 
 PSS_LEVELS = ("privileged", "baseline", "restricted")
 # Nobody on the usual distro images; any non-zero UID satisfies `runAsNonRoot`.
@@ -25,27 +26,6 @@ DEFAULT_UID = 10001
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": "mlops-platform"}
 
 Manifest = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """CPU/memory requests and limits for one container."""
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str
-    memory_limit: str
-    ephemeral_storage_limit: str = "1Gi"
-
-    def manifest(self) -> Manifest:
-        return {
-            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
-            "limits": {
-                "cpu": self.cpu_limit,
-                "memory": self.memory_limit,
-                "ephemeral-storage": self.ephemeral_storage_limit,
-            },
-        }
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,8 @@ import pulumi_random as random
 import yaml
 
 from components import k8s as kb
+from components.artifact_store import ArtifactStore, MinioArtifactStore, S3ArtifactStore
+from components.cluster_handle import ClusterHandle, EksClusterHandle
 from components.dvc_remote import (
     ARTIFACT_PREFIX,
     DVC_PREFIX,
@@ -39,9 +41,10 @@ from components.minio import S3_PORT as MINIO_S3_PORT
 from components.mlflow import PORT as MLFLOW_PORT
 from components.monitoring import KUBE_API_PORTS, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import kubeflow_pipelines_manifest_url
 from pipelines import cluster_env
+from pipelines.env import PUSHGATEWAY_URL
 from serving.config import DEFAULT_HTTP_PORT as MODEL_SERVER_HTTP_PORT
+from versions import kubeflow_pipelines_manifest_url
 
 NAMESPACE = "kubeflow"  # upstream's manifests hard-wire it (cluster-scoped bindings reference it)
 PIPELINE_RUNNER = "pipeline-runner"
@@ -210,35 +213,9 @@ CONTROLLER_METRICS_PORT = 9090  # workflow-controller and scheduled workflow con
 
 
 @dataclass(frozen=True)
-class PipelineAws:
-    """AWS access for pipeline steps through EKS Pod Identity."""
-
-    cluster_name: pulumi.Input[str]
-    """EKS cluster the association is made in."""
-    bucket_arn: pulumi.Input[str]
-    """The DVC remote bucket (read), whose `mlflow/` prefix steps may write."""
-    kms_key_arn: pulumi.Input[str] | None = None
-    """The bucket's customer KMS key, if any."""
-
-
-@dataclass(frozen=True)
-class PipelineMinio:
-    """S3 access for pipeline steps on the local stack (MinIO has no Pod Identity)."""
-
-    endpoint_url: str
-    """In-cluster MinIO S3 endpoint."""
-    access_key: pulumi.Input[str]
-    """MinIO access key."""
-    secret_key: pulumi.Input[str]
-    """MinIO secret key."""
-    namespace: str = "minio"
-    """MinIO's namespace (steps may reach its S3 port there)."""
-
-
-@dataclass(frozen=True)
 class KubeflowPipelinesArgs:
     version: str
-    """Kubeflow Pipelines release (upstream git tag), from settings.kubeflow.version."""
+    """Kubeflow Pipelines release (upstream git tag), one of versions.KUBEFLOW_PIPELINES_VERSIONS."""
     mlflow_tracking_uri: pulumi.Input[str]
     """In-cluster MLflow URL for pipeline steps."""
     mlflow_username: pulumi.Input[str]
@@ -247,10 +224,10 @@ class KubeflowPipelinesArgs:
     """Its password (kept secret)."""
     pushgateway_url: pulumi.Input[str]
     """Where pipeline steps push their metrics (MonitoringStack.pushgateway_url)."""
-    aws: PipelineAws | None = None
-    """Pod Identity access on AWS."""
-    minio: PipelineMinio | None = None
-    """Static MinIO credentials on the local stack."""
+    artifacts: ArtifactStore
+    """Where steps read DVC data and write MLflow artifacts: S3 through Pod Identity, or MinIO's keys."""
+    cluster: ClusterHandle
+    """The cluster; S3 artifacts need an EksClusterHandle (Pod Identity is made in it)."""
     mlflow_namespace: str = "mlflow"
     """Where the MLflow server runs (steps may reach its port there)."""
     monitoring_namespace: str = "monitoring"
@@ -622,8 +599,9 @@ class KubeflowPipelines(pulumi.ComponentResource):
         self, name: str, args: KubeflowPipelinesArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("mlops:kubeflow:KubeflowPipelines", name, None, opts)
-        if (args.aws is None) == (args.minio is None):
-            raise ValueError("KubeflowPipelines: expected exactly one of aws (Pod Identity) or minio access")
+        s3 = args.artifacts if isinstance(args.artifacts, S3ArtifactStore) else None
+        if s3 is not None and not isinstance(args.cluster, EksClusterHandle):
+            raise TypeError("KubeflowPipelines: S3 artifacts (Pod Identity) need an EksClusterHandle")
         self._name = name
         self.namespace = NAMESPACE
         self.pipeline_runner_service_account = PIPELINE_RUNNER
@@ -651,14 +629,16 @@ class KubeflowPipelines(pulumi.ComponentResource):
         for policy in network_policies(
             mlflow_namespace=args.mlflow_namespace,
             monitoring_namespace=args.monitoring_namespace,
-            minio_namespace=args.minio.namespace if args.minio is not None else None,
-            pod_identity=args.aws is not None,
+            minio_namespace=args.artifacts.namespace
+            if isinstance(args.artifacts, MinioArtifactStore)
+            else None,
+            pod_identity=s3 is not None,
             model_server_namespace=args.model_server_namespace,
         ):
             kb.declare_network_policy(f"{name}-netpol-{policy['metadata']['name']}", policy, in_ns)
         self._tracking_secret(args, in_ns)
-        if args.aws is not None:
-            self._pod_identity(name, args.aws)
+        if s3 is not None and isinstance(args.cluster, EksClusterHandle):
+            self._pod_identity(name, s3, args.cluster)
         self.platform = platform
         self.register_outputs(
             {
@@ -705,14 +685,15 @@ class KubeflowPipelines(pulumi.ComponentResource):
             "MLFLOW_TRACKING_URI": args.mlflow_tracking_uri,
             "MLFLOW_TRACKING_USERNAME": args.mlflow_username,
             "MLFLOW_TRACKING_PASSWORD": pulumi.Output.secret(args.mlflow_password),
-            "MLOPS_PUSHGATEWAY_URL": args.pushgateway_url,
+            PUSHGATEWAY_URL.name: args.pushgateway_url,
         }
-        if args.minio is not None:
+        minio = args.artifacts
+        if isinstance(minio, MinioArtifactStore):
             data |= {
-                "AWS_ACCESS_KEY_ID": pulumi.Output.secret(args.minio.access_key),
-                "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(args.minio.secret_key),
-                "AWS_ENDPOINT_URL_S3": args.minio.endpoint_url,
-                "MLFLOW_S3_ENDPOINT_URL": args.minio.endpoint_url,
+                "AWS_ACCESS_KEY_ID": pulumi.Output.secret(minio.access_key),
+                "AWS_SECRET_ACCESS_KEY": pulumi.Output.secret(minio.secret_key),
+                "AWS_ENDPOINT_URL_S3": minio.endpoint_url,
+                "MLFLOW_S3_ENDPOINT_URL": minio.endpoint_url,
             }
         k8s.core.v1.Secret(
             f"{self._name}-mlflow-tracking",
@@ -726,14 +707,14 @@ class KubeflowPipelines(pulumi.ComponentResource):
             opts=opts,
         )
 
-    def _pod_identity(self, name: str, aws_access: PipelineAws) -> None:
+    def _pod_identity(self, name: str, aws_access: S3ArtifactStore, cluster: EksClusterHandle) -> None:
         policy = pulumi.Output.all(aws_access.bucket_arn, aws_access.kms_key_arn).apply(
             lambda v: pipeline_runner_policy(v[0], v[1])
         )
         PodIdentityRole(
             f"{name}-pipeline-runner",
             PodIdentityRoleArgs(
-                cluster_name=aws_access.cluster_name,
+                cluster_name=cluster.cluster_name,
                 namespace=NAMESPACE,
                 service_account=PIPELINE_RUNNER,
                 policy_document=policy,

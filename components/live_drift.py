@@ -23,13 +23,12 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components import k8s as kb
+from components.artifact_store import MinioArtifactStore, S3ArtifactStore
 from components.dvc_remote import ARTIFACT_PREFIX, CAPTURE_PREFIX, read_only_policy_document
 from components.kubeflow import merge_policies
 from components.model_server import (
-    MinioStore,
     MlflowAccess,
     ObjectStore,
-    S3Store,
     capture_uri,
     credentials_secret,
     mlflow_egress,
@@ -40,7 +39,7 @@ from components.model_server import (
 )
 from components.monitoring import PUSHGATEWAY_POD, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from pipelines.telemetry import PUSHGATEWAY_URL_ENV
+from pipelines.env import PUSHGATEWAY_URL
 from serving.config import (
     CAPTURE_RETENTION_DAYS_ENV,
     CAPTURE_URI_ENV,
@@ -93,6 +92,8 @@ class LiveDriftCheckArgs:
     """A check running longer than this is stopped (and counts as failed)."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What must exist first (the ModelServer: its namespace)."""
+    eks_cluster_name: pulumi.Input[str] | None = None
+    """The EKS cluster the Pod Identity association is made in; required with an S3 store."""
 
 
 def validate_live_drift_args(args: LiveDriftCheckArgs) -> None:
@@ -127,12 +128,12 @@ def job_env(args: LiveDriftCheckArgs, tracking_uri: str, bucket: str) -> list[di
         {"name": CAPTURE_URI_ENV, "value": capture_uri(bucket)},
         {"name": LIVE_DRIFT_WINDOW_HOURS_ENV, "value": str(args.window_hours)},
         {"name": LIVE_DRIFT_MIN_ROWS_ENV, "value": str(args.min_rows)},
-        {"name": PUSHGATEWAY_URL_ENV, "value": args.pushgateway_url},
+        {"name": PUSHGATEWAY_URL.name, "value": args.pushgateway_url},
         *mlflow_env(tracking_uri, MLFLOW_SECRET),
         *store_env(args.store, STORE_SECRET),
     ]
     # On AWS the bucket's lifecycle rule expires the capture; on MinIO the check prunes it itself.
-    if isinstance(args.store, MinioStore):
+    if isinstance(args.store, MinioArtifactStore):
         env.append({"name": CAPTURE_RETENTION_DAYS_ENV, "value": str(args.retention_days)})
     return env
 
@@ -214,8 +215,12 @@ class LiveDriftCheck(pulumi.ComponentResource):
 
         policy = kb.declare_network_policy(f"{name}-netpol", network_policy(args), after)
         account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, after)
-        if isinstance(args.store, S3Store):
-            self._pod_identity(args.store)
+        if isinstance(args.store, S3ArtifactStore):
+            if args.eks_cluster_name is None:
+                raise TypeError(
+                    "LiveDriftCheck: an S3 store is reached through Pod Identity: give eks_cluster_name"
+                )
+            self._pod_identity(args.store, args.eks_cluster_name)
         secrets = self._secrets(after)
         manifest = pulumi.Output.all(args.image, args.mlflow.tracking_uri, store_bucket(args.store)).apply(
             lambda v: cronjob_manifest(args, image=v[0], tracking_uri=v[1], bucket=v[2])
@@ -233,14 +238,14 @@ class LiveDriftCheck(pulumi.ComponentResource):
         self.run_now = f"kubectl -n {args.namespace} create job --from=cronjob/{APP} {APP}-manual"
         self.register_outputs({"schedule": self.schedule, "run_now": self.run_now})
 
-    def _pod_identity(self, store: S3Store) -> None:
+    def _pod_identity(self, store: S3ArtifactStore, cluster_name: pulumi.Input[str]) -> None:
         policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
             lambda v: check_policy_document(v[0], v[1])
         )
         PodIdentityRole(
             f"{self._name}-pod-identity",
             PodIdentityRoleArgs(
-                cluster_name=store.cluster_name,
+                cluster_name=cluster_name,
                 namespace=self._args.namespace,
                 service_account=APP,
                 policy_document=policy,
@@ -260,7 +265,7 @@ class LiveDriftCheck(pulumi.ComponentResource):
                 opts=opts,
             )
         ]
-        if isinstance(a.store, MinioStore):
+        if isinstance(a.store, MinioArtifactStore):
             secrets.append(
                 credentials_secret(
                     f"{self._name}-object-store",

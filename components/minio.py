@@ -15,7 +15,8 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
-from components.versions import MINIO_CLIENT, MINIO_SERVER, ImagePin
+from components.artifact_store import MinioArtifactStore
+from versions import MINIO_CLIENT, MINIO_SERVER, ImagePin
 
 APP = "minio"
 S3_PORT = 9000
@@ -29,6 +30,8 @@ class MinioArgs:
     """Size of the data volume."""
     buckets: Sequence[str] = ("dvc", "mlflow")
     """Buckets the setup job creates (versioning on)."""
+    artifact_bucket: str = "mlflow"
+    """The bucket MLflow keeps its artifacts in (one of `buckets`): `Minio.artifact_store`."""
     namespace: str = "minio"
     """Namespace created for MinIO."""
     client_namespaces: Sequence[str] = ("mlflow", "kubeflow")
@@ -180,11 +183,16 @@ class Minio(pulumi.ComponentResource):
     access_key: pulumi.Output[str]
     secret_key: pulumi.Output[str]
     buckets: tuple[str, ...]
+    artifact_store: MinioArtifactStore
 
     def __init__(self, name: str, args: MinioArgs, opts: pulumi.ResourceOptions | None = None) -> None:
-        super().__init__("mlops:minio:Minio", name, None, opts)
         if not args.buckets:
             raise ValueError("Minio: expected at least one bucket to create")
+        if args.artifact_bucket not in args.buckets:
+            raise ValueError(
+                f"Minio: artifact bucket {args.artifact_bucket!r} is not among {list(args.buckets)}"
+            )
+        super().__init__("mlops:minio:Minio", name, None, opts)
         self.namespace = args.namespace
         self.endpoint_url = endpoint_url(args.namespace)
         self.port = S3_PORT
@@ -229,5 +237,14 @@ class Minio(pulumi.ComponentResource):
             metadata=job["metadata"],
             spec=job["spec"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[statefulset, *policies]),
+        )
+        self.artifact_store = MinioArtifactStore(
+            args.artifact_bucket,
+            self.endpoint_url,
+            self.namespace,
+            self.pod_labels,
+            self.port,
+            self.access_key,
+            self.secret_key,
         )
         self.register_outputs({"endpoint_url": self.endpoint_url, "namespace": self.namespace})

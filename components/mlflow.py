@@ -18,24 +18,20 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pulumi
-import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components import k8s as kb
 from components import mlflow_db_upgrade as db_upgrade
+from components.artifact_store import ArtifactStore, MinioArtifactStore, S3ArtifactStore
+from components.cluster_handle import ClusterHandle, EksClusterHandle
 from components.dvc_remote import ARTIFACT_PREFIX, read_write_policy_document
+from components.mlflow_database import declare_postgres_database, postgres_uri
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
-from components.versions import MLFLOW_VERSION, POSTGRES_ENGINE_VERSION, POSTGRES_PARAMETER_FAMILY
-from settings import MlflowSettings
-
-if TYPE_CHECKING:
-    from components.cluster import PlatformCluster
-    from components.dvc_remote import DvcRemote
-    from components.minio import Minio
+from versions import MLFLOW_VERSION
 
 PORT = 5000
 APP = "mlflow"
@@ -43,8 +39,6 @@ AUTH_CONFIG_DIR = "/etc/mlflow/auth"
 AUTH_CONFIG_FILE = "basic_auth.ini"
 DATA_DIR = "/mlflow/data"
 PROMETHEUS_DIR = "/tmp/prometheus"
-DB_NAME = "mlflow"
-DB_USER = "mlflow"
 ADMIN_USER = "admin"
 AUTH_SECRET = "mlflow-auth"
 ARTIFACT_SECRET = "mlflow-artifact-store"
@@ -52,112 +46,52 @@ SERVER_RESOURCES = kb.Resources(cpu_request="250m", memory_request="768Mi", cpu_
 
 
 @dataclass(frozen=True)
-class S3Artifacts:
-    """Artifacts in an S3 bucket (the DVC remote), reached through EKS Pod Identity."""
+class SqliteBackend:
+    """The store in a SQLite file on a PersistentVolume: one replica (ReadWriteOnce, one writer)."""
 
-    bucket_name: pulumi.Input[str]
-    """Bucket name; artifacts go under `mlflow/`."""
-    bucket_arn: pulumi.Input[str]
-    """Bucket ARN, for the Pod Identity policy."""
-    cluster_name: pulumi.Input[str]
-    """EKS cluster the Pod Identity association is made in."""
-    region: str
-    """AWS region of the bucket."""
-    kms_key_arn: pulumi.Input[str] | None = None
-    """Customer KMS key of the bucket, if any (uploads need kms:GenerateDataKey)."""
-
-    @classmethod
-    def from_dvc_remote(cls, remote: DvcRemote, cluster: PlatformCluster, region: str | None) -> S3Artifacts:
-        if cluster.cluster_name is None or not region:
-            raise ValueError("S3Artifacts: the DVC remote bucket needs an EKS cluster and an AWS region")
-        return cls(remote.bucket_name, remote.bucket_arn, cluster.cluster_name, region, remote.kms_key_arn)
+    storage_size_gib: int
+    """Size of the volume."""
 
 
 @dataclass(frozen=True)
-class MinioArtifacts:
-    """Artifacts in the in-cluster MinIO (local stack)."""
+class PostgresBackend:
+    """The store in RDS PostgreSQL inside the cluster's VPC (components/mlflow_database.py)."""
 
-    bucket_name: str
-    """Bucket created by the Minio component's job."""
-    endpoint_url: str
-    """In-cluster S3 endpoint, e.g. http://minio.minio.svc.cluster.local:9000."""
-    namespace: str
-    """MinIO's namespace, for the egress NetworkPolicy."""
-    pod_labels: dict[str, str]
-    """MinIO pods' labels, for the egress NetworkPolicy."""
-    port: int
-    """MinIO's S3 port."""
-    access_key: pulumi.Input[str]
-    """Access key MLflow uses."""
-    secret_key: pulumi.Input[str]
-    """Secret key MLflow uses."""
-
-    @classmethod
-    def from_minio(cls, minio: Minio, bucket: str) -> MinioArtifacts:
-        if bucket not in minio.buckets:
-            raise ValueError(
-                f"MinioArtifacts: bucket {bucket!r} is not one MinIO creates {list(minio.buckets)}"
-            )
-        return cls(
-            bucket,
-            minio.endpoint_url,
-            minio.namespace,
-            minio.pod_labels,
-            minio.port,
-            minio.access_key,
-            minio.secret_key,
-        )
+    instance_class: str
+    """RDS instance class, e.g. db.t4g.small."""
+    allocated_storage_gib: int
+    """Initial storage; autoscaling may grow it to five times this."""
+    backup_retention_days: int
+    """Automated backups kept this long."""
+    multi_az: bool
+    """A standby in a second AZ."""
 
 
 @dataclass(frozen=True)
-class PostgresNetwork:
-    """Where the RDS instance lives and who may reach it."""
+class MlflowServerOptions:
+    """What a stack chooses for its server (settings.py resolves these from `mlflow.*`)."""
 
-    vpc_id: pulumi.Input[str]
-    """The cluster's VPC."""
-    vpc_cidr: str
-    """The VPC's range: MLflow pods may open 5432 only inside it."""
-    private_subnet_ids: pulumi.Input[Sequence[str]]
-    """Private subnets for the DB subnet group (one per AZ)."""
-    node_security_group_id: pulumi.Input[str]
-    """Only the cluster nodes' security group may connect."""
-    kms_key_arn: pulumi.Input[str] | None = None
-    """Customer KMS key for storage encryption (AWS-managed key when None)."""
-
-    @classmethod
-    def from_cluster(
-        cls, cluster: PlatformCluster, vpc_cidr: str, remote: DvcRemote | None
-    ) -> PostgresNetwork:
-        if (
-            cluster.vpc_id is None
-            or cluster.private_subnet_ids is None
-            or cluster.node_security_group_id is None
-        ):
-            raise ValueError(
-                "PostgresNetwork: mlflow.backend 'postgres' needs the EKS cluster's VPC (target 'aws')"
-            )
-        return cls(
-            cluster.vpc_id,
-            vpc_cidr,
-            cluster.private_subnet_ids,
-            cluster.node_security_group_id,
-            remote.kms_key_arn if remote is not None else None,
-        )
+    backend: SqliteBackend | PostgresBackend
+    """Where runs, models and users are stored."""
+    replicas: int
+    """Server pods (one with SQLite)."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Extra host names the server answers to (an ingress host); the Service's own are always allowed."""
+    protect: bool = False
+    """protect + retain_on_delete + deletion protection for the stateful parts (RDS, the SQLite volume)."""
 
 
 @dataclass(frozen=True)
 class MlflowServerArgs:
-    settings: MlflowSettings
-    """The stack's `mlflow` settings (backend, replicas, sizes, RDS options, extra allowed hosts)."""
+    options: MlflowServerOptions
+    """Backend, replicas, host names, protection."""
     image: pulumi.Input[str]
     """Server image with mlflow, psycopg2 and boto3, pinned by digest (PlatformImages builds it from
     docker/mlflow/Dockerfile)."""
-    artifacts: S3Artifacts | MinioArtifacts
-    """Where artifacts are stored."""
-    protect: bool
-    """protect + retain_on_delete + deletion protection for the stateful parts (RDS, the SQLite volume)."""
-    postgres: PostgresNetwork | None = None
-    """Required when settings.backend is 'postgres'."""
+    artifacts: ArtifactStore
+    """Where artifacts are stored: S3 through Pod Identity, or MinIO with its keys."""
+    cluster: ClusterHandle
+    """The cluster: Pod Identity (S3 artifacts) and the VPC (PostgreSQL) need an EKS handle."""
     namespace: str = "mlflow"
     """Namespace created for the server."""
     client_namespaces: Sequence[str] = ("kubeflow", "monitoring")
@@ -234,7 +168,7 @@ def container_server_args(
     *,
     namespace: str,
     bucket: str,
-    backend: str,
+    postgres: bool,
     extra_allowed_hosts: Sequence[str] = (),
     host: str = "0.0.0.0",
     port: int = PORT,
@@ -247,7 +181,7 @@ def container_server_args(
         artifacts_destination=f"s3://{bucket}/{ARTIFACT_PREFIX}",
         allowed_hosts=[*service_hosts(namespace, port=port), *extra_allowed_hosts],
         cors_allowed_origins=cors_origins(extra_allowed_hosts, port=port),
-        backend_store_uri=None if backend == "postgres" else sqlite_uri("mlflow.db"),
+        backend_store_uri=None if postgres else sqlite_uri("mlflow.db"),
         prometheus_dir=prometheus_dir,
     )
 
@@ -268,11 +202,6 @@ def auth_config_ini(database_uri: str) -> str:
 
 def sqlite_uri(file_name: str) -> str:
     return f"sqlite:///{DATA_DIR}/{file_name}"
-
-
-def postgres_uri(password: str, host: str, port: int = 5432) -> str:
-    # psycopg2 explicitly: plain postgresql:// makes SQLAlchemy 2.1 look for psycopg 3.
-    return f"postgresql+psycopg2://{DB_USER}:{password}@{host}:{port}/{DB_NAME}?sslmode=require"
 
 
 def store_env(postgres: bool) -> list[dict[str, Any]]:
@@ -433,12 +362,12 @@ def deployment_manifest(
 def network_policies(
     namespace: str,
     client_namespaces: Sequence[str],
-    artifacts: S3Artifacts | MinioArtifacts,
+    artifacts: ArtifactStore,
     postgres_cidr: str | None,
 ) -> list[dict[str, Any]]:
     """Default deny, then: clients -> MLflow:5000; MLflow -> DNS, its artifact store and its database."""
     egress = [kb.dns_egress_rule()]
-    if isinstance(artifacts, MinioArtifacts):
+    if isinstance(artifacts, MinioArtifactStore):
         egress.append(kb.to_namespace_rule(artifacts.namespace, artifacts.pod_labels, [artifacts.port]))
     else:
         # S3 has no fixed addresses: HTTPS anywhere except the node's instance metadata (node credentials).
@@ -472,10 +401,14 @@ class MlflowServer(pulumi.ComponentResource):
     port_forward: str
 
     def __init__(self, name: str, args: MlflowServerArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        eks_handle = _eks_handle(args)
         super().__init__("mlops:mlflow:MlflowServer", name, None, opts)
-        _validate(args)
         self._name = name
         self._args = args
+        self._postgres = isinstance(args.options.backend, PostgresBackend)
+        if eks_handle is not None:
+            self._eks = eks_handle
+            self._vpc = eks_handle.vpc
         self.namespace = args.namespace
         self.service_name = APP
         self.auth_secret_name = AUTH_SECRET
@@ -485,7 +418,7 @@ class MlflowServer(pulumi.ComponentResource):
         ns = kb.declare_namespace(f"{name}-namespace", args.namespace, child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=[ns])
         self._service_account(in_ns)
-        if isinstance(args.artifacts, S3Artifacts):
+        if isinstance(args.artifacts, S3ArtifactStore):
             self._pod_identity(args.artifacts)
         database_uri, backend_uri = self._backend_store()
         secrets = [self._auth_secret(database_uri, backend_uri, in_ns)]
@@ -499,13 +432,13 @@ class MlflowServer(pulumi.ComponentResource):
         after_migration = pulumi.ResourceOptions(parent=self, depends_on=[ns, *secrets, *schema_step])
         self.deployment = self._deployment(data_claim, artifact_secret is not None, script, after_migration)
         self._service(in_ns)
-        if args.settings.replicas > 1:
+        if args.options.replicas > 1:
             self._disruption_budget(in_ns)
         for policy in network_policies(
             args.namespace,
             args.client_namespaces,
             args.artifacts,
-            args.postgres.vpc_cidr if args.postgres else None,
+            self._vpc.cidr if self._postgres else None,
         ):
             kb.declare_network_policy(f"{name}-netpol-{policy['metadata']['name']}", policy, in_ns)
 
@@ -527,14 +460,14 @@ class MlflowServer(pulumi.ComponentResource):
     def _service_account(self, opts: pulumi.ResourceOptions) -> None:
         kb.declare_service_account(f"{self._name}-service-account", APP, self._args.namespace, opts)
 
-    def _pod_identity(self, s3: S3Artifacts) -> None:
+    def _pod_identity(self, s3: S3ArtifactStore) -> None:
         policy = pulumi.Output.all(s3.bucket_arn, s3.kms_key_arn).apply(
             lambda v: json.dumps(read_write_policy_document(v[0], ARTIFACT_PREFIX, v[1]))
         )
         PodIdentityRole(
             f"{self._name}-pod-identity",
             PodIdentityRoleArgs(
-                cluster_name=s3.cluster_name,
+                cluster_name=self._eks.cluster_name,
                 namespace=self._args.namespace,
                 service_account=APP,
                 policy_document=policy,
@@ -544,88 +477,24 @@ class MlflowServer(pulumi.ComponentResource):
 
     def _backend_store(self) -> tuple[pulumi.Output[str], pulumi.Output[str] | None]:
         """(auth database URI, backend store URI for the env var, or None when it sits in the args)."""
-        if self._args.settings.backend == "sqlite":
+        backend = self._args.options.backend
+        if isinstance(backend, SqliteBackend):
             return pulumi.Output.from_input(sqlite_uri("basic_auth.db")), None
-        assert self._args.postgres is not None  # _validate
-        address, password = self._rds(self._args.postgres)
+        artifacts = self._args.artifacts
+        database = declare_postgres_database(
+            self._name,
+            backend,
+            self._vpc,
+            # The bucket's customer key encrypts the database too: one key to rotate and audit.
+            kms_key_arn=artifacts.kms_key_arn if isinstance(artifacts, S3ArtifactStore) else None,
+            protect=self._args.options.protect,
+            parent=self,
+        )
+        self.db_address = database.address
+        address, password = database.address, database.password
         uri = pulumi.Output.all(password, address).apply(lambda v: postgres_uri(v[0], v[1]))
         # Auth tables (users, permissions, alembic_version_auth) do not collide with the tracking tables.
         return uri, uri
-
-    def _rds(self, network: PostgresNetwork) -> tuple[pulumi.Output[str], pulumi.Output[str]]:
-        s = self._args.settings
-        name = self._name
-        child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(
-            parent=self, protect=self._args.protect, retain_on_delete=self._args.protect
-        )
-        password = random.RandomPassword(
-            f"{name}-db-password",
-            length=32,
-            # RDS refuses / @ " and space; alphanumeric also needs no URL-escaping in the store URI.
-            special=False,
-            opts=child,
-        )
-        subnets = aws.rds.SubnetGroup(
-            f"{name}-db-subnets",
-            subnet_ids=network.private_subnet_ids,
-            description="MLflow backend store: private subnets only",
-            opts=child,
-        )
-        security_group = aws.ec2.SecurityGroup(
-            f"{name}-db",
-            vpc_id=network.vpc_id,
-            description="MLflow backend store: PostgreSQL from the cluster nodes only",
-            ingress=[
-                aws.ec2.SecurityGroupIngressArgs(
-                    protocol="tcp",
-                    from_port=5432,
-                    to_port=5432,
-                    security_groups=[network.node_security_group_id],
-                    description="PostgreSQL from EKS nodes (MLflow pods)",
-                )
-            ],
-            opts=child,
-        )
-        parameters = aws.rds.ParameterGroup(
-            f"{name}-db-params",
-            family=POSTGRES_PARAMETER_FAMILY,
-            description="MLflow backend store: TLS required",
-            parameters=[aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1")],
-            opts=child,
-        )
-        instance = aws.rds.Instance(
-            f"{name}-db",
-            engine="postgres",
-            engine_version=POSTGRES_ENGINE_VERSION,
-            instance_class=s.db_instance_class,
-            allocated_storage=s.db_allocated_storage_gib,
-            max_allocated_storage=s.db_allocated_storage_gib * 5,
-            storage_type="gp3",
-            storage_encrypted=True,
-            kms_key_id=network.kms_key_arn,
-            db_name=DB_NAME,
-            username=DB_USER,
-            password=password.result,
-            db_subnet_group_name=subnets.name,
-            vpc_security_group_ids=[security_group.id],
-            parameter_group_name=parameters.name,
-            publicly_accessible=False,
-            multi_az=bool(s.db_multi_az),
-            backup_retention_period=s.db_backup_retention_days,
-            copy_tags_to_snapshot=True,
-            deletion_protection=self._args.protect,
-            skip_final_snapshot=False,
-            final_snapshot_identifier=f"{name}-db-final",
-            auto_minor_version_upgrade=True,
-            iam_database_authentication_enabled=True,
-            enabled_cloudwatch_logs_exports=["postgresql", "upgrade"],
-            performance_insights_enabled=True,
-            apply_immediately=False,
-            opts=stateful,
-        )
-        self.db_address = instance.address
-        return instance.address, password.result
 
     def _auth_secret(
         self,
@@ -657,7 +526,7 @@ class MlflowServer(pulumi.ComponentResource):
 
     def _artifact_secret(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret | None:
         store = self._args.artifacts
-        if not isinstance(store, MinioArtifacts):
+        if not isinstance(store, MinioArtifactStore):
             return None
         return k8s.core.v1.Secret(
             f"{self._name}-artifact-store",
@@ -671,12 +540,13 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
     def _data_volume(self, opts: pulumi.ResourceOptions) -> str | None:
-        if self._args.settings.backend != "sqlite":
+        backend = self._args.options.backend
+        if not isinstance(backend, SqliteBackend):
             return None
         claim = kb.volume_claim_manifest(
             "mlflow-data",
             self._args.namespace,
-            self._args.settings.storage_size_gib,
+            backend.storage_size_gib,
             self._args.storage_class,
             APP,
         )
@@ -685,7 +555,10 @@ class MlflowServer(pulumi.ComponentResource):
             metadata=claim["metadata"],
             spec=claim["spec"],
             opts=pulumi.ResourceOptions.merge(
-                opts, pulumi.ResourceOptions(protect=self._args.protect, retain_on_delete=self._args.protect)
+                opts,
+                pulumi.ResourceOptions(
+                    protect=self._args.options.protect, retain_on_delete=self._args.options.protect
+                ),
             ),
         )
         return str(claim["metadata"]["name"])
@@ -701,14 +574,14 @@ class MlflowServer(pulumi.ComponentResource):
             data={db_upgrade.SCRIPT.name: script},
             opts=opts,
         )
-        if a.postgres is None:
+        if not self._postgres:
             return [config_map]
         service_account = kb.declare_service_account(
             f"{self._name}-db-upgrade-service-account", db_upgrade.APP, a.namespace, opts
         )
         policy = kb.declare_network_policy(
             f"{self._name}-netpol-{db_upgrade.APP}",
-            db_upgrade.network_policy(a.namespace, a.postgres.vpc_cidr),
+            db_upgrade.network_policy(a.namespace, self._vpc.cidr),
             opts,
         )
         manifest = pulumi.Output.from_input(a.image).apply(
@@ -731,21 +604,24 @@ class MlflowServer(pulumi.ComponentResource):
         self, data_claim: str | None, minio: bool, script: str, opts: pulumi.ResourceOptions
     ) -> k8s.apps.v1.Deployment:
         a = self._args
-        s = a.settings
+        s = a.options
         artifacts = a.artifacts
-        region = artifacts.region if isinstance(artifacts, S3Artifacts) else None
-        endpoint = artifacts.endpoint_url if isinstance(artifacts, MinioArtifacts) else None
+        region = artifacts.region if isinstance(artifacts, S3ArtifactStore) else None
+        endpoint = artifacts.endpoint_url if isinstance(artifacts, MinioArtifactStore) else None
 
         def build(bucket: str, image: str) -> dict[str, Any]:
             server_args = container_server_args(
-                namespace=a.namespace, bucket=bucket, backend=s.backend, extra_allowed_hosts=s.allowed_hosts
+                namespace=a.namespace,
+                bucket=bucket,
+                postgres=self._postgres,
+                extra_allowed_hosts=s.allowed_hosts,
             )
             return deployment_manifest(
                 namespace=a.namespace,
                 image=image,
                 replicas=s.replicas,
                 server_args=server_args,
-                postgres=s.backend == "postgres",
+                postgres=self._postgres,
                 minio=minio,
                 region=region,
                 s3_endpoint_url=endpoint,
@@ -777,11 +653,18 @@ class MlflowServer(pulumi.ComponentResource):
         )
 
 
-def _validate(args: MlflowServerArgs) -> None:
-    s = args.settings
-    if s.backend == "postgres" and args.postgres is None:
-        raise ValueError("MlflowServer: mlflow.backend = 'postgres' needs PostgresNetwork (target 'aws')")
-    if s.backend == "sqlite" and s.replicas != 1:
-        raise ValueError(f"MlflowServer: mlflow.replicas = {s.replicas} with the sqlite backend: expected 1")
-    if s.backend == "postgres" and not s.db_instance_class:
-        raise ValueError("MlflowServer: mlflow.dbInstanceClass is required for the postgres backend")
+def _eks_handle(args: MlflowServerArgs) -> EksClusterHandle | None:
+    """Type-level invariants: S3 artifacts (Pod Identity) and PostgreSQL (a VPC) need an EKS cluster."""
+    needs_eks = [
+        what
+        for what, needed in (
+            ("S3 artifacts (Pod Identity)", isinstance(args.artifacts, S3ArtifactStore)),
+            ("the PostgreSQL backend (RDS in the VPC)", isinstance(args.options.backend, PostgresBackend)),
+        )
+        if needed
+    ]
+    if needs_eks and not isinstance(args.cluster, EksClusterHandle):
+        raise TypeError(f"MlflowServer: {' and '.join(needs_eks)} need an EksClusterHandle")
+    if isinstance(args.options.backend, SqliteBackend) and args.options.replicas != 1:
+        raise TypeError("MlflowServer: a SqliteBackend has one writer: expected replicas == 1")
+    return args.cluster if isinstance(args.cluster, EksClusterHandle) else None

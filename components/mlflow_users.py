@@ -28,7 +28,8 @@ import pulumi_random as random
 
 from components import k8s as kb
 from components import mlflow as mlflow_server
-from components.mlflow_users_sync import READ, READY_TIMEOUT_ENV, USERS_ENV, UserSpec
+from components.mlflow_users_sync import READ, UserSpec
+from pipelines.env import MLFLOW_READY_TIMEOUT, MLFLOW_USERS, MODEL_SERVER_PASSWORD, PIPELINES_PASSWORD
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
@@ -38,10 +39,10 @@ APP = "mlflow-users"
 CREDENTIALS_SECRET = "mlflow-platform-users"
 PIPELINE_USER = "mlops-pipelines"
 PIPELINE_PASSWORD_KEY = "pipelines-password"
-PIPELINE_PASSWORD_ENV = "MLOPS_PIPELINES_PASSWORD"
+PIPELINE_PASSWORD_ENV = PIPELINES_PASSWORD.name
 MODEL_SERVER_USER = "mlops-model-server"
 MODEL_SERVER_PASSWORD_KEY = "model-server-password"
-MODEL_SERVER_PASSWORD_ENV = "MLOPS_MODEL_SERVER_PASSWORD"
+MODEL_SERVER_PASSWORD_ENV = MODEL_SERVER_PASSWORD.name
 # Where the sync Job finds each user's password in the credentials Secret.
 PASSWORD_KEYS = {
     PIPELINE_PASSWORD_ENV: PIPELINE_PASSWORD_KEY,
@@ -99,7 +100,7 @@ class MlflowUsersArgs:
 def pipeline_user_spec(args: MlflowUsersArgs) -> UserSpec:
     return UserSpec(
         username=PIPELINE_USER,
-        password_env=PIPELINE_PASSWORD_ENV,
+        password_env=PIPELINES_PASSWORD.name,
         experiments=tuple(args.experiments),
         registered_models=tuple(args.registered_models),
     )
@@ -137,8 +138,8 @@ def sync_job_manifest(
                 kb.secret_env(u.password_env, CREDENTIALS_SECRET, PASSWORD_KEYS[u.password_env])
                 for u in users
             ),
-            {"name": USERS_ENV, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
-            {"name": READY_TIMEOUT_ENV, "value": "600"},
+            {"name": MLFLOW_USERS.name, "value": json.dumps([u.to_json() for u in users], sort_keys=True)},
+            {"name": MLFLOW_READY_TIMEOUT.name, "value": "600"},
             # Egress is MLflow and DNS only: nothing to phone home to. HOME: the root filesystem is read-only.
             {"name": "MLFLOW_DISABLE_TELEMETRY", "value": "true"},
             {"name": "HOME", "value": "/tmp"},

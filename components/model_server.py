@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import k8s as kb
+from components.artifact_store import ArtifactStore, MinioArtifactStore, S3ArtifactStore
 from components.dvc_remote import (
     ARTIFACT_PREFIX,
     CAPTURE_PREFIX,
@@ -47,11 +48,6 @@ from serving.config import (
 )
 from serving.config import DEFAULT_HTTP_PORT as HTTP_PORT
 from serving.config import DEFAULT_METRICS_PORT as METRICS_PORT
-
-if TYPE_CHECKING:
-    from components.cluster import PlatformCluster
-    from components.dvc_remote import DvcRemote
-    from components.minio import Minio
 
 APP: Final = m.SERVING_SCRAPE_JOB
 """The Deployment, Service and ServiceAccount name; Prometheus names the scrape job after the Service."""
@@ -76,63 +72,8 @@ TMP_SIZE: Final = "512Mi"
 # --- where the server reads and writes -----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class S3Store:
-    """The DVC remote bucket on AWS, reached through EKS Pod Identity (no keys)."""
-
-    bucket_name: pulumi.Input[str]
-    """The bucket; captures go under `inference-capture/`, MLflow artifacts sit under `mlflow/`."""
-    bucket_arn: pulumi.Input[str]
-    """The bucket's ARN, for the Pod Identity policy."""
-    cluster_name: pulumi.Input[str]
-    """The EKS cluster the Pod Identity association is made in."""
-    region: str
-    """The bucket's region."""
-    kms_key_arn: pulumi.Input[str] | None = None
-    """The bucket's customer KMS key, if any."""
-
-    @classmethod
-    def from_dvc_remote(cls, remote: DvcRemote, cluster: PlatformCluster, region: str | None) -> S3Store:
-        if cluster.cluster_name is None or not region:
-            raise ValueError("S3Store: the DVC remote bucket needs an EKS cluster and an AWS region")
-        return cls(remote.bucket_name, remote.bucket_arn, cluster.cluster_name, region, remote.kms_key_arn)
-
-
-@dataclass(frozen=True)
-class MinioStore:
-    """The in-cluster MinIO of the local stack, reached with keys from a Secret."""
-
-    endpoint_url: str
-    """MinIO's in-cluster S3 endpoint."""
-    namespace: str
-    """MinIO's namespace, for the egress NetworkPolicy."""
-    pod_labels: Mapping[str, str]
-    """MinIO pods' labels, for the egress NetworkPolicy."""
-    port: int
-    """MinIO's S3 port."""
-    access_key: pulumi.Input[str]
-    """Access key (secret)."""
-    secret_key: pulumi.Input[str]
-    """Secret key (secret)."""
-    bucket: str = "dvc"
-    """The bucket the capture goes to (under `inference-capture/`), as on AWS the DVC remote bucket."""
-
-    @classmethod
-    def from_minio(cls, minio: Minio, bucket: str = "dvc") -> MinioStore:
-        if bucket not in minio.buckets:
-            raise ValueError(f"MinioStore: bucket {bucket!r} is not one MinIO creates {list(minio.buckets)}")
-        return cls(
-            minio.endpoint_url,
-            minio.namespace,
-            dict(minio.pod_labels),
-            minio.port,
-            minio.access_key,
-            minio.secret_key,
-            bucket,
-        )
-
-
-ObjectStore = S3Store | MinioStore
+# The platform's one artifact store (components/artifact_store.py): the DVC remote bucket or MinIO.
+ObjectStore = ArtifactStore
 
 
 @dataclass(frozen=True)
@@ -159,13 +100,13 @@ def capture_uri(bucket: str) -> str:
 
 
 def store_bucket(store: ObjectStore) -> pulumi.Input[str]:
-    return store.bucket_name if isinstance(store, S3Store) else store.bucket
+    return store.bucket_name
 
 
 def store_env(store: ObjectStore, secret: str) -> list[dict[str, Any]]:
     """How the S3 client finds the store: the region (Pod Identity supplies credentials) or MinIO's
     endpoint and keys from `secret`. Never a key in plain text."""
-    if isinstance(store, S3Store):
+    if isinstance(store, S3ArtifactStore):
         return [{"name": "AWS_DEFAULT_REGION", "value": store.region}]
     return [
         {"name": "AWS_ENDPOINT_URL_S3", "value": store.endpoint_url},
@@ -187,7 +128,7 @@ def mlflow_env(tracking_uri: str, secret: str) -> list[dict[str, Any]]:
 
 
 def store_egress(store: ObjectStore) -> list[dict[str, Any]]:
-    if isinstance(store, MinioStore):
+    if isinstance(store, MinioArtifactStore):
         return [kb.to_namespace_rule(store.namespace, store.pod_labels, [store.port])]
     # S3 has no fixed addresses: HTTPS anywhere but the node's instance metadata (node credentials).
     return [
@@ -253,6 +194,8 @@ class ModelServerArgs:
     """Requests and limits of the server container."""
     depends_on: Sequence[pulumi.Resource] = ()
     """What the ServiceMonitor needs first (the monitoring stack, whose chart brings its CRD)."""
+    eks_cluster_name: pulumi.Input[str] | None = None
+    """The EKS cluster the Pod Identity association is made in; required with an S3 store."""
 
 
 def validate_model_server_args(args: ModelServerArgs) -> None:
@@ -497,8 +440,12 @@ class ModelServer(pulumi.ComponentResource):
             for p in network_policies(args)
         ]
         account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, in_ns)
-        if isinstance(args.store, S3Store):
-            self._pod_identity(args.store)
+        if isinstance(args.store, S3ArtifactStore):
+            if args.eks_cluster_name is None:
+                raise TypeError(
+                    "ModelServer: an S3 artifact store is reached through Pod Identity: give eks_cluster_name"
+                )
+            self._pod_identity(args.store, args.eks_cluster_name)
         secrets = self._secrets(in_ns)
         deployment = self._deployment(
             pulumi.ResourceOptions(
@@ -539,14 +486,14 @@ class ModelServer(pulumi.ComponentResource):
 
     # --- children ---
 
-    def _pod_identity(self, store: S3Store) -> None:
+    def _pod_identity(self, store: S3ArtifactStore, cluster_name: pulumi.Input[str]) -> None:
         policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
             lambda v: server_policy_document(v[0], v[1])
         )
         PodIdentityRole(
             f"{self._name}-pod-identity",
             PodIdentityRoleArgs(
-                cluster_name=store.cluster_name,
+                cluster_name=cluster_name,
                 namespace=self._args.namespace,
                 service_account=APP,
                 policy_document=policy,
@@ -566,7 +513,7 @@ class ModelServer(pulumi.ComponentResource):
                 opts=opts,
             )
         ]
-        if isinstance(a.store, MinioStore):
+        if isinstance(a.store, MinioArtifactStore):
             secrets.append(
                 credentials_secret(
                     f"{self._name}-object-store",

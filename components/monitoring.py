@@ -41,14 +41,14 @@ from monitoring.rules import (
     AlertSettings,
     render_prometheus_rule,
 )
+from versions import KUBE_PROMETHEUS_STACK_CHART, PUSHGATEWAY_CHART
 
 if TYPE_CHECKING:
     from components.mlflow import MlflowServer
-    from settings import MonitoringSettings, StackSecrets
 
 # Helm release names decide the Service names users port-forward to (docs/monitoring.md): a release name
 # containing the chart name keeps them short, e.g. `kube-prometheus-stack-grafana`.
-STACK_RELEASE: Final = hv.KUBE_PROMETHEUS_STACK_CHART
+STACK_RELEASE: Final = KUBE_PROMETHEUS_STACK_CHART.chart
 PUSHGATEWAY_RELEASE: Final = m.PUSHGATEWAY_SCRAPE_JOB
 PUSHGATEWAY_PORT: Final = 9091
 GRAFANA_SERVICE: Final = f"{STACK_RELEASE}-grafana"
@@ -69,37 +69,50 @@ RELAY_TOKEN_KEY: Final = "token"
 # Pod labels the charts and the operator put on their pods, for NetworkPolicy selectors.
 PROMETHEUS_POD: Final = {"app.kubernetes.io/name": "prometheus"}
 ALERTMANAGER_POD: Final = {"app.kubernetes.io/name": "alertmanager"}
-PUSHGATEWAY_POD: Final = {"app.kubernetes.io/name": hv.PUSHGATEWAY_CHART}
+PUSHGATEWAY_POD: Final = {"app.kubernetes.io/name": PUSHGATEWAY_CHART.chart}
 KUBE_API_PORTS: Final = (443, 6443)
 
 
 @dataclass(frozen=True)
+class EmailAlerts:
+    """E-mail notifications (the SMTP password is a secret of `AlertReceivers`)."""
+
+    to: tuple[str, ...]
+    """Recipients."""
+    sender: str
+    """Sender address, also the SMTP user name."""
+    smarthost: str
+    """SMTP relay host:port."""
+
+
+@dataclass(frozen=True)
 class AlertReceivers:
-    """Where notifications go, from stack config; each channel is optional."""
+    """Where notifications go; each channel is optional."""
 
     slack_webhook_url: pulumi.Input[str] | None = None
-    """Slack incoming-webhook URL (secret `alertSlackWebhookUrl`)."""
+    """Slack incoming-webhook URL (secret)."""
     webhook_url: pulumi.Input[str] | None = None
-    """Generic Alertmanager webhook URL (secret `alertWebhookUrl`)."""
+    """Generic Alertmanager webhook URL (secret)."""
     smtp_password: pulumi.Input[str] | None = None
-    """SMTP password (secret `alertSmtpPassword`); the user name is the sender address."""
-    email_to: Sequence[str] = ()
-    """E-mail recipients (`monitoring.alertEmailTo`)."""
-    email_from: str | None = None
-    """Sender address (`monitoring.alertEmailFrom`)."""
-    smtp_smarthost: str | None = None
-    """SMTP relay host:port (`monitoring.smtpSmarthost`)."""
+    """SMTP password (secret); the user name is the sender address."""
+    email: EmailAlerts | None = None
+    """E-mail recipients, sender and relay."""
 
-    @classmethod
-    def from_settings(cls, monitoring: MonitoringSettings, secrets: StackSecrets) -> AlertReceivers:
-        return cls(
-            slack_webhook_url=secrets.slack_webhook_url,
-            webhook_url=secrets.webhook_url,
-            smtp_password=secrets.smtp_password,
-            email_to=tuple(monitoring.alert_email_to),
-            email_from=monitoring.alert_email_from,
-            smtp_smarthost=monitoring.smtp_smarthost,
-        )
+
+@dataclass(frozen=True)
+class MonitoringOptions:
+    """What a stack chooses for its monitoring (settings.py resolves these from `monitoring.*`)."""
+
+    retention: str
+    """Prometheus TSDB retention, a Prometheus duration such as 15d (monitoring/durations.py)."""
+    storage_size_gib: int
+    """Volume of each Prometheus replica."""
+    replicas: int
+    """Prometheus and Alertmanager replicas."""
+    no_success_hours: int
+    """Alert when no training run succeeded for this long."""
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
+    """Where notifications link the runbooks."""
 
 
 @dataclass(frozen=True)
@@ -156,8 +169,8 @@ class LoopAlerts:
 
 @dataclass(frozen=True)
 class MonitoringStackArgs:
-    settings: MonitoringSettings
-    """The stack's `monitoring` settings (retention, storage size, replicas, e-mail, noSuccessHours)."""
+    options: MonitoringOptions
+    """Retention, storage size, replicas, the no-success window, runbook links."""
     receivers: AlertReceivers
     """Notification channels."""
     mlflow: MlflowScrapeTarget
@@ -186,25 +199,18 @@ def notification_settings(
     slack_webhook_url: str | None,
     webhook_url: str | None,
     smtp_password: str | None,
-    email_to: Sequence[str],
-    email_from: str | None,
-    smtp_smarthost: str | None,
+    email: EmailAlerts | None,
     relay: RelayReceiver | None = None,
 ) -> NotificationSettings:
     """Receiver values, secrets already resolved, as the typed settings Alertmanager is rendered from."""
-    email = None
-    if email_to:
-        if email_from is None or smtp_smarthost is None:
-            raise ValueError(
-                "monitoring.alertEmailTo is set: e-mail alerts also need monitoring.alertEmailFrom and "
-                "monitoring.smtpSmarthost"
-            )
-        email = EmailReceiver(
-            to=tuple(email_to), sender=email_from, smarthost=smtp_smarthost, auth_password=smtp_password
-        )
+    email_receiver = (
+        EmailReceiver(email.to, email.sender, email.smarthost, auth_password=smtp_password)
+        if email is not None
+        else None
+    )
     return NotificationSettings(
         slack=SlackReceiver(slack_webhook_url) if slack_webhook_url else None,
-        email=email,
+        email=email_receiver,
         webhook=WebhookReceiver(webhook_url) if webhook_url else None,
         relay=relay,
     )
@@ -225,8 +231,8 @@ def alertmanager_config_yaml(settings: NotificationSettings) -> str:
 
 
 def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
-    s = args.settings
-    replicas = s.replicas or 1
+    s = args.options
+    replicas = s.replicas
     return hv.StackValuesArgs(
         grafana_admin_secret=GRAFANA_ADMIN_SECRET,
         alertmanager_config_secret=ALERTMANAGER_CONFIG_SECRET,
@@ -243,11 +249,11 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
 
 
 def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
-    base = args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL
+    base = args.options.runbook_base_url
     if args.loop is None:
         return AlertSettings(
             runbook_base_url=base,
-            no_success_hours=args.settings.no_success_hours,
+            no_success_hours=args.options.no_success_hours,
             retrain_relay=False,
             serving=args.serving_alerts,
         )
@@ -354,17 +360,8 @@ def network_policies(namespace: str, pushgateway_clients: Sequence[str]) -> list
 
 
 def _validate(args: MonitoringStackArgs) -> None:
-    r = args.receivers
-    if r.smtp_password is not None and not r.email_to:
-        raise ValueError(
-            "MonitoringStack: alertSmtpPassword is set but monitoring.alertEmailTo is empty: "
-            "expected e-mail recipients (or remove the password)"
-        )
-    if r.email_to and (r.email_from is None or r.smtp_smarthost is None):
-        raise ValueError(
-            "MonitoringStack: monitoring.alertEmailTo is set: expected monitoring.alertEmailFrom and "
-            "monitoring.smtpSmarthost too"
-        )
+    if args.receivers.smtp_password is not None and args.receivers.email is None:
+        raise TypeError("MonitoringStack: an SMTP password without EmailAlerts has nobody to mail")
     relay_receiver(args.loop)
     if args.namespace == args.node_exporter_namespace:
         raise ValueError(
@@ -505,9 +502,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     slack_webhook_url=secrets[0],
                     webhook_url=secrets[1],
                     smtp_password=secrets[2],
-                    email_to=r.email_to,
-                    email_from=r.email_from,
-                    smtp_smarthost=r.smtp_smarthost,
+                    email=r.email,
                     relay=relay_receiver(self._args.loop),
                 )
             )
@@ -532,9 +527,9 @@ class MonitoringStack(pulumi.ComponentResource):
             f"{self._name}-kube-prometheus-stack",
             name=STACK_RELEASE,
             namespace=self._args.namespace,
-            chart=hv.KUBE_PROMETHEUS_STACK_CHART,
-            version=hv.KUBE_PROMETHEUS_STACK_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=hv.PROMETHEUS_COMMUNITY_REPO),
+            chart=KUBE_PROMETHEUS_STACK_CHART.chart,
+            version=KUBE_PROMETHEUS_STACK_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KUBE_PROMETHEUS_STACK_CHART.repository),
             values=hv.kube_prometheus_stack_values(stack_values_args(self._args)),
             # Volumes, CRDs and several Deployments: the default 5 minutes is too short on a fresh cluster.
             timeout=900,
@@ -555,9 +550,9 @@ class MonitoringStack(pulumi.ComponentResource):
             f"{self._name}-pushgateway",
             name=PUSHGATEWAY_RELEASE,
             namespace=self._args.namespace,
-            chart=hv.PUSHGATEWAY_CHART,
-            version=hv.PUSHGATEWAY_CHART_VERSION,
-            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=hv.PROMETHEUS_COMMUNITY_REPO),
+            chart=PUSHGATEWAY_CHART.chart,
+            version=PUSHGATEWAY_CHART.version,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PUSHGATEWAY_CHART.repository),
             values=values,
             timeout=600,
             cleanup_on_fail=True,

@@ -13,8 +13,8 @@ from typing import Any
 import pulumi
 
 from components import k8s as kb
-from components.versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 from pipelines.scheduling import GPU_NODE_ROLE, GPU_TAINT_EFFECT, GPU_TAINT_KEY, NODE_ROLE_LABEL
+from versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 
 NAMESPACE = "kube-system"
 RELEASE = "nvidia-device-plugin"

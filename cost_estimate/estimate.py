@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE
+from components.cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE, EksClusterArgs, NodeGroupArgs
+from components.mlflow import PostgresBackend, SqliteBackend
 from cost_estimate import prices
 from cost_estimate.prices import HOURS_PER_MONTH, UsageAssumptions
-from settings import NodeGroupSettings, StackSettings
+from settings import StackSettings
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _ec2_hourly(instance_type: str) -> float:
         ) from None
 
 
-def _node_group_item(role: str, group: NodeGroupSettings, nodes: int | None) -> LineItem:
+def _node_group_item(role: str, group: NodeGroupArgs, nodes: int | None) -> LineItem:
     # On-demand groups launch the first listed type; spot groups may land on any, so take the dearest.
     if group.capacity_type == "SPOT":
         instance_type = max(group.instance_types, key=_ec2_hourly)
@@ -67,25 +68,24 @@ def _node_group_item(role: str, group: NodeGroupSettings, nodes: int | None) -> 
 
 
 def _storage_items(
-    settings: StackSettings, usage: UsageAssumptions, nodes: Mapping[str, int]
+    settings: StackSettings, eks: EksClusterArgs, usage: UsageAssumptions, nodes: Mapping[str, int]
 ) -> list[LineItem]:
     items: list[LineItem] = []
     gp3 = prices.EBS_GP3_PER_GB_MONTH
-    groups = settings.node_groups
-    if groups is not None:
-        roles = {"system": groups.system, "workloads": groups.workloads, "gpu": groups.gpu}
-        node_disks = [
-            (max(nodes.get(role, 0), g.desired_size), g.disk_size_gib) for role, g in roles.items() if g
-        ]
-        gib = sum(n * size for n, size in node_disks)
-        items.append(LineItem("Storage", "node root volumes (gp3)", f"{gib} GiB x ${gp3}", gib * gp3))
+    groups = eks.node_groups
+    roles = {"system": groups.system, "workloads": groups.workloads, "gpu": groups.gpu}
+    node_disks = [
+        (max(nodes.get(role, 0), g.desired_size), g.disk_size_gib) for role, g in roles.items() if g
+    ]
+    gib = sum(n * size for n, size in node_disks)
+    items.append(LineItem("Storage", "node root volumes (gp3)", f"{gib} GiB x ${gp3}", gib * gp3))
     volumes = {
         "Kubeflow": usage.kubeflow_storage_gib,
-        "Prometheus": settings.monitoring.storage_size_gib * (settings.monitoring.replicas or 1),
+        "Prometheus": settings.monitoring.storage_size_gib * settings.monitoring.replicas,
     }
-    if settings.mlflow.backend == "sqlite":
-        volumes["MLflow"] = settings.mlflow.storage_size_gib
-    if settings.minio.enabled:
+    if isinstance(settings.mlflow.backend, SqliteBackend):
+        volumes["MLflow"] = settings.mlflow.backend.storage_size_gib
+    if settings.minio is not None:
         volumes["MinIO"] = settings.minio.storage_size_gib
     gib = sum(volumes.values())
     parts = " + ".join(f"{size} {owner}" for owner, size in volumes.items())
@@ -102,9 +102,9 @@ def _storage_items(
     return items
 
 
-def _network_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
-    nat = settings.network.nat_gateways or 1
-    if settings.network.nat_type == "instance":
+def _network_items(eks: EksClusterArgs, usage: UsageAssumptions) -> list[LineItem]:
+    nat = eks.network.nat_gateways
+    if eks.network.nat_type == "instance":
         hourly = _ec2_hourly(NAT_INSTANCE_TYPE)
         gib = nat * NAT_INSTANCE_DISK_GIB
         return [
@@ -150,23 +150,23 @@ def _network_items(settings: StackSettings, usage: UsageAssumptions) -> list[Lin
 
 
 def _database_items(settings: StackSettings) -> list[LineItem]:
-    ml = settings.mlflow
-    if ml.backend != "postgres" or ml.db_instance_class is None:
+    db = settings.mlflow.backend
+    if not isinstance(db, PostgresBackend):
         return []
     try:
-        hourly = prices.RDS_POSTGRES_PER_HOUR[ml.db_instance_class]
+        hourly = prices.RDS_POSTGRES_PER_HOUR[db.instance_class]
     except KeyError:
         raise ValueError(
-            f"mlflow.dbInstanceClass {ml.db_instance_class!r} has no price in cost_estimate/prices.py "
+            f"mlflow.dbInstanceClass {db.instance_class!r} has no price in cost_estimate/prices.py "
             "RDS_POSTGRES_PER_HOUR; add it from https://aws.amazon.com/rds/postgresql/pricing/"
         ) from None
-    copies = 2 if ml.db_multi_az else 1
-    layout = "Multi-AZ" if ml.db_multi_az else "single-AZ"
-    gib = ml.db_allocated_storage_gib
+    copies = 2 if db.multi_az else 1
+    layout = "Multi-AZ" if db.multi_az else "single-AZ"
+    gib = db.allocated_storage_gib
     return [
         LineItem(
             "Database",
-            f"RDS PostgreSQL {ml.db_instance_class} ({layout})",
+            f"RDS PostgreSQL {db.instance_class} ({layout})",
             f"{copies} x {HOURS_PER_MONTH} h x ${hourly}",
             copies * HOURS_PER_MONTH * hourly,
         ),
@@ -179,12 +179,16 @@ def _database_items(settings: StackSettings) -> list[LineItem]:
     ]
 
 
-def _operations_items(settings: StackSettings, usage: UsageAssumptions) -> list[LineItem]:
-    log_types = len(settings.cluster.log_types or [])
+def _operations_items(
+    settings: StackSettings, eks: EksClusterArgs, usage: UsageAssumptions
+) -> list[LineItem]:
+    control_plane = eks.control_plane
+    log_types = len(control_plane.log_types)
     ingest_gb = log_types * usage.control_plane_log_gb_per_type
     # Steady state: retention/30 months of logs are stored at any time.
-    stored_gb = ingest_gb * settings.cluster.log_retention_days / 30
-    keys = int(bool(settings.cluster.secrets_encryption)) + int(bool(settings.dvc_remote.kms_key))
+    stored_gb = ingest_gb * control_plane.log_retention_days / 30
+    bucket_key = settings.dvc_remote is not None and settings.dvc_remote.kms_key
+    keys = int(control_plane.secrets_encryption) + int(bucket_key)
     items = [
         LineItem(
             "Operations",
@@ -195,7 +199,7 @@ def _operations_items(settings: StackSettings, usage: UsageAssumptions) -> list[
         ),
         LineItem(
             "Operations",
-            f"control-plane log storage ({settings.cluster.log_retention_days} d retention)",
+            f"control-plane log storage ({control_plane.log_retention_days} d retention)",
             f"{stored_gb:.1f} GB x ${prices.CLOUDWATCH_LOGS_STORAGE_PER_GB_MONTH}",
             stored_gb * prices.CLOUDWATCH_LOGS_STORAGE_PER_GB_MONTH,
         ),
@@ -221,7 +225,8 @@ def estimate_monthly_cost(
 
     `nodes` (role -> count) is what the capacity plan needs; a group is priced at that count or its
     desired size, whichever is larger. Without it, at the desired sizes."""
-    if not settings.is_aws:
+    eks = settings.cluster
+    if not isinstance(eks, EksClusterArgs):
         return CostEstimate(settings.stack, (), None)
     usage = usage or (prices.PRODUCTION_USAGE if settings.production else prices.NON_PRODUCTION_USAGE)
     items = [
@@ -232,7 +237,7 @@ def estimate_monthly_cost(
             HOURS_PER_MONTH * prices.EKS_CONTROL_PLANE_PER_HOUR,
         )
     ]
-    if settings.cluster.upgrade_policy == "EXTENDED":
+    if eks.control_plane.upgrade_policy == "EXTENDED":
         surcharge = prices.EKS_EXTENDED_SUPPORT_PER_HOUR - prices.EKS_CONTROL_PLANE_PER_HOUR
         items.append(
             LineItem(
@@ -242,17 +247,16 @@ def estimate_monthly_cost(
                 HOURS_PER_MONTH * surcharge,
             )
         )
-    groups = settings.node_groups
-    if groups is not None:
-        planned = nodes or {}
-        items.append(_node_group_item("system", groups.system, planned.get("system")))
-        items.append(_node_group_item("workloads", groups.workloads, planned.get("workloads")))
-        if groups.gpu is not None:
-            items.append(_node_group_item("gpu", groups.gpu, planned.get("gpu")))
-    items += _network_items(settings, usage)
-    items += _storage_items(settings, usage, nodes or {})
+    groups = eks.node_groups
+    planned = nodes or {}
+    items.append(_node_group_item("system", groups.system, planned.get("system")))
+    items.append(_node_group_item("workloads", groups.workloads, planned.get("workloads")))
+    if groups.gpu is not None:
+        items.append(_node_group_item("gpu", groups.gpu, planned.get("gpu")))
+    items += _network_items(eks, usage)
+    items += _storage_items(settings, eks, usage, planned)
     items += _database_items(settings)
-    items += _operations_items(settings, usage)
+    items += _operations_items(settings, eks, usage)
     return CostEstimate(
         settings.stack,
         tuple(LineItem(i.category, i.item, i.quantity, round(i.monthly_usd, 2)) for i in items),

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
-from harness.mocks import Record, integral_numbers, run_stack
+from harness.mocks import Record, committed_record, integral_numbers
 
 HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
 RELEASES_FILE = "releases.json"
@@ -64,7 +64,7 @@ def releases_in(record: Record) -> dict[str, ChartRelease]:
 
 def chart_values(stack: str) -> dict[str, ChartRelease]:
     """The releases of `stack`, from a run of the program under the recording mocks."""
-    return releases_in(run_stack(stack))
+    return releases_in(committed_record(stack))
 
 
 def write(releases: dict[str, ChartRelease], out_dir: Path) -> list[Path]:

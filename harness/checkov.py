@@ -1,6 +1,6 @@
 """checkov over a folder of rendered Kubernetes YAML, with the check list we hold every object to.
 
-One home for the list: our own objects (tests/platform/test_rendered_manifests.py) and the upstream parts
+One home for the list: our own objects (tests/harness/test_render.py) and the upstream parts
 (upstream/checks.py) are checked against the same IDs. checkov lives in its own venv (see Makefile).
 """
 

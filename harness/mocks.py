@@ -12,6 +12,7 @@ raise on any invoke they do not know, so a new data-source call cannot pass sile
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import os
@@ -445,8 +446,10 @@ def run_program(
     expect_error: bool = False,
     program_file: Path = MAIN_PROGRAM,
     project: str = PROJECT,
+    build: Callable[[], object] | None = None,
 ) -> Record:
-    """Run a Pulumi program (by default `__main__.py`) for `stack` with `config`.
+    """Run a Pulumi program (by default `__main__.py`; or `build`, e.g. one component from its Args) for
+    `stack` with `config`.
 
     With expect_error, a raised error is kept in the record instead of propagating."""
     record = Record(stack=stack)
@@ -466,7 +469,10 @@ def run_program(
 
         @pulumi.runtime.test
         def program() -> Any:
-            runpy.run_path(str(program_file), run_name="__main__")
+            if build is not None:
+                build()
+            else:
+                runpy.run_path(str(program_file), run_name="__main__")
             root = pulumi_settings.get_root_resource()
             outputs = dict(getattr(root, "outputs", {}) or {})
             return pulumi.Output.from_input(asyncio.ensure_future(collect_exports(outputs)))
@@ -484,18 +490,43 @@ def run_program(
     return record
 
 
+@functools.cache
+def _recorded_run(stack: str, text: str, path: Path) -> Record:
+    return run_stack(stack, stack_file=path)
+
+
+def recorded_run(stack: str, path: Path) -> Record:
+    """The program run from a stack file, once per process for each distinct file content (two copies
+    of one file share a run). Treat the record as read-only."""
+    return _recorded_run(stack, path.read_text(), path)
+
+
+def committed_record(stack: str) -> Record:
+    """The program run once per process from the committed `Pulumi.<stack>.yaml`: the renderers, the
+    capacity plan, the cost and image reports share it. Treat it as read-only."""
+    return recorded_run(stack, stack_file(stack))
+
+
+def run_components(build: Callable[[], object], *, expect_error: bool = False) -> Record:
+    """Register what `build` declares (components built from their own Args), with no stack config: the
+    way component tests run without settings.py or a whole stack."""
+    return run_program("components", {}, [], expect_error=expect_error, build=build)
+
+
 def run_stack(
     stack: str,
     *,
     set_values: Mapping[str, Any] | None = None,
     remove: tuple[str, ...] = (),
     expect_error: bool = False,
+    stack_file: Path | None = None,
 ) -> Record:
-    """Run the program from the committed `Pulumi.<stack>.yaml`, optionally changed for one test.
+    """Run the program from the committed `Pulumi.<stack>.yaml` (or `stack_file`, e.g. a test's own copy),
+    optionally changed for one test.
 
     `set_values` keys are full config keys (`mlops-infra:mlflow`); values are YAML-like Python data.
     """
-    config, secret_keys = load_stack_config(stack)
+    config, secret_keys = load_stack_config(stack, stack_file)
     for key in remove:
         config.pop(key, None)
     for key, value in (set_values or {}).items():

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from harness.charts import HELM_RELEASE
-from harness.mocks import REPO_ROOT, Record, Recorded, integral_numbers, run_stack
+from harness.mocks import REPO_ROOT, Record, Recorded, committed_record, integral_numbers
 
 REDACTED = "REDACTED"
 UNEXPANDED_FILE = "UNEXPANDED.yaml"
@@ -96,7 +96,7 @@ def _describe_unexpanded(resource: Recorded) -> dict[str, Any]:
 
 
 def render_stack(stack: str) -> Rendered:
-    return render_record(run_stack(stack))
+    return render_record(committed_record(stack))
 
 
 def file_name(obj: dict[str, Any]) -> str:

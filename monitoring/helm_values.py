@@ -1,13 +1,9 @@
 """Helm values for kube-prometheus-stack and the Pushgateway, from plain typed arguments.
 
 Pure functions: `components/monitoring.py` passes the settings in and hands the result to
-`helm.v3.Release`. Chart versions and image pins live here, in one place.
+`helm.v3.Release`. Chart versions and image pins live in versions.py.
 
-Where the pins come from (checked through public sources, since this machine has no helm and no registry
-access): chart versions from the charts' `Chart.yaml` in prometheus-community/helm-charts and from release
-notes; values keys from the charts' `values.yaml`; image digests from the multi-arch manifest-list
-digests that public repositories pin for the same tags (`prom/*` images carry the same digest on Docker
-Hub and quay.io). CI's `helm template` run on GitHub Actions is the final check.
+Where the pins come from: versions.py.
 """
 
 from __future__ import annotations
@@ -17,124 +13,46 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from monitoring import metrics as m
+from monitoring.durations import parse_duration
+from resources import Resources
+from versions import (
+    ALERTMANAGER_IMAGE,
+    GRAFANA_IMAGE,
+    NODE_EXPORTER_IMAGE,
+    PROMETHEUS_IMAGE,
+    PUSHGATEWAY_IMAGE,
+    ImagePin,
+)
 
-KUBE_PROMETHEUS_STACK_CHART: Final = "kube-prometheus-stack"
-KUBE_PROMETHEUS_STACK_VERSION: Final = "75.6.2"
-PUSHGATEWAY_CHART: Final = "prometheus-pushgateway"
-PUSHGATEWAY_CHART_VERSION: Final = "3.2.0"
-PROMETHEUS_COMMUNITY_REPO: Final = "https://prometheus-community.github.io/helm-charts"
-
-_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti)?$")
 _STORAGE = re.compile(r"^[0-9]+(Mi|Gi|Ti)$")
 _LABEL_KEY = re.compile(r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 _DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
-@dataclass(frozen=True)
-class ImagePin:
-    """An image pinned by tag and digest."""
-
-    registry: str
-    repository: str
-    tag: str
-    digest: str
-
-    def __post_init__(self) -> None:
-        if not _DIGEST.match(self.digest):
-            raise ValueError(f"image {self.repository}:{self.tag}: digest must be sha256:<64 hex>")
-
-    @property
-    def reference(self) -> str:
-        return f"{self.registry}/{self.repository}:{self.tag}@{self.digest}"
-
-    def chart_image(self) -> dict[str, str]:
-        """The `image:` block of kube-prometheus-stack and the grafana chart: their templates add
-        `@sha256:` themselves, so `sha` holds the bare hex digest."""
-        return {
-            "registry": self.registry,
-            "repository": self.repository,
-            "tag": self.tag,
-            "sha": self.digest.removeprefix("sha256:"),
-        }
-
-    def node_exporter_image(self) -> dict[str, str]:
-        """The prometheus-node-exporter chart forbids `sha` and appends `@<digest>` verbatim."""
-        return {
-            "registry": self.registry,
-            "repository": self.repository,
-            "tag": self.tag,
-            "digest": self.digest,
-        }
+def chart_image(pin: ImagePin) -> dict[str, str]:
+    """The `image:` block of kube-prometheus-stack and the grafana chart: their templates add `@sha256:`
+    themselves, so `sha` holds the bare hex digest."""
+    return {
+        "registry": pin.registry,
+        "repository": pin.path,
+        "tag": pin.tag,
+        "sha": pin.digest.removeprefix("sha256:"),
+    }
 
 
-PROMETHEUS_IMAGE: Final = ImagePin(
-    "docker.io",
-    "prom/prometheus",
-    "v3.5.0",
-    "sha256:63805ebb8d2b3920190daf1cb14a60871b16fd38bed42b857a3182bc621f4996",
-)
-ALERTMANAGER_IMAGE: Final = ImagePin(
-    "docker.io",
-    "prom/alertmanager",
-    "v0.28.1",
-    "sha256:27c475db5fb156cab31d5c18a4251ac7ed567746a2483ff264516437a39b15ba",
-)
-NODE_EXPORTER_IMAGE: Final = ImagePin(
-    "quay.io",
-    "prometheus/node-exporter",
-    "v1.9.1",
-    "sha256:d00a542e409ee618a4edc67da14dd48c5da66726bbd5537ab2af9c1dfc442c8a",
-)
-GRAFANA_IMAGE: Final = ImagePin(
-    "docker.io",
-    "grafana/grafana",
-    "12.0.2",
-    "sha256:b5b59bfc7561634c2d7b136c4543d702ebcc94a3da477f21ff26f89ffd4214fa",
-)
-PUSHGATEWAY_IMAGE: Final = ImagePin(
-    "docker.io",
-    "prom/pushgateway",
-    "v1.11.1",
-    "sha256:03738d278e082ee9821df730c741b3b465c251fc2b68a85883def301a55a6215",
-)
+def node_exporter_image(pin: ImagePin) -> dict[str, str]:
+    """The prometheus-node-exporter chart forbids `sha` and appends `@<digest>` verbatim."""
+    return {"registry": pin.registry, "repository": pin.path, "tag": pin.tag, "digest": pin.digest}
 
-# Images whose tag the chart version fixes but whose digest we could not verify offline. Listed so the
-# gap is visible (and a test keeps the list from growing silently); pin each once a digest is verified.
-IMAGES_PINNED_BY_CHART_VERSION_ONLY: Final = (
-    "quay.io/prometheus-operator/prometheus-operator",
-    "quay.io/prometheus-operator/prometheus-config-reloader",
-    "registry.k8s.io/kube-state-metrics/kube-state-metrics",
-    "quay.io/kiwigrid/k8s-sidecar",
-)
 
 GRAFANA_ADMIN_USER_KEY: Final = "admin-user"
 GRAFANA_ADMIN_PASSWORD_KEY: Final = "admin-password"
 ALERTMANAGER_CONFIG_SECRET_KEY: Final = "alertmanager.yaml"
 
 
-@dataclass(frozen=True)
-class Resources:
-    """Container requests and limits (Kubernetes quantities)."""
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str
-    memory_limit: str
-
-    def __post_init__(self) -> None:
-        for name, value in vars(self).items():
-            if not _QUANTITY.match(value):
-                raise ValueError(
-                    f"{name} must be a Kubernetes quantity like '100m' or '256Mi', got {value!r}"
-                )
-
-    def as_dict(self) -> dict[str, dict[str, str]]:
-        return {
-            "requests": {"cpu": self.cpu_request, "memory": self.memory_request},
-            "limits": {"cpu": self.cpu_limit, "memory": self.memory_limit},
-        }
+def _in_chart(cpu_request: str, memory_request: str, cpu_limit: str, memory_limit: str) -> Resources:
+    """Chart containers get requests and limits; scratch space is left to the charts."""
+    return Resources(cpu_request, memory_request, cpu_limit, memory_limit, ephemeral_storage_limit=None)
 
 
 def _validate_storage(name: str, value: str | None) -> None:
@@ -152,10 +70,10 @@ class StackValuesArgs:
     """Existing Secret with keys `admin-user` and `admin-password` (the component generates it)."""
     alertmanager_config_secret: str
     """Existing Secret whose key `alertmanager.yaml` holds `render_alertmanager_config(...)` as YAML."""
+    retention: str
+    """How long Prometheus keeps samples (a Prometheus duration; the default is the stack's, in settings)."""
     alertmanager_secrets: tuple[str, ...] = ()
     """Secrets mounted into Alertmanager at /etc/alertmanager/secrets/<name>/ (the relay's bearer token)."""
-    retention: str = "15d"
-    """How long Prometheus keeps samples."""
     retention_size: str | None = None
     """Cap on the TSDB size (e.g. '18GB'); None for time-based retention only."""
     storage_size: str | None = "20Gi"
@@ -170,19 +88,19 @@ class StackValuesArgs:
     dashboards_label: str = "grafana_dashboard"
     """Label key Grafana's sidecar looks for on dashboard ConfigMaps."""
     dashboards_label_value: str = "1"
-    prometheus_resources: Resources = field(default_factory=lambda: Resources("200m", "1Gi", "1", "2Gi"))
+    prometheus_resources: Resources = field(default_factory=lambda: _in_chart("200m", "1Gi", "1", "2Gi"))
     alertmanager_resources: Resources = field(
-        default_factory=lambda: Resources("20m", "64Mi", "200m", "128Mi")
+        default_factory=lambda: _in_chart("20m", "64Mi", "200m", "128Mi")
     )
-    grafana_resources: Resources = field(default_factory=lambda: Resources("50m", "256Mi", "500m", "512Mi"))
-    operator_resources: Resources = field(default_factory=lambda: Resources("50m", "128Mi", "200m", "256Mi"))
+    grafana_resources: Resources = field(default_factory=lambda: _in_chart("50m", "256Mi", "500m", "512Mi"))
+    operator_resources: Resources = field(default_factory=lambda: _in_chart("50m", "128Mi", "200m", "256Mi"))
     kube_state_metrics_resources: Resources = field(
-        default_factory=lambda: Resources("20m", "64Mi", "200m", "256Mi")
+        default_factory=lambda: _in_chart("20m", "64Mi", "200m", "256Mi")
     )
     node_exporter_resources: Resources = field(
-        default_factory=lambda: Resources("20m", "32Mi", "200m", "64Mi")
+        default_factory=lambda: _in_chart("20m", "32Mi", "200m", "64Mi")
     )
-    sidecar_resources: Resources = field(default_factory=lambda: Resources("10m", "64Mi", "100m", "128Mi"))
+    sidecar_resources: Resources = field(default_factory=lambda: _in_chart("10m", "64Mi", "100m", "128Mi"))
     node_exporter_namespace: str | None = None
     """Namespace for node-exporter alone (it needs host access, which Pod Security `restricted` forbids);
     None keeps it in the release namespace."""
@@ -195,8 +113,10 @@ class StackValuesArgs:
         for name in ("grafana_admin_secret", "alertmanager_config_secret"):
             if not _DNS_NAME.match(getattr(self, name)):
                 raise ValueError(f"{name} must be a Kubernetes object name, got {getattr(self, name)!r}")
-        if not _DURATION.match(self.retention):
-            raise ValueError(f"retention must be a duration like '15d', got {self.retention!r}")
+        try:
+            parse_duration(self.retention)
+        except ValueError as exc:
+            raise ValueError(f"retention: {exc}") from None
         if self.retention_size is not None and not re.match(r"^[0-9]+(KB|MB|GB|TB)$", self.retention_size):
             raise ValueError(f"retention_size must be like '18GB', got {self.retention_size!r}")
         _validate_storage("storage_size", self.storage_size)
@@ -237,12 +157,12 @@ UNSCRAPABLE_RULE_GROUPS: Final = (
 
 
 def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
-    """Values for the kube-prometheus-stack chart at `KUBE_PROMETHEUS_STACK_VERSION`."""
+    """Values for the kube-prometheus-stack chart at versions.KUBE_PROMETHEUS_STACK_CHART."""
     prometheus_spec: dict[str, Any] = {
-        "image": PROMETHEUS_IMAGE.chart_image(),
+        "image": chart_image(PROMETHEUS_IMAGE),
         "replicas": args.prometheus_replicas,
         "retention": args.retention,
-        "resources": args.prometheus_resources.as_dict(),
+        "resources": args.prometheus_resources.manifest(),
         # Select every PrometheusRule and ServiceMonitor in the cluster, not only those carrying this
         # release's label: our own objects are created outside the chart.
         "ruleSelectorNilUsesHelmValues": False,
@@ -256,9 +176,9 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
         prometheus_spec["storageSpec"] = _volume_claim(args.storage_size, args.storage_class)
 
     alertmanager_spec: dict[str, Any] = {
-        "image": ALERTMANAGER_IMAGE.chart_image(),
+        "image": chart_image(ALERTMANAGER_IMAGE),
         "replicas": args.alertmanager_replicas,
-        "resources": args.alertmanager_resources.as_dict(),
+        "resources": args.alertmanager_resources.manifest(),
         # The receivers' URLs are secrets: the component writes them to this Secret, never into values.
         "useExistingSecret": True,
         "configSecret": args.alertmanager_config_secret,
@@ -276,7 +196,7 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
         },
         **{component: {"enabled": False} for component in UNSCRAPABLE_CONTROL_PLANE},
         "prometheusOperator": {
-            "resources": args.operator_resources.as_dict(),
+            "resources": args.operator_resources.manifest(),
             # The admission webhook's certificate jobs are Helm hooks with their own unpinned image and are
             # a common cause of stuck releases; rule syntax is checked with promtool in CI instead.
             "admissionWebhooks": {"enabled": False},
@@ -291,9 +211,9 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
             "alertmanagerSpec": alertmanager_spec,
         },
         "grafana": {
-            "image": GRAFANA_IMAGE.chart_image(),
+            "image": chart_image(GRAFANA_IMAGE),
             "replicas": args.grafana_replicas,
-            "resources": args.grafana_resources.as_dict(),
+            "resources": args.grafana_resources.manifest(),
             "admin": {
                 "existingSecret": args.grafana_admin_secret,
                 "userKey": GRAFANA_ADMIN_USER_KEY,
@@ -303,7 +223,7 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
             "testFramework": {"enabled": False},
             "initChownData": {"enabled": False},
             "sidecar": {
-                "resources": args.sidecar_resources.as_dict(),
+                "resources": args.sidecar_resources.manifest(),
                 "dashboards": {
                     "enabled": True,
                     "label": args.dashboards_label,
@@ -322,10 +242,10 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
                 },
             },
         },
-        "kube-state-metrics": {"resources": args.kube_state_metrics_resources.as_dict()},
+        "kube-state-metrics": {"resources": args.kube_state_metrics_resources.manifest()},
         "prometheus-node-exporter": {
-            "image": NODE_EXPORTER_IMAGE.node_exporter_image(),
-            "resources": args.node_exporter_resources.as_dict(),
+            "image": node_exporter_image(NODE_EXPORTER_IMAGE),
+            "resources": args.node_exporter_resources.manifest(),
         },
     }
     if args.node_exporter_namespace is not None:
@@ -342,7 +262,7 @@ class PushgatewayValuesArgs:
     storage_size: str | None = "2Gi"
     """Volume for `--persistence.file`, so a restart keeps the last values (last-success time!)."""
     storage_class: str | None = None
-    resources: Resources = field(default_factory=lambda: Resources("10m", "32Mi", "200m", "128Mi"))
+    resources: Resources = field(default_factory=lambda: _in_chart("10m", "32Mi", "200m", "128Mi"))
     scrape_interval: str = "30s"
 
     def __post_init__(self) -> None:
@@ -351,15 +271,17 @@ class PushgatewayValuesArgs:
                 f"service_monitor_namespace must be a namespace name, got {self.service_monitor_namespace!r}"
             )
         _validate_storage("storage_size", self.storage_size)
-        if not _DURATION.match(self.scrape_interval):
-            raise ValueError(f"scrape_interval must be a duration like '30s', got {self.scrape_interval!r}")
+        try:
+            parse_duration(self.scrape_interval)
+        except ValueError as exc:
+            raise ValueError(f"scrape_interval: {exc}") from None
 
 
 PUSHGATEWAY_DATA_DIR: Final = "/data"
 
 
 def pushgateway_values(args: PushgatewayValuesArgs) -> dict[str, Any]:
-    """Values for the prometheus-pushgateway chart at `PUSHGATEWAY_CHART_VERSION`."""
+    """Values for the prometheus-pushgateway chart at versions.PUSHGATEWAY_CHART."""
     persistent = args.storage_size is not None
     persistent_volume: dict[str, Any] = {"enabled": persistent, "mountPath": PUSHGATEWAY_DATA_DIR}
     if args.storage_size is not None:
@@ -372,11 +294,11 @@ def pushgateway_values(args: PushgatewayValuesArgs) -> dict[str, Any]:
         "fullnameOverride": m.PUSHGATEWAY_SCRAPE_JOB,
         # This chart renders `repository:tag` with no digest field, so the digest rides on the tag.
         "image": {
-            "repository": f"{PUSHGATEWAY_IMAGE.registry}/{PUSHGATEWAY_IMAGE.repository}",
+            "repository": PUSHGATEWAY_IMAGE.repository,
             "tag": f"{PUSHGATEWAY_IMAGE.tag}@{PUSHGATEWAY_IMAGE.digest}",
         },
         "replicaCount": 1,  # replicas would each hold a different subset of the pushes
-        "resources": args.resources.as_dict(),
+        "resources": args.resources.manifest(),
         "extraArgs": (
             [f"--persistence.file={PUSHGATEWAY_DATA_DIR}/pushgateway.data", "--persistence.interval=1m"]
             if persistent

@@ -22,9 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import images
+from pipelines.env import PUSHGATEWAY_URL
+from pipelines.stage import PIPELINE_NAME
 
 DEFAULT_KFP_EXPERIMENT = "mlops-training"
-PIPELINE_DISPLAY_NAME = "breast-cancer-training"
 PINNED_IMAGE = re.compile(r"^[a-z0-9.-]+(:\d+)?/[a-z0-9._/-]+(:[\w.-]+)?@sha256:[0-9a-f]{64}$")
 
 
@@ -89,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "--steps-image", required=True, help="pinned steps image (`training_steps_image` stack output)"
     )
     upload.add_argument("--version", required=True, help="pipeline version name, e.g. the git commit")
-    upload.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
+    upload.add_argument("--name", default=PIPELINE_NAME, help="pipeline name in the KFP UI")
     _gpu_flag(upload)
 
     schedule = commands.add_parser(
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     schedule.add_argument("--host", required=True, help="KFP API endpoint")
     schedule.add_argument("--steps-image", required=True, help="pinned steps image the runs use")
     schedule.add_argument("--version", required=True, help="pipeline version name (the reconcile's hash)")
-    schedule.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
+    schedule.add_argument("--name", default=PIPELINE_NAME, help="pipeline name in the KFP UI")
     when = schedule.add_mutually_exclusive_group(required=True)
     when.add_argument("--cron", default=None, help="5-field cron (training.schedule.cron)")
     when.add_argument("--disable", action="store_true", help="remove the recurring run")
@@ -115,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     source.add_argument("--package", type=Path, default=None, help="an already compiled pipeline YAML")
     submit.add_argument("--mlflow-uri", default=os.environ.get("MLFLOW_TRACKING_URI", ""))
-    submit.add_argument("--pushgateway-url", default=os.environ.get("MLOPS_PUSHGATEWAY_URL", ""))
+    submit.add_argument("--pushgateway-url", default=PUSHGATEWAY_URL.get() or "")
     submit.add_argument(
         "--dvc-repo", default="", help="Git URL of this repository (default: the image's copy)"
     )

@@ -7,6 +7,8 @@ there, so no URL or password is a pipeline parameter and none is compiled into t
 
 from typing import Final
 
+from pipelines.env import PUSHGATEWAY_URL
+
 SECRET_NAME: Final = "mlflow-tracking"
 
 # Every stack: MLflow and the Pushgateway.
@@ -14,7 +16,7 @@ REQUIRED_KEYS: Final = (
     "MLFLOW_TRACKING_URI",
     "MLFLOW_TRACKING_USERNAME",
     "MLFLOW_TRACKING_PASSWORD",
-    "MLOPS_PUSHGATEWAY_URL",
+    PUSHGATEWAY_URL.name,
 )
 # Only the local stack (MinIO instead of S3 with Pod Identity): static S3 credentials and endpoint.
 MINIO_KEYS: Final = (

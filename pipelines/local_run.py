@@ -35,14 +35,13 @@ from typing import Any, TextIO
 
 from monitoring.metrics import STAGES
 from pipelines import dataset
+from pipelines.env import DRIFT_REPORT_DIR, METRICS_DIR, RUN_RECORD_DIR, STATE_DIR
 from pipelines.params import REPO_ROOT, FlowParams, load_params
-from pipelines.stage import PIPELINE_NAME, RUN_RECORD_DIR_ENV, describe_error, progress
-from pipelines.tasks import DRIFT_REPORT_DIR_ENV, flow_params
-from pipelines.telemetry import METRICS_DIR_ENV
+from pipelines.stage import PIPELINE_NAME, describe_error, progress
+from pipelines.tasks import flow_params
 from pipelines.tracking import TRACKING_URI_ENV, local_tracking_env, resolve_tracking
 
 DEFAULT_STATE_DIR = REPO_ROOT / ".state"
-STATE_DIR_ENV = "MLOPS_STATE_DIR"
 LOCAL_DVC_REMOTE = "local"
 
 
@@ -80,7 +79,7 @@ class StateLayout:
 
 
 def state_layout(explicit: str | None = None) -> StateLayout:
-    chosen = explicit or os.environ.get(STATE_DIR_ENV) or str(DEFAULT_STATE_DIR)
+    chosen = explicit or str(STATE_DIR.get() or DEFAULT_STATE_DIR)
     return StateLayout(Path(chosen).resolve())
 
 
@@ -215,9 +214,9 @@ def recover_local_store(layout: StateLayout, params: FlowParams) -> list[str]:
 
 def _local_environment(layout: StateLayout, record_dir: Path) -> dict[str, str]:
     env = {
-        METRICS_DIR_ENV: str(layout.metrics),
-        RUN_RECORD_DIR_ENV: str(record_dir),
-        DRIFT_REPORT_DIR_ENV: str(layout.drift_reports),
+        METRICS_DIR.name: str(layout.metrics),
+        RUN_RECORD_DIR.name: str(record_dir),
+        DRIFT_REPORT_DIR.name: str(layout.drift_reports),
         # The tasks run `python -m kfp.dsl.executor_main` in subprocesses that must import `pipelines`.
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
     }

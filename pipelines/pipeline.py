@@ -9,7 +9,7 @@ from typing import Any
 from kfp import compiler, dsl, kubernetes
 
 from pipelines import cluster_env, images, scheduling
-from pipelines.components import make_components
+from pipelines.kfp_steps import make_kfp_steps
 from pipelines.stage import PIPELINE_NAME
 
 COMPILED_PIPELINE = Path(__file__).resolve().parent / "training_pipeline.yaml"
@@ -26,7 +26,7 @@ def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> 
     """The @dsl.pipeline function with every component pinned to `image`; Train gets `train_gpus` GPUs."""
     if not 0 <= train_gpus <= MAX_TRAIN_GPUS:
         raise ValueError(f"train_gpus = {train_gpus}: expected 0..{MAX_TRAIN_GPUS} GPUs for the Train step")
-    c = make_components(image)
+    c = make_kfp_steps(image)
 
     @dsl.pipeline(name=PIPELINE_NAME, description=DESCRIPTION)
     def training_pipeline(  # noqa: PLR0917 - KFP passes pipeline parameters positionally

@@ -28,11 +28,11 @@ from typing import Any
 
 from monitoring.metrics import MetricSpec
 from pipelines import telemetry
+from pipelines.env import PUSHGATEWAY_URL, RUN_RECORD_DIR
 
 log = logging.getLogger(__name__)
 
 PIPELINE_NAME = "breast-cancer-training"
-RUN_RECORD_DIR_ENV = "MLOPS_RUN_RECORD_DIR"
 
 
 @dataclass
@@ -51,7 +51,7 @@ def metrics_target(env: Mapping[str, str], pushgateway_url: str = "") -> telemet
     """The telemetry target from the environment; a pipeline parameter overrides the gateway URL."""
     merged = dict(env)
     if pushgateway_url:
-        merged[telemetry.PUSHGATEWAY_URL_ENV] = pushgateway_url
+        merged[PUSHGATEWAY_URL.name] = pushgateway_url
     return telemetry.target_from_env(merged)
 
 
@@ -113,7 +113,7 @@ def run_stage(
             telemetry.publish(batch, metrics_target(environment, pushgateway_url))
         except Exception as exc:
             log.warning("stage %s: its metrics were not published: %s", stage, exc)
-        record_dir = environment.get(RUN_RECORD_DIR_ENV)
+        record_dir = RUN_RECORD_DIR.get(environment)
         if record_dir:
             try:
                 write_record(

@@ -1,6 +1,6 @@
 """One function per pipeline task: files and strings in, files and a result out.
 
-The KFP components (pipelines/components.py) only unpack their artifacts and call these; the in-process
+The KFP components (pipelines/kfp_steps.py) only unpack their artifacts and call these; the in-process
 runner and the tests call them directly. Each wraps its step in `run_stage`, which publishes the stage's
 outcome whether it succeeds or fails. Parameters come from params.yaml (`MLOPS_PARAMS_FILE` overrides the
 path, e.g. for tests with short retry settings).
@@ -22,8 +22,9 @@ from typing import Any
 
 from monitoring import metrics as m
 from pipelines import schema
+from pipelines.env import DRIFT_REPORT_DIR, GIT_REV, PARAMS_FILE, RUN_RECORD_DIR
 from pipelines.params import DEFAULT_PARAMS_FILE, REPO_ROOT, FlowParams, load_params
-from pipelines.stage import RUN_RECORD_DIR_ENV, progress, run_stage
+from pipelines.stage import progress, run_stage
 from pipelines.steps.evaluate import Decision
 from pipelines.steps.ingest import DvcSource, IngestResult
 from pipelines.steps.train import Lineage
@@ -32,11 +33,6 @@ from pipelines.tracking import Tracking, resolve_tracking
 log = logging.getLogger(__name__)
 _progress = progress
 
-PARAMS_FILE_ENV = "MLOPS_PARAMS_FILE"
-GIT_REV_ENV = "MLOPS_GIT_REV"
-
-# Set by the local runner: where the drift stage keeps a copy of its report under a stable name.
-DRIFT_REPORT_DIR_ENV = "MLOPS_DRIFT_REPORT_DIR"
 
 MODEL_FILE = "model.pkl"
 TRAINING_FILE = "training.json"
@@ -44,14 +40,14 @@ TRAINING_FILE = "training.json"
 
 def flow_params(env: Mapping[str, str] | None = None) -> FlowParams:
     environment = os.environ if env is None else env
-    return load_params(Path(environment.get(PARAMS_FILE_ENV) or DEFAULT_PARAMS_FILE))
+    return load_params(Path(PARAMS_FILE.get(environment) or DEFAULT_PARAMS_FILE))
 
 
 def git_rev(env: Mapping[str, str] | None = None) -> str:
     """The source revision: `MLOPS_GIT_REV` (set when the steps image is built), else Git, else 'unknown'."""
     environment = os.environ if env is None else env
-    if environment.get(GIT_REV_ENV):
-        return environment[GIT_REV_ENV]
+    if (rev := GIT_REV.get(environment)) is not None:
+        return rev
     try:
         rev = subprocess.run(
             ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, check=True
@@ -62,7 +58,7 @@ def git_rev(env: Mapping[str, str] | None = None) -> str:
     except (OSError, subprocess.CalledProcessError):
         log.warning(
             "no Git revision found (no %s, no commit in %s): lineage records 'unknown'",
-            GIT_REV_ENV,
+            GIT_REV.name,
             REPO_ROOT,
         )
         return "unknown"
@@ -380,11 +376,11 @@ def drift_task(
         run_id = log_drift_run(result, report_out, pipeline_run, _tracking(mlflow_tracking_uri, params))
         # batch_path: the demo sends this very batch through the model server afterwards (serving/demo.py).
         summary = {**result.to_dict(), "mlflow_run_id": run_id, "batch_path": str(batch_in.resolve())}
-        kept_dir = os.environ.get(DRIFT_REPORT_DIR_ENV)
+        kept_dir = DRIFT_REPORT_DIR.get()
         if kept_dir:
             # Written here, before Register, so a full disk fails this stage and never follows a registry
             # change: the report is copied out of the kfp.local artifact tree to a name a browser opens.
-            name = Path(os.environ.get(RUN_RECORD_DIR_ENV) or pipeline_run or "drift-report").name
+            name = Path(RUN_RECORD_DIR.get() or pipeline_run or "drift-report").name
             kept = Path(kept_dir) / f"{name}.html"
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report_out, kept)
@@ -418,7 +414,7 @@ def report_run_task(final_state: str, ended_at: float, *, pushgateway_url: str =
     succeeded = final_state == "SUCCEEDED"
     batch = telemetry.run_outcome(PIPELINE_NAME, succeeded=succeeded, ended_at=ended_at)
     telemetry.publish(batch, metrics_target(os.environ, pushgateway_url))
-    record_dir = os.environ.get(RUN_RECORD_DIR_ENV)
+    record_dir = RUN_RECORD_DIR.get()
     if record_dir:
         try:
             write_record(

@@ -25,6 +25,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
 
 from monitoring import metrics as m
+from pipelines.env import METRICS_DIR, PUSHGATEWAY_URL
 
 log = logging.getLogger(__name__)
 
@@ -144,13 +145,9 @@ def publish_all(batches: list[MetricsBatch], target: MetricsTarget) -> bool:
     return all(results)
 
 
-PUSHGATEWAY_URL_ENV = "MLOPS_PUSHGATEWAY_URL"
-METRICS_DIR_ENV = "MLOPS_METRICS_DIR"
-
-
 def target_from_env(env: Mapping[str, str], default_textfile_dir: Path | None = None) -> MetricsTarget:
     """The target a pipeline step uses: `MLOPS_PUSHGATEWAY_URL` and/or `MLOPS_METRICS_DIR`."""
-    url = env.get(PUSHGATEWAY_URL_ENV) or None
-    folder = env.get(METRICS_DIR_ENV)
-    textfile_dir = Path(folder) if folder else (None if url else default_textfile_dir)
+    url = PUSHGATEWAY_URL.get(env)
+    folder = METRICS_DIR.get(env)
+    textfile_dir = folder if folder is not None else (None if url else default_textfile_dir)
     return MetricsTarget(pushgateway_url=url, textfile_dir=textfile_dir)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
+from pipelines.env import MLFLOW_ARTIFACT_ROOT
 from pipelines.params import MlflowParams
 
 if TYPE_CHECKING:
@@ -23,8 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-# Only for the local SQLite store: where new experiments keep their artifacts.
-ARTIFACT_ROOT_ENV = "MLOPS_MLFLOW_ARTIFACT_ROOT"
 
 # Registry answers that retrying cannot change.
 _PERMANENT_ERROR_CODES = frozenset(
@@ -60,7 +59,7 @@ def resolve_tracking(
             "no MLflow tracking URI: pass the pipeline parameter mlflow_tracking_uri "
             f"or set {TRACKING_URI_ENV}"
         )
-    artifact_root = env.get(ARTIFACT_ROOT_ENV) or None
+    artifact_root = MLFLOW_ARTIFACT_ROOT.get(env)
     return Tracking(uri=uri, experiment=experiment, retry=retry, artifact_location=artifact_root)
 
 
@@ -70,7 +69,7 @@ def local_tracking_env(state_dir: Path) -> dict[str, str]:
     mlflow_dir.mkdir(parents=True, exist_ok=True)
     return {
         TRACKING_URI_ENV: f"sqlite:///{(mlflow_dir / 'mlflow.db').resolve()}",
-        ARTIFACT_ROOT_ENV: (mlflow_dir / "artifacts").resolve().as_uri(),
+        MLFLOW_ARTIFACT_ROOT.name: (mlflow_dir / "artifacts").resolve().as_uri(),
     }
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from pipelines.telemetry import METRICS_DIR_ENV, PUSHGATEWAY_URL_ENV
+from pipelines.env import METRICS_DIR, PUSHGATEWAY_URL
 from pipelines.tracking import TRACKING_URI_ENV
 
 MODEL_NAME_ENV: Final = "MLOPS_SERVING_MODEL_NAME"
@@ -210,6 +210,6 @@ def live_drift_config(env: Mapping[str, str]) -> LiveDriftConfig:
         window_hours=_integer(env, LIVE_DRIFT_WINDOW_HOURS_ENV, DEFAULT_WINDOW_HOURS, 1, 720),
         min_rows=_integer(env, LIVE_DRIFT_MIN_ROWS_ENV, DEFAULT_MIN_ROWS, MIN_ROWS_FLOOR, 100_000_000),
         retention_days=_integer(env, CAPTURE_RETENTION_DAYS_ENV, 0, 1, 3650) if retention else None,
-        pushgateway_url=env.get(PUSHGATEWAY_URL_ENV, "").strip(),
-        metrics_dir=env.get(METRICS_DIR_ENV, "").strip(),
+        pushgateway_url=env.get(PUSHGATEWAY_URL.name, "").strip(),
+        metrics_dir=env.get(METRICS_DIR.name, "").strip(),
     )

@@ -57,10 +57,10 @@ def _images_in(value: Any) -> Iterable[str]:
 
 def our_images(stack: str) -> set[str]:
     """Images of the Kubernetes objects the program declares for `stack`, without the ones it builds."""
-    from harness.mocks import run_stack
+    from harness.mocks import committed_record
     from harness.render import render_record
 
-    record = run_stack(stack)
+    record = committed_record(stack)
     built = {
         image_repository(str(tag)) for r in record.of_type(BUILT_IMAGE) for tag in r.inputs.get("tags") or []
     }

@@ -32,14 +32,14 @@ import yaml
 from helm_python import _native
 
 from harness.charts import ChartRelease, releases_in
-from harness.mocks import REPO_ROOT, Record, load_stack_config, run_stack
+from harness.mocks import REPO_ROOT, Record, committed_record, load_stack_config
 from settings import PROJECT, settings_from_config
 from upstream.facts import Source, workloads_of
 
 KFP_RELEASE = "kubeflow-pipelines"
 KFP_SOURCE_NAME = "kubeflow/pipelines"
 KUSTOMIZE_DIRECTORIES = ("kubernetes:kustomize/v2:Directory", "kubernetes:kustomize:Directory")
-# `https://github.com/kubeflow/pipelines//manifests/kustomize/<path>?ref=<tag>`, as components/versions.py
+# `https://github.com/kubeflow/pipelines//manifests/kustomize/<path>?ref=<tag>`, as versions.py
 # writes it; group 1 is the path below manifests/kustomize, group 2 the tag.
 KFP_REMOTE = re.compile(r"^https://github\.com/kubeflow/pipelines//manifests/kustomize/([^?]+)\?ref=([^&]+)")
 # KFP >= 2.6 takes Argo Workflows as remote bases: `https://github.com/argoproj/argo-workflows/<path>?ref=<tag>`.
@@ -81,7 +81,7 @@ def kubernetes_version(stack: str) -> str:
     prefix = f"{PROJECT}:"
     project = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
     region = config.get("aws:region")
-    return settings_from_config(stack, project, region).cluster.kubernetes_version
+    return settings_from_config(stack, project, region).kubernetes_version
 
 
 def stable_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,7 +318,7 @@ def _check_checkout_version(objects: list[dict[str, Any]], version: str, checkou
 
 def render_stack(stack: str, sources: Sources, record: Record | None = None) -> dict[str, RenderedRelease]:
     """Release name -> its rendered objects, for every upstream part `stack` installs."""
-    record = record if record is not None else run_stack(stack)
+    record = record if record is not None else committed_record(stack)
     version = kubernetes_version(stack)
     rendered = {
         name: render_helm_release(name, release, sources, version)

@@ -16,9 +16,14 @@ from capacity.plan import (
     size_to_fit,
 )
 from capacity.workloads import Container, Toleration, Workload, from_object
-from components.cluster import NODE_ROLE_LABEL, plan_node_groups
+from components.cluster import (
+    NODE_ROLE_LABEL,
+    NodeGroupArgs,
+    NodeGroupsArgs,
+    default_node_group_max_pods,
+    plan_node_groups,
+)
 from components.instance_types import instance_type
-from settings import NodeGroupSettings, NodeGroupsSettings
 
 GPU_TOLERATION = (Toleration("nvidia.com/gpu", "Exists", effect="NoSchedule"),)
 
@@ -214,17 +219,25 @@ def test_size_to_fit_adds_nodes_up_to_max_and_keeps_the_desired_size_visible() -
     assert not capped.fits and capped.groups[0].nodes == 2
 
 
-def _settings() -> NodeGroupsSettings:
-    return NodeGroupsSettings(
-        system=NodeGroupSettings(instance_types=["t3a.large"], min_size=1, desired_size=1, max_size=2),
-        workloads=NodeGroupSettings(
-            instance_types=["t3a.large", "t3a.medium"],
-            capacity_type="SPOT",
-            min_size=0,
-            desired_size=1,
-            max_size=3,
-        ),
-        gpu=NodeGroupSettings(instance_types=["g4dn.xlarge"], min_size=0, desired_size=0, max_size=1),
+def _node_group(
+    *types: str, spot: bool = False, min_size: int, desired_size: int, max_size: int
+) -> NodeGroupArgs:
+    return NodeGroupArgs(
+        instance_types=types,
+        capacity_type="SPOT" if spot else "ON_DEMAND",
+        min_size=min_size,
+        desired_size=desired_size,
+        max_size=max_size,
+        disk_size_gib=40,
+        max_pods=default_node_group_max_pods(types),
+    )
+
+
+def _settings() -> NodeGroupsArgs:
+    return NodeGroupsArgs(
+        system=_node_group("t3a.large", min_size=1, desired_size=1, max_size=2),
+        workloads=_node_group("t3a.large", "t3a.medium", spot=True, min_size=0, desired_size=1, max_size=3),
+        gpu=_node_group("g4dn.xlarge", min_size=0, desired_size=0, max_size=1),
     )
 
 

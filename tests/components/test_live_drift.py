@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from components import k8s as kb
+from components.artifact_store import S3ArtifactStore
 from components.kubeflow import MYSQL_POD
 from components.live_drift import APP, LiveDriftCheckArgs, validate_live_drift_args
 from components.model_server import APP as SERVER_APP
-from components.model_server import MlflowAccess, S3Store
+from components.model_server import MlflowAccess
 from components.reachability import Address, Pod, allowed
 from harness.mocks import Record
 from tests.components.isolated import (
@@ -36,7 +37,8 @@ COMMON = f"""
 import pulumi
 import pulumi_kubernetes as k8s
 from components.live_drift import LiveDriftCheck, LiveDriftCheckArgs
-from components.model_server import MinioStore, MlflowAccess, S3Store
+from components.artifact_store import MinioArtifactStore, S3ArtifactStore
+from components.model_server import MlflowAccess
 
 namespace = k8s.core.v1.Namespace("serving-namespace", metadata={{"name": "serving"}})
 mlflow = MlflowAccess(
@@ -56,7 +58,8 @@ LiveDriftCheck(
     LiveDriftCheckArgs(
         image="{IMAGE}",
         model_name="breast-cancer-classifier",
-        store=S3Store("{BUCKET}", "{BUCKET_ARN}", "mlops-infra-prod", "us-east-1"),
+        store=S3ArtifactStore("{BUCKET}", "{BUCKET_ARN}", "us-east-1"),
+        eks_cluster_name="mlops-infra-prod",
         mlflow=mlflow,
         pushgateway_url="http://pushgateway.monitoring.svc:9091",
         schedule="*/30 * * * *",
@@ -77,7 +80,8 @@ LiveDriftCheck(
     + "d" * 64
     + """",
         model_name="breast-cancer-classifier",
-        store=MinioStore(
+        store=MinioArtifactStore(
+            bucket_name="dvc",
             endpoint_url="http://minio.minio.svc.cluster.local:9000",
             namespace="minio",
             pod_labels={"app.kubernetes.io/name": "minio", "app.kubernetes.io/component": "server"},
@@ -206,7 +210,8 @@ def test_checkov_finds_nothing(aws: Record, tmp_path: Path) -> None:
 BASE = LiveDriftCheckArgs(
     image=IMAGE,
     model_name="m",
-    store=S3Store(BUCKET, BUCKET_ARN, "c", "us-east-1"),
+    store=S3ArtifactStore(BUCKET, BUCKET_ARN, "us-east-1"),
+    eks_cluster_name="c",
     mlflow=MlflowAccess("http://mlflow:5000", "mlflow", {"a": "b"}, 5000, "u", "p"),
     pushgateway_url="http://pushgateway:9091",
 )

@@ -11,16 +11,15 @@ from typing import Any
 import pytest
 
 from components import k8s as kb
+from components.artifact_store import MinioArtifactStore, S3ArtifactStore
 from components.kubeflow import API_SERVER_POD, MYSQL_POD, SEAWEEDFS_POD
 from components.model_server import (
     APP,
     HTTP_PORT,
     METRICS_PORT,
     MODEL_CLIENT_LABEL,
-    MinioStore,
     MlflowAccess,
     ModelServerArgs,
-    S3Store,
     network_policies,
     validate_model_server_args,
 )
@@ -47,7 +46,8 @@ MINIO_SECRET_KEY = "minio-secret-key-0123456789abcdef"
 COMMON = f"""
 import pulumi
 import pulumi_kubernetes as k8s
-from components.model_server import MinioStore, MlflowAccess, ModelServer, ModelServerArgs, S3Store
+from components.artifact_store import MinioArtifactStore, S3ArtifactStore
+from components.model_server import MlflowAccess, ModelServer, ModelServerArgs
 
 mlflow = MlflowAccess(
     tracking_uri="http://mlflow.mlflow.svc.cluster.local:5000",
@@ -67,7 +67,8 @@ ModelServer(
     ModelServerArgs(
         image="{IMAGE}",
         model_name="breast-cancer-classifier",
-        store=S3Store("{BUCKET}", "{BUCKET_ARN}", "mlops-infra-prod", "us-east-1", "{KEY_ARN}"),
+        store=S3ArtifactStore("{BUCKET}", "{BUCKET_ARN}", "us-east-1", "{KEY_ARN}"),
+        eks_cluster_name="mlops-infra-prod",
         mlflow=mlflow,
         min_replicas=2,
         max_replicas=5,
@@ -87,7 +88,8 @@ ModelServer(
     ModelServerArgs(
         image="localhost:5001/mlops-serving:1.7.1-abc@sha256:{"b" * 64}",
         model_name="breast-cancer-classifier",
-        store=MinioStore(
+        store=MinioArtifactStore(
+            bucket_name="dvc",
             endpoint_url="http://minio.minio.svc.cluster.local:9000",
             namespace="minio",
             pod_labels={{"app.kubernetes.io/name": "minio", "app.kubernetes.io/component": "server"}},
@@ -359,7 +361,8 @@ def test_checkov_finds_nothing(stack: str, request: Any, tmp_path: Path) -> None
 BASE = ModelServerArgs(
     image=IMAGE,
     model_name="m",
-    store=S3Store(BUCKET, BUCKET_ARN, "c", "us-east-1"),
+    store=S3ArtifactStore(BUCKET, BUCKET_ARN, "us-east-1"),
+    eks_cluster_name="c",
     mlflow=MlflowAccess("http://mlflow:5000", "mlflow", {"a": "b"}, 5000, "u", "p"),
 )
 
@@ -381,7 +384,7 @@ def test_invalid_args_are_refused_before_anything_is_registered(change: dict[str
 
 
 def test_minio_store_policies_name_the_minio_pods() -> None:
-    store = MinioStore("http://minio:9000", "minio", {"app": "minio"}, 9000, "a", "s")
+    store = MinioArtifactStore("dvc", "http://minio:9000", "minio", {"app": "minio"}, 9000, "a", "s")
     policies = network_policies(dataclasses.replace(BASE, store=store))
     assert allowed(policies, SERVER, Pod("minio", {"app": "minio"}), 9000)
     assert not allowed(policies, SERVER, Pod("minio", {"app": "console"}), 9000)
@@ -398,7 +401,7 @@ def _platform_policies(args: ModelServerArgs, *, wired: bool) -> list[dict[str, 
     from components.live_drift import network_policy as live_drift_policy
 
     extra = ("serving",) if wired else ()
-    store = mlflow.MinioArtifacts("mlflow", "http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s")
+    store = MinioArtifactStore("mlflow", "http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s")
     return [
         *network_policies(args),
         live_drift_policy(
@@ -421,7 +424,7 @@ def _platform_policies(args: ModelServerArgs, *, wired: bool) -> list[dict[str, 
 
 LOCAL_ARGS = dataclasses.replace(
     BASE,
-    store=MinioStore("http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s"),
+    store=MinioArtifactStore("dvc", "http://minio:9000", "minio", dict(MINIO.labels), 9000, "a", "s"),
     mlflow=MlflowAccess("http://mlflow:5000", "mlflow", dict(MLFLOW.labels), 5000, "u", "p"),
 )
 CHECK = Pod("serving", kb.selector_labels("live-drift", "check"), ip="10.0.70.30")

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
+import versions
 from monitoring import helm_values as hv
 from monitoring import metrics as m
+from resources import Resources
 
 LOCAL = hv.StackValuesArgs(
     grafana_admin_secret="grafana-admin",
     alertmanager_config_secret="alertmanager-mlops",
+    retention="2d",
     storage_size=None,
     alertmanager_storage_size=None,
 )
@@ -138,7 +141,7 @@ def test_every_overridden_image_is_pinned_by_tag_and_digest(args: hv.StackValues
 
 def test_images_pinned_only_by_chart_version_are_a_short_explicit_list() -> None:
     # Shrink this list as digests are verified; it must never grow unnoticed.
-    assert len(hv.IMAGES_PINNED_BY_CHART_VERSION_ONLY) <= 4
+    assert len(versions.IMAGES_PINNED_BY_CHART_VERSION_ONLY) <= 4
 
 
 def test_resources_have_requests_and_limits_everywhere() -> None:
@@ -171,11 +174,12 @@ def test_bad_arguments_name_the_field(change: dict[str, Any], message: str) -> N
     base: dict[str, Any] = {
         "grafana_admin_secret": "grafana-admin",
         "alertmanager_config_secret": "alertmanager-mlops",
+        "retention": "7d",
     }
     with pytest.raises(ValueError, match=message):
         hv.StackValuesArgs(**{**base, **change})
     with pytest.raises(ValueError, match="cpu_limit"):
-        hv.Resources("100m", "128Mi", "one", "256Mi")
+        Resources("100m", "128Mi", "one", "256Mi")
 
 
 def test_pushgateway_service_is_named_after_the_scrape_job_the_alert_watches() -> None:
@@ -211,7 +215,7 @@ def test_pushgateway_image_is_pinned_and_container_restricted() -> None:
     values = hv.pushgateway_values(hv.PushgatewayValuesArgs(service_monitor_namespace="monitoring"))
     reference = f"{values['image']['repository']}:{values['image']['tag']}"
     assert re.fullmatch(r"docker\.io/prom/pushgateway:v[\d.]+@sha256:[0-9a-f]{64}", reference)
-    assert reference == hv.PUSHGATEWAY_IMAGE.reference
+    assert reference == versions.PUSHGATEWAY_IMAGE.reference
     container = values["containerSecurityContext"]
     assert container["allowPrivilegeEscalation"] is False
     assert container["readOnlyRootFilesystem"] is True
@@ -221,7 +225,7 @@ def test_pushgateway_image_is_pinned_and_container_restricted() -> None:
 
 
 def test_chart_versions_are_exact() -> None:
-    for version in (hv.KUBE_PROMETHEUS_STACK_VERSION, hv.PUSHGATEWAY_CHART_VERSION):
+    for version in (versions.KUBE_PROMETHEUS_STACK_CHART.version, versions.PUSHGATEWAY_CHART.version):
         assert re.fullmatch(r"\d+\.\d+\.\d+", version)
 
 

@@ -20,6 +20,9 @@ from pipelines.sequential import run_in_process
 from pipelines.steps.validate import DataValidationError
 from tests.pipelines.conftest import SAMPLE_CSV, FlowEnv, make_flow_env, write_params
 
+# Every scenario runs the whole flow in process (the fast tier runs none).
+pytestmark = pytest.mark.slow
+
 PARAMS = load_params()
 MODEL = PARAMS.registry.model_name
 EVAL_CSV = REPO_ROOT / PARAMS.data.evaluation_path

@@ -13,6 +13,7 @@ DVC_FILE = REPO_ROOT / "data" / "breast_cancer.csv.dvc"
 EVAL_DVC_FILE = REPO_ROOT / "data" / "breast_cancer_eval.csv.dvc"
 
 
+@pytest.mark.slow  # regenerates the dataset with scikit-learn
 def test_regenerated_dataset_matches_the_committed_dvc_hash(tmp_path: Path) -> None:
     target = tmp_path / "breast_cancer.csv"
     md5 = dataset.materialize_sample_dataset(target, DVC_FILE)

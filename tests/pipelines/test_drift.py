@@ -24,6 +24,7 @@ def reference() -> pd.DataFrame:
     return _frame(3000, seed=1)
 
 
+@pytest.mark.slow  # Evidently on the sample data (its import alone takes 6 s)
 def test_planted_drift_is_detected_with_per_feature_scores(reference: pd.DataFrame, tmp_path) -> None:
     report = tmp_path / "report.html"
     result = detect_drift(
@@ -44,6 +45,7 @@ def test_planted_drift_is_detected_with_per_feature_scores(reference: pd.DataFra
     assert report.stat().st_size > 1000
 
 
+@pytest.mark.slow  # Evidently on the sample data
 def test_no_drift_is_not_flagged(reference: pd.DataFrame) -> None:
     result = detect_drift(
         reference, _frame(3000, seed=3), FEATURES, share_threshold=0.5, max_rows=10_000, seed=0
@@ -52,6 +54,7 @@ def test_no_drift_is_not_flagged(reference: pd.DataFrame) -> None:
     assert result.drifted_count == 0
 
 
+@pytest.mark.slow  # Evidently on the sample data
 def test_drift_below_the_share_threshold_is_not_a_dataset_verdict(reference: pd.DataFrame) -> None:
     result = detect_drift(
         reference, _frame(3000, seed=4, shifted=2), FEATURES, share_threshold=0.5, max_rows=10_000, seed=0
@@ -60,6 +63,7 @@ def test_drift_below_the_share_threshold_is_not_a_dataset_verdict(reference: pd.
     assert not result.drifted
 
 
+@pytest.mark.slow  # Evidently on 100k rows, sampled
 def test_large_inputs_are_sampled_with_the_same_verdict(reference: pd.DataFrame) -> None:
     current = _frame(3000, seed=2, shifted=4)
     result = detect_drift(reference, current, FEATURES, share_threshold=0.5, max_rows=1000, seed=0)

@@ -86,6 +86,7 @@ def test_dvc_repro_reproduces_the_committed_stages(repo_copy: Path) -> None:
     assert "up to date" in _dvc(repo_copy, "status").stdout
 
 
+@pytest.mark.slow  # real DVC push and pull
 def test_ingest_reads_the_dataset_from_the_local_remote_into_an_empty_workspace(
     repo_copy: Path, tmp_path: Path
 ) -> None:

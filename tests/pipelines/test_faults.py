@@ -269,6 +269,7 @@ def test_disk_full_while_writing_the_drift_report_fails_before_the_registry_chan
     assert "RUNNING" not in _runs(state).values()
 
 
+@pytest.mark.slow  # runs the local flow against a damaged MLflow store
 def test_corrupted_mlflow_db_is_named_with_what_to_do(flows, tmp_path: Path) -> None:
     state = tmp_path / "state"
     db = state / "mlflow" / "mlflow.db"
@@ -281,6 +282,7 @@ def test_corrupted_mlflow_db_is_named_with_what_to_do(flows, tmp_path: Path) -> 
     _no_traceback(output)
 
 
+@pytest.mark.slow  # runs MLflow's store migration on a damaged file
 def test_truncated_mlflow_db_is_named_too(tmp_path: Path) -> None:
     import sqlite3
 
@@ -317,6 +319,7 @@ def read_only_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
         subprocess.run([str(chattr), "-i", str(folder)], check=True)
 
 
+@pytest.mark.slow  # runs the local flow
 def test_read_only_state_folder_is_named(flows, read_only_folder: tuple[Path, str]) -> None:
     state, reason = read_only_folder
     code, output = _finish(flows("none", state))

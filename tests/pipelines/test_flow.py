@@ -19,6 +19,9 @@ from pipelines.tracking import TrackingUnavailableError
 from tests.pipelines.conftest import FlowEnv
 from tests.support.processes import free_port
 
+# The flow end to end, in process: whole-pipeline runs are not the fast tier.
+pytestmark = pytest.mark.slow
+
 PARAMS = load_params()
 MODEL = PARAMS.registry.model_name
 COMMITTED_MD5 = dataset.tracked_md5(REPO_ROOT / "data" / "breast_cancer.csv.dvc")

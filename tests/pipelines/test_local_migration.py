@@ -20,6 +20,7 @@ def _revision(db: Path) -> str:
         connection.close()
 
 
+@pytest.mark.slow  # MLflow's full schema migration, twice
 def test_first_run_creates_the_schema_and_the_second_changes_nothing(tmp_path: Path) -> None:
     os.environ.pop(TRACKING_URI_ENV, None)
     layout = StateLayout(tmp_path / "state")

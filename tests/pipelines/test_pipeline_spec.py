@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines import cluster_env, components, images, tasks
+from pipelines import cluster_env, images, kfp_steps, tasks
 from pipelines.pipeline import COMPILED_PIPELINE, compile_pipeline
 
 DOCKERFILE = Path(images.__file__).with_name("Dockerfile")
@@ -117,10 +117,10 @@ def _statement_calls(statement: ast.stmt, name: str) -> bool:
     )
 
 
-@pytest.mark.parametrize("component", [f.name for f in dataclasses.fields(components.Components)])
+@pytest.mark.parametrize("component", [f.name for f in dataclasses.fields(kfp_steps.KfpSteps)])
 def test_every_component_freezes_the_heap_as_its_last_work(component: str) -> None:
     # Its task process exits next; teardown would otherwise collect every object MLflow/Evidently made.
-    function = ast.parse(textwrap.dedent(inspect.getsource(getattr(components, component)))).body[0]
+    function = ast.parse(textwrap.dedent(inspect.getsource(getattr(kfp_steps, component)))).body[0]
     assert isinstance(function, ast.FunctionDef)
     body = function.body[:-1] if isinstance(function.body[-1], ast.Return) else function.body
     assert _statement_calls(body[-1], tasks.freeze_heap_for_exit.__name__), (

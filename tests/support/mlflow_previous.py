@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.support.tools import REPO_ROOT, missing_tool
 
-# The one place the previous version is named. Bump it with MLFLOW_VERSION (components/versions.py):
+# The one place the previous version is named. Bump it with MLFLOW_VERSION (versions.py):
 # the latest release of the minor version before ours (`pip index versions mlflow`).
 MLFLOW_PREVIOUS_VERSION = "3.16.1"
 VENV = REPO_ROOT / ".venv-mlflow-previous"

@@ -1,13 +1,52 @@
-"""The committed stacks, each run once per test session under the recording mocks (a run takes seconds)."""
+"""The stacks the tests run: test-owned copies of the stack files (tests/support/stack_files/), each run once
+per test session under the recording mocks, so changing a committed `Pulumi.<stack>.yaml` never breaks a
+test that asserts on a stack's values. tests/test_settings.py checks the committed files are accepted."""
 
 from __future__ import annotations
 
 import functools
+import json
+from pathlib import Path
+from typing import Any
 
-from harness.mocks import Record, run_stack
+from harness.mocks import Record, load_stack_config, recorded_run, run_stack
+
+STACK_FILES = Path(__file__).with_name("stack_files")
+
+
+def stack_file(stack: str) -> Path:
+    return STACK_FILES / f"Pulumi.{stack}.yaml"
+
+
+def run_fixture(
+    stack: str,
+    *,
+    set_values: dict[str, Any] | None = None,
+    remove: tuple[str, ...] = (),
+    expect_error: bool = False,
+) -> Record:
+    """The program run from the test-owned stack file, optionally changed for one test. Tests asking for
+    the same change share one run (records are read-only)."""
+    return _variant(stack, json.dumps(set_values or {}, sort_keys=True), remove, expect_error)
 
 
 @functools.cache
+def _variant(stack: str, changes: str, remove: tuple[str, ...], expect_error: bool) -> Record:
+    return run_stack(
+        stack,
+        set_values=json.loads(changes),
+        remove=remove,
+        expect_error=expect_error,
+        stack_file=stack_file(stack),
+    )
+
+
+def fixture_config(stack: str) -> tuple[dict[str, str], list[str]]:
+    """The test-owned stack file's config as the language host hands it over, plus its secret keys."""
+    return load_stack_config(stack, stack_file(stack))
+
+
 def record(stack: str) -> Record:
-    """The program run from the committed `Pulumi.<stack>.yaml`; treat it as read-only."""
-    return run_stack(stack)
+    """The program run from the test-owned stack file, once per session (shared with the committed file's
+    run while the two are equal); treat it as read-only."""
+    return recorded_run(stack, stack_file(stack))

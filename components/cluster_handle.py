@@ -1,0 +1,50 @@
+"""What services need from the cluster they run on: a tagged handle, EKS or existing (components/cluster.py).
+
+Components that may run on either take `ClusterHandle` and choose by its type (Pod Identity and VPC-bound
+services need `EksClusterHandle`), never by a mode string. Light on purpose: no pulumi-aws or pulumi-eks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+
+@dataclass(frozen=True)
+class ClusterVpc:
+    """Where VPC-bound services (RDS) go and who may reach them."""
+
+    vpc_id: pulumi.Input[str]
+    """The cluster's VPC."""
+    cidr: str
+    """The VPC's range."""
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    """Private subnets, one per AZ."""
+    node_security_group_id: pulumi.Input[str]
+    """The cluster nodes' security group."""
+
+
+@dataclass(frozen=True)
+class EksClusterHandle:
+    """What services on an EKS cluster need: the Kubernetes provider, Pod Identity's cluster, the VPC."""
+
+    provider: k8s.Provider
+    """Kubernetes provider built from the cluster's kubeconfig output."""
+    cluster_name: pulumi.Input[str]
+    """Resolves once the cluster is ready; Pod Identity associations are made in it."""
+    vpc: ClusterVpc
+    """The cluster's network."""
+
+
+@dataclass(frozen=True)
+class ExistingClusterHandle:
+    """An existing cluster: only a Kubernetes provider (no AWS, no Pod Identity)."""
+
+    provider: k8s.Provider
+    """Kubernetes provider for the kube context."""
+
+
+ClusterHandle = EksClusterHandle | ExistingClusterHandle
