@@ -37,6 +37,11 @@ class DemoServing:
     seconds: float
 
 
+def live_reports_dir(layout: StateLayout) -> Path:
+    """Beside `drift-reports/` (one per training run): the demo's live-traffic reports."""
+    return layout.root / "live-drift-reports"
+
+
 def _preload_evidently() -> threading.Thread:
     # Evidently and MLflow take seconds to import; the live check needs them once the server is done, so
     # they load while the server starts instead of after.
@@ -80,7 +85,7 @@ def serve_and_check(
         # A small --data batch still gets a verdict (the floor is the job's own minimum, 30 rows).
         min_rows=max(MIN_ROWS_FLOOR, min(DEFAULT_MIN_ROWS, len(batch))),
         metrics_target=MetricsTarget(textfile_dir=layout.metrics),
-        report_dir=layout.drift_reports,
+        report_dir=live_reports_dir(layout),
         params=params,
         since=since,
     )

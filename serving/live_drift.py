@@ -75,7 +75,7 @@ class LiveDriftOutcome:
     min_rows: int
     champion_version: int | None
     window: str = ""
-    """The window in words: `the last 24 h`, or `since 23:28:01 UTC`."""
+    """The window in words: `in the last 24 h`, or `since 23:28:01 UTC`."""
     share: float | None = None
     """Share of drifted features (None without a verdict)."""
     drifted_count: int | None = None
@@ -95,13 +95,13 @@ class LiveDriftOutcome:
     def describe(self) -> str:
         if self.verdict == VERDICT_NOT_ENOUGH_TRAFFIC:
             return (
-                f"not enough traffic: {self.rows} captured row(s) in {self.window}, "
+                f"not enough traffic: {self.rows} row(s) captured {self.window}, "
                 f"{self.min_rows} needed; no verdict published"
             )
         return (
             f"{self.verdict.upper() if self.drifted else self.verdict}: {self.drifted_count}/"
             f"{len(schema.FEATURE_NAMES)} features drifted (share {self.share:.2f}, threshold "
-            f"{self.share_threshold:.2f}) in {self.rows} captured rows ({self.window}) "
+            f"{self.share_threshold:.2f}) in {self.rows} rows captured {self.window} "
             f"against v{self.champion_version}'s training reference"
         )
 
@@ -240,7 +240,7 @@ def check_live_drift(
     target = metrics_target or MetricsTarget()
     dataset = dataset_label(params)
     moment = now or datetime.now(UTC)
-    window_words = f"since {since:%H:%M:%S} UTC" if since else f"the last {window_hours} h"
+    window_words = f"since {since:%H:%M:%S} UTC" if since else f"in the last {window_hours} h"
     try:
         store = capture.open_store(capture_uri)
         pruned = capture.prune(store, model_name, retention_days, moment) if retention_days else 0

@@ -152,6 +152,13 @@ class ChampionRuntime(MLflowRuntime):
                 {"error": f"Content-Type {media_type or '(none)'} is not supported; send {JSON_TYPE}"},
                 status_code=415,
             )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > validation.MAX_BODY_BYTES:
+            # Refused before the body is read into memory.
+            return JSONResponse(
+                {"error": f"the body has {declared} bytes; send at most {validation.MAX_BODY_BYTES}"},
+                status_code=413,
+            )
         try:
             frame = validation.frame_from_scoring_json(await request.body(), schema.FEATURE_NAMES)
         except validation.RequestValidationError as exc:

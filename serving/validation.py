@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 # One request scores at most this many rows: a bounded request keeps one client from starving the others
 # (the server answers on one event loop) and bounds the memory one request takes.
 MAX_ROWS_PER_REQUEST: Final = 10_000
+# 10,000 rows of 30 numbers as JSON take about 6 MB; a larger body is refused before it is parsed.
+MAX_BODY_BYTES: Final = 16 * 1024 * 1024
 
 SPLIT: Final = "dataframe_split"
 RECORDS: Final = "dataframe_records"
@@ -155,6 +157,11 @@ def _records_matrix(records: Any, features: Sequence[str]) -> np.ndarray:
 
 def frame_from_scoring_json(body: bytes, features: Sequence[str]) -> pd.DataFrame:
     """MLflow's scoring protocol: `{"dataframe_split": {...}}` or `{"dataframe_records": [...]}`."""
+    if len(body) > MAX_BODY_BYTES:
+        raise RequestValidationError(
+            f"the body has {len(body)} bytes; send at most {MAX_BODY_BYTES} ({MAX_ROWS_PER_REQUEST} rows)",
+            status=413,
+        )
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

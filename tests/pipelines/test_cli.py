@@ -132,11 +132,15 @@ def test_local_kfp_run_twice_then_champion_stays(tmp_path: Path) -> None:
     assert "no drift" in first.stdout
     for stage in ("ingest", "validate", "train", "evaluate", "register", "drift"):
         assert f"stage {stage}: succeeded" in first.stdout
+    # The demo's end: the champion served, sent the batch, live drift checked on the captured traffic.
+    assert "300 sent with the newest batch, 300 answered" in first.stdout
+    assert "Live drift:      no drift" in first.stdout
     second = _run_cli(state, "--drifted")
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert "version 2" in second.stdout
     assert "champion stays at v1" in second.stdout
     assert "DRIFT DETECTED" in second.stdout
+    assert "Live drift:      DRIFT DETECTED" in second.stdout
     reports = sorted((state / "drift-reports").glob("*.html"))
     assert len(reports) == 2
     run_metrics = (state / "metrics" / "breast-cancer-training.prom").read_text(encoding="utf-8")

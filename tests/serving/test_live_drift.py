@@ -51,7 +51,7 @@ def test_too_little_traffic_publishes_no_verdict_and_withdraws_the_last_one(tmp_
     )
     assert outcome.verdict == VERDICT_NOT_ENOUGH_TRAFFIC
     assert outcome.rows == 0
-    assert "0 captured row(s) in the last 24 h, 200 needed" in outcome.describe()
+    assert "0 row(s) captured in the last 24 h, 200 needed" in outcome.describe()
     [group] = tmp_path.glob("*.prom")
     text = group.read_text()
     assert m.DRIFT_DETECTED.name not in text

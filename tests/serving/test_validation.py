@@ -127,3 +127,9 @@ def test_open_inference_errors_name_the_input():
         v.frame_from_tensor_inputs(
             tensors(mean_area=v.TensorInput("mean_area", [3], "FP64", [1, 2, 3])), FEATURES
         )
+
+
+def test_a_body_larger_than_the_limit_is_a_413_before_parsing():
+    with pytest.raises(v.RequestValidationError) as caught:
+        v.frame_from_scoring_json(b" " * (v.MAX_BODY_BYTES + 1), FEATURES)
+    assert caught.value.status == 413
