@@ -49,6 +49,7 @@ tools:  ## Install the Debian packages the integration tests run (or print the e
 
 # checkov pins its own boto3/botocore/packaging and would downgrade ours: it lives in a venv of its own.
 $(CHECKOV): Makefile
+	@echo "[install] checkov $(CHECKOV_VERSION) into .venv-checkov (its own venv; about a minute cold, once)"
 	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
 	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION)
 	touch $@
@@ -67,8 +68,10 @@ typecheck: $(STAMP)  ## mypy on our code
 	$(VENV)/bin/mypy $(CODE)
 
 # `tools` first: a missing system tool stops here with the command to install it, before any test runs.
-test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite (nothing skipped)
-	$(PY) -m pytest
+# Six tiers (lint, typecheck, checkov, unit, integration, slow), each with a header and a timed result;
+# PYTEST_ARGS reach pytest, e.g. `make test PYTEST_ARGS=-x`.
+test: tools $(STAMP) $(CHECKOV)  ## Lint, type-check and run the whole test suite in tiers (nothing skipped)
+	@bash scripts/test-tiers.sh $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## Only the fast tier (no real services, no whole-pipeline runs)
 	$(PY) -m pytest -m "not integration and not slow"
