@@ -144,7 +144,9 @@ class AlertingStack:
 
         process, log = self._spawn(
             "prometheus-pushgateway",
-            [f"--web.listen-address={LOOPBACK}:{pg_port}", "--web.enable-admin-api"],
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, which every run
+            # on the machine shares: an empty path keeps each stack's metrics to itself.
+            [f"--web.listen-address={LOOPBACK}:{pg_port}", "--web.enable-admin-api", "--persistence.file="],
         )
         wait_for(f"{self.pushgateway_url}/-/ready", process, log, timeout=30, interval=0.1)
 
