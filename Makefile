@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring serving cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lock tools demo demo-drift lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
+.PHONY: help venv lock tools demo demo-drift serve lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, 
 
 demo-drift: $(STAMP)  ## The same on a drifted batch: see drift detected and the champion kept
 	$(PY) -m pipelines run --local --drifted
+
+serve: $(STAMP)  ## Serve the demo's champion on http://127.0.0.1:8080 until Ctrl-C (after `make demo`)
+	$(PY) -m serving local
 
 lint: $(STAMP)  ## ruff check + ruff format --check
 	$(VENV)/bin/ruff check $(CODE)
