@@ -1,4 +1,5 @@
-"""The committed Grafana dashboards drawn without Grafana, from a Prometheus's answers to their own queries.
+"""The committed Grafana dashboards drawn without Grafana, from a Prometheus's answers to their own queries
+(and Alertmanager's alert list from its API, for the same reason: no UI is installable here).
 
     python -m monitoring.preview --prometheus http://127.0.0.1:9090 --out build/dashboards
 
@@ -585,6 +586,91 @@ h1 {{ font-size:20px; margin:0 0 4px; font-weight:500; }}
 <div class="grid">
 {cells}
 </div></body></html>
+"""
+
+
+def alert_groups(alertmanager_url: str, timeout_seconds: float = 10.0) -> list[dict[str, Any]]:
+    """Alertmanager's grouped alerts (`/api/v2/alerts/groups`), as its own UI lists them."""
+    url = f"{alertmanager_url.rstrip('/')}/api/v2/alerts/groups"
+    with urllib.request.urlopen(url, timeout=timeout_seconds) as response:
+        return list(json.load(response))
+
+
+def render_alert_groups_html(
+    groups: Sequence[Mapping[str, Any]], source: str, now: float | None = None
+) -> str:
+    """Alertmanager's alert list drawn from its API: one block per group (receiver and group labels), one
+    card per alert with its state, labels, summary and start time. Debian's Alertmanager ships no web UI
+    (its page says so and points to amtool), so this shows what that UI would list, from the same API."""
+    moment = now if now is not None else time.time()
+    blocks = []
+    for group in groups:
+        receiver = group.get("receiver", {}).get("name", "?")
+        group_labels = " ".join(f"{k}={v}" for k, v in sorted(group.get("labels", {}).items()))
+        cards = []
+        for alert in group.get("alerts", []):
+            labels = alert.get("labels", {})
+            state = alert.get("status", {}).get("state", "?")
+            started = _parse_time(alert.get("startsAt", ""))
+            since = f"{_format_seconds(moment - started)} ago" if started else "?"
+            chips = "".join(
+                f'<span class="chip{" name" if k == "alertname" else ""}">'
+                f'{html.escape(k)}="{html.escape(v)}"</span>'
+                for k, v in sorted(labels.items(), key=lambda kv: (kv[0] != "alertname", kv[0]))
+            )
+            summary = alert.get("annotations", {}).get("summary", "")
+            receivers = ", ".join(r.get("name", "?") for r in alert.get("receivers", []))
+            cards.append(
+                f'<div class="alert {html.escape(state)}"><div class="head"><b>{html.escape(state)}</b>'
+                f" since {html.escape(since)} &middot; receivers: {html.escape(receivers)}</div>"
+                f'<div class="chips">{chips}</div><div class="summary">{html.escape(summary)}</div></div>'
+            )
+        blocks.append(
+            f'<div class="group"><div class="ghead">receiver <b>{html.escape(receiver)}</b> &middot; '
+            f"{html.escape(group_labels) or '(no group labels)'} &middot; {len(cards)} alert(s)</div>"
+            + "".join(cards)
+            + "</div>"
+        )
+    count = sum(len(g.get("alerts", [])) for g in groups)
+    return _ALERTS_PAGE.format(
+        source=html.escape(source),
+        when=datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        count=count,
+        blocks="\n".join(blocks) or '<p class="none">no alerts</p>',
+    )
+
+
+def _parse_time(text: str) -> float | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+_ALERTS_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>Alertmanager: alerts</title>
+<style>
+body {{ background:#f5f5f5; color:#212529; font-family:Helvetica,Arial,sans-serif; margin:0; }}
+.nav {{ background:#343a40; color:#fff; padding:10px 18px; font-size:18px; }}
+.nav span {{ color:#adb5bd; font-size:13px; margin-left:18px; }}
+main {{ padding:14px 18px; }}
+.meta {{ font-size:12px; color:#6c757d; margin:0 0 10px; }}
+.group {{ background:#fff; border:1px solid #dee2e6; border-radius:4px; margin-bottom:12px; }}
+.ghead {{ background:#e9ecef; padding:6px 10px; font-size:13px; }}
+.alert {{ border-top:1px solid #dee2e6; padding:8px 10px; }}
+.alert .head {{ font-size:12px; color:#6c757d; }}
+.alert.active .head b {{ color:#dc3545; }}
+.alert.suppressed .head b {{ color:#6c757d; }}
+.chips {{ margin:5px 0; }}
+.chip {{ display:inline-block; background:#e9ecef; border-radius:3px; padding:2px 6px; margin:2px 4px 2px 0;
+  font-size:12px; font-family:monospace; }}
+.chip.name {{ background:#dc3545; color:#fff; }}
+.summary {{ font-size:13px; }}
+</style></head>
+<body><div class="nav">Alertmanager<span>alerts, grouped as routed</span></div><main>
+<p class="meta">{count} alert(s) at {when}, from {source}</p>
+{blocks}
+</main></body></html>
 """
 
 

@@ -8,13 +8,14 @@ import json
 import re
 import time
 from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from monitoring import metrics as m
-from monitoring import preview
+from monitoring import preview, rules
 from monitoring.preview import PromQueryError, Series, Window
 from pipelines import telemetry
 from tests.monitoring.alerting_stack import TOOLS, AlertingStack
@@ -303,3 +304,50 @@ def test_committed_dashboards_draw_pushed_metrics_and_a_broken_query_shows_up(
         == 1
     )
     assert json.dumps(lines)  # printable report
+
+
+def test_the_alert_list_shows_each_group_and_alert_with_state_labels_and_summary() -> None:
+    groups = [
+        {
+            "receiver": {"name": "critical"},
+            "labels": {"alertname": "DataDriftDetected", "pipeline": "p"},
+            "alerts": [
+                {
+                    "labels": {"alertname": "DataDriftDetected", "severity": "warning", "source": "live"},
+                    "annotations": {"summary": "Drift in <live> traffic"},
+                    "status": {"state": "active"},
+                    "startsAt": "2027-01-15T08:00:00.000Z",
+                    "receivers": [{"name": "critical"}, {"name": "retrain-relay"}],
+                }
+            ],
+        }
+    ]
+    now = datetime(2027, 1, 15, 8, 1, 30, tzinfo=UTC).timestamp()
+    page = preview.render_alert_groups_html(groups, "http://127.0.0.1:9093", now=now)
+    assert "1 alert(s) at 2027-01-15 08:01:30 UTC, from http://127.0.0.1:9093" in page
+    assert '<span class="chip name">alertname="DataDriftDetected"</span>' in page
+    assert 'source="live"' in page and "Drift in &lt;live&gt; traffic" in page
+    assert "since 1.5 min ago" in page and "receivers: critical, retrain-relay" in page
+    assert "no alerts" in preview.render_alert_groups_html([], "x", now=now)
+
+
+@pytest.mark.integration
+def test_the_alert_list_is_drawn_from_a_real_alertmanager(stack: AlertingStack) -> None:
+    batch = telemetry.MetricsBatch("preview-drift", "drift")
+    batch.set(m.DRIFT_DETECTED, 1.0, dataset="d", source=m.SOURCE_BATCH)
+    batch.set(m.DRIFT_SHARE, 0.8, dataset="d", source=m.SOURCE_BATCH)
+    batch.set(m.DRIFT_SHARE_THRESHOLD, 0.5, dataset="d", source=m.SOURCE_BATCH)
+    assert telemetry.publish(batch, telemetry.MetricsTarget(pushgateway_url=stack.pushgateway_url))
+    deadline = time.monotonic() + 30
+    while not any(
+        a["labels"].get("alertname") == rules.DATA_DRIFT_DETECTED
+        and a["labels"].get("pipeline") == "preview-drift"
+        for a in stack.alertmanager_alerts()
+    ):
+        assert time.monotonic() < deadline, f"{rules.DATA_DRIFT_DETECTED} never reached Alertmanager"
+        time.sleep(0.3)
+    page = preview.render_alert_groups_html(
+        preview.alert_groups(stack.alertmanager_url), stack.alertmanager_url
+    )
+    assert f'<span class="chip name">alertname="{rules.DATA_DRIFT_DETECTED}"</span>' in page
+    assert 'pipeline="preview-drift"' in page
