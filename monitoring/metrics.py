@@ -48,6 +48,11 @@ OUTCOMES: Final = (OUTCOME_OK, OUTCOME_INVALID, OUTCOME_ERROR)
 
 # The stages of the training flow, in order. Stage labels take exactly these values.
 STAGES: Final = ("ingest", "validate", "train", "evaluate", "register", "drift")
+# The drift check on captured live traffic (`python -m serving live-drift`, a CronJob) is not a stage of the
+# training flow, but reports its outcome the same way under this stage label, so an error in it fires
+# MlopsPipelineStageFailed like a failed training stage does (a stage value of its own: `max by (pipeline,
+# stage)` must not let a successful batch drift stage hide a failed live check).
+LIVE_DRIFT_STAGE: Final = "live_drift"
 
 # Prometheus scrape job names of the services we watch for "down" alerts. kube-prometheus-stack names the
 # job after the Service a ServiceMonitor selects, so the components name those Services the same way.

@@ -1,11 +1,14 @@
 """The MLServer runtime that serves the champion: MLflow's scoring protocol and the Open Inference Protocol.
 
 MLServer (`mlserver` 1.7.1) owns the HTTP server, the Open Inference Protocol routes, health and metrics;
-this runtime is its model. Unlike `mlserver_mlflow.MLflowRuntime`, which loads one fixed model URI, it
-follows the registry alias (serving/champion.py), validates each request against the schema
-(serving/validation.py) before the model sees it, and hands answered requests to the capture
-(serving/capture.py). `/invocations` keeps MLflow's request and response bodies (`{"predictions": [...]}`),
-so a client written for `mlflow models serve` or KServe's MLflow runtime works unchanged.
+this runtime is its model. It extends `mlserver_mlflow.MLflowRuntime` (what KServe's `kserve-mlserver` runs
+for `modelFormat: mlflow`), keeping its MLflow scoring-server endpoints (`/ping`, `/health`, `/version`) and
+its signature-to-metadata mapping (`GET /v2/models/<name>` lists the inputs), and replaces the parts that
+assume one fixed model URI: it follows the registry alias (serving/champion.py), validates each request
+against the schema (serving/validation.py) before the model sees it (MLflowRuntime would silently drop an
+extra column), and hands answered requests to the capture (serving/capture.py). `/invocations` keeps
+MLflow's request and response bodies (`{"predictions": [...]}`), so a client written for
+`mlflow models serve` or KServe's MLflow runtime works unchanged.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, Response
-from mlserver import MLModel
 from mlserver.codecs import NumpyCodec
 from mlserver.errors import MLServerError
 from mlserver.handlers import custom_handler
 from mlserver.settings import ModelSettings
 from mlserver.types import InferenceRequest, InferenceResponse, Parameters
+from mlserver_mlflow import MLflowRuntime
 
 from pipelines import schema
 from serving import validation
@@ -63,13 +66,14 @@ class RuntimeContext:
     capture: CaptureWriter | None
 
 
-class ChampionRuntime(MLModel):
+class ChampionRuntime(MLflowRuntime):
     """An MLServer model whose weights are whichever version the alias points at."""
 
     def __init__(self, settings: ModelSettings, context: RuntimeContext) -> None:
         super().__init__(settings)
         self._context = context
         self._poller: asyncio.Task[None] | None = None
+        self._described: int | None = None
 
     @property
     def follower(self) -> ChampionFollower:
@@ -77,6 +81,7 @@ class ChampionRuntime(MLModel):
 
     async def load(self) -> bool:
         await asyncio.to_thread(self.follower.poll_once)
+        self._describe()
         self._poller = asyncio.create_task(self._follow(), name="follow-alias")
         # Not ready until a version passed its smoke check; the poller flips this when one does.
         return self.follower.current is not None
@@ -89,7 +94,20 @@ class ChampionRuntime(MLModel):
             except Exception:
                 log.exception("following %s@%s failed", self.follower.model_name, self.follower.alias)
                 continue
+            self._describe()
             self.ready = self.follower.current is not None
+
+    def _describe(self) -> None:
+        """The model metadata endpoint shows the served version's signature (on the event loop, not the
+        poller's thread, so a metadata request never sees it half updated)."""
+        served = self.follower.current
+        if served is None or served.version == self._described:
+            return
+        self._model = served.model
+        self._input_schema = served.model.metadata.get_input_schema()
+        self._signature = served.model.metadata.signature
+        self._sync_metadata()
+        self._described = served.version
 
     async def unload(self) -> bool:
         await self.shutdown()

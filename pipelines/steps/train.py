@@ -29,6 +29,9 @@ TAG_EVAL_SOURCE = "mlops.eval_source"
 TAG_EVAL_OVERLAP_REMOVED = "mlops.eval_overlap_removed"
 
 MODEL_ARTIFACT_NAME = "model"
+# The frame the model was fitted on (features and target), logged with the run: live drift compares the
+# served champion's traffic with it (serving/live_drift.py), whatever batch the flow checked at the time.
+TRAINING_REFERENCE_ARTIFACT = "reference/training_reference.parquet"
 SKOPS_TRUSTED_TYPES = ["numpy.dtype"]
 
 
@@ -140,6 +143,20 @@ def score(model: Any, test: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def log_training_reference(train: pd.DataFrame) -> None:
+    """Log the training frame (schema columns, in order) as Parquet to the active run."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+
+    folder, name = TRAINING_REFERENCE_ARTIFACT.rsplit("/", 1)
+    with tempfile.TemporaryDirectory() as scratch:
+        path = Path(scratch) / name
+        train.loc[:, list(schema.COLUMNS)].to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), artifact_path=folder)
+
+
 def log_training_run(
     *,
     model: Pipeline,
@@ -183,6 +200,7 @@ def log_training_run(
                 # skops (MLflow's safe default format) must be told the one non-sklearn type the model holds.
                 skops_trusted_types=SKOPS_TRUSTED_TYPES,
             )
+            log_training_reference(train)
             mlflow.set_tag(TAG_RUN_ID, run.info.run_id)
             return TrainingRun(run_id=run.info.run_id, model_uri=info.model_uri, metrics=metrics)
 

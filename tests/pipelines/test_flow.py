@@ -79,6 +79,26 @@ def test_training_run_logs_params_metrics_signature_and_example(
     assert info.saved_input_example_info is not None
 
 
+def test_training_run_logs_the_frame_it_fitted_on_as_the_training_reference(
+    first_run: tuple[FlowEnv, dict[str, Any]],
+) -> None:
+    """Live drift compares the champion's traffic with this artifact (serving/live_drift.py)."""
+    import mlflow
+
+    from pipelines import schema
+    from pipelines.steps.train import TRAINING_REFERENCE_ARTIFACT
+
+    env, results = first_run
+    path = mlflow.artifacts.download_artifacts(
+        run_id=results["train"]["run_id"],
+        artifact_path=TRAINING_REFERENCE_ARTIFACT,
+        tracking_uri=env.tracking_uri,
+    )
+    reference = pd.read_parquet(path)
+    assert list(reference.columns) == list(schema.COLUMNS)
+    assert len(reference) == 427  # the training rows, as the run's train_rows param says
+
+
 def test_every_stage_and_the_run_report_success_metrics(first_run: tuple[FlowEnv, dict[str, Any]]) -> None:
     env, _ = first_run
     for stage in ("ingest", "validate", "train", "evaluate", "register", "drift"):
@@ -89,7 +109,10 @@ def test_every_stage_and_the_run_report_success_metrics(first_run: tuple[FlowEnv
     assert f"mlops_model_champion_version{{{labels}}} 1.0" in register
     assert 'metric="roc_auc",model_name="breast-cancer-classifier",model_version="1"' in register
     drift = env.metric_file("drift")
-    assert 'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 0.0' in drift
+    assert (
+        'mlops_drift_detected{dataset="breast_cancer",pipeline="breast-cancer-training",source="batch"} 0.0'
+        in drift
+    )
     assert drift.count("mlops_drift_feature_score{") == 30
 
 

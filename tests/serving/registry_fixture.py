@@ -34,7 +34,8 @@ def sample_frame() -> Any:
 class ProbabilitiesModel(PythonModel):
     """Returns a float per row: loads fine, fails the smoke check (not class labels)."""
 
-    def predict(self, context: Any, model_input: Any, params: Any = None) -> Any:
+    # No type hints: MLflow would try to derive a signature from them.
+    def predict(self, context, model_input, params=None):
         return [0.5] * len(model_input)
 
 
