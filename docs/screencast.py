@@ -51,7 +51,9 @@ import pandas as pd  # noqa: E402
 from monitoring import preview  # noqa: E402
 from pipelines import dataset  # noqa: E402
 from pipelines.local_run import state_layout  # noqa: E402
+from pipelines.telemetry import MetricsTarget  # noqa: E402
 from serving.laptop import capture_dir, example_row  # noqa: E402
+from serving.live_drift import LiveDriftOutcome, check_live_drift  # noqa: E402
 from serving.local import serve_locally  # noqa: E402
 from serving.traffic import send_frame  # noqa: E402
 from tests.monitoring.alerting_stack import TOOLS, AlertingStack  # noqa: E402
@@ -292,45 +294,36 @@ def run_drifted(tour: Tour) -> None:
     )
 
 
-def live_traffic(tour: Tour, metrics_port: int) -> None:
-    """Clean, then drifted rows through the real model server (its /metrics scraped as `model-server`),
-    then the live drift check on what it captured, reporting to the same Pushgateway."""
+def live_traffic(tour: Tour, metrics_port: int) -> list[LiveDriftOutcome]:
+    """Clean, then drifted rows through the real model server (its /metrics scraped as `model-server`), the
+    live drift check after each, reporting to the same Pushgateway: no drift, then drift."""
     reference = pd.read_csv(io.BytesIO(dataset.sample_dataset_bytes()))
-    capture = capture_dir(state_layout(str(tour.state)))
+    capture = str(capture_dir(state_layout(str(tour.state))))
+    outcomes = []
     with serve_locally(
         model_name=MODEL_NAME,
         tracking_uri=_tracking_uri(tour.state),
-        capture_uri=str(capture),
+        capture_uri=capture,
         log_path=tour.state / "screencast-serving.log",
         metrics_port=metrics_port,
         flush_seconds=1.0,
     ) as server:
-        for name, drifted, seed in (("clean", False, 1), ("drifted", True, 2)):
-            frame = dataset.simulate_batch(reference, rows=300, seed=seed, drifted=drifted)
+        for name, rows, drifted, seed in (("clean", 300, False, 1), ("drifted", 600, True, 2)):
+            frame = dataset.simulate_batch(reference, rows=rows, seed=seed, drifted=drifted)
             stats = send_frame(server.url, frame, rows_per_request=5, request_id_prefix=f"screencast-{name}")
             print(f"[screencast] {name} traffic: {stats.ok}/{stats.requests} requests answered")
-            time.sleep(4)
-    check_live_drift(tour, capture)
-
-
-def check_live_drift(tour: Tour, capture: Path) -> None:
-    try:
-        from serving import live_drift
-    except ImportError:
-        raise SystemExit(
-            "screencast: serving.live_drift is missing (merge the serving runtime first)"
-        ) from None
-    env = {
-        **tour.env,
-        "MLOPS_SERVING_MODEL_NAME": MODEL_NAME,
-        "MLOPS_CAPTURE_URI": str(capture),
-        "MLOPS_LIVE_DRIFT_WINDOW_HOURS": "1",
-        "MLOPS_LIVE_DRIFT_MIN_ROWS": "100",
-        "MLFLOW_TRACKING_URI": _tracking_uri(tour.state),
-    }
-    code = live_drift.main(env)
-    if code != 0:
-        raise SystemExit(f"screencast: the live drift check exited with {code}")
+            time.sleep(3)  # the capture flushes every second; Prometheus scrapes the server's counters
+            outcome = check_live_drift(
+                model_name=MODEL_NAME,
+                tracking_uri=_tracking_uri(tour.state),
+                capture_uri=capture,
+                window_hours=1,
+                metrics_target=MetricsTarget(pushgateway_url=tour.pushgateway_url),
+                report_dir=tour.state / "live-drift-reports",
+            )
+            print(f"[screencast] live drift check: {outcome.describe()}")
+            outcomes.append(outcome)
+    return outcomes
 
 
 def _tracking_uri(state: Path) -> str:
@@ -447,7 +440,8 @@ def alerts_screenshot(stack: AlertingStack, folder: Path, profile: Path) -> None
     page.write_text(preview.render_alert_groups_html(groups, "Alertmanager /api/v2/alerts/groups"), "utf-8")
     names = sorted({a["labels"]["alertname"] for g in groups for a in g["alerts"]})
     print(f"[screencast] alerts firing: {', '.join(names) or 'none'}")
-    screenshot(page.as_uri(), OUT / "alertmanager.png", profile, height=900)
+    alerts = sum(len(g["alerts"]) for g in groups)
+    screenshot(page.as_uri(), OUT / "alertmanager.png", profile, height=160 + 40 * len(groups) + 80 * alerts)
 
 
 def dashboard_screenshots(stack: AlertingStack, folder: Path, profile: Path, minutes: float) -> list[str]:

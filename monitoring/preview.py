@@ -449,7 +449,7 @@ def _panel_html(panel: PanelResult, window: Window, now: float | None) -> str:
         label = {"empty": "NO DATA", "error": "QUERY ERROR", "unsupported": "NOT DRAWN"}[status]
         body = f'<div class="empty"><b>{label}</b><span>{html.escape(panel.reason)}</span></div>'
     return (
-        f'<div class="panel {status}" data-status="{status}" '
+        f'<div class="panel status-{status}" data-status="{status}" '
         f'style="grid-column: {x + 1} / span {w}; grid-row: {y + 1} / span {h}">'
         f'<div class="title">{html.escape(panel.title)}</div>{body}</div>'
     )
@@ -495,7 +495,14 @@ def _bargauge_html(panel: PanelResult, window: Window, now: float | None, height
         f'<span class="num">{html.escape(format_value(value, unit, now))}</span></div>'
         for index, (name, value) in enumerate(values)
     )
-    return f'<div class="bars" style="max-height:{height}px">{bars}</div>'
+    # Many series in a short panel wrap into columns, as Grafana shrinks bars, so every value stays readable.
+    rows = max(1, min(len(values), height // 13))
+    columns = math.ceil(len(values) / rows)
+    layout = (
+        f"height:{height}px; grid-template-rows:repeat({rows}, 1fr); "
+        f"grid-template-columns:repeat({columns}, 1fr)"
+    )
+    return f'<div class="bars" style="{layout}">{bars}</div>'
 
 
 def _timeseries_svg(panel: PanelResult, window: Window, now: float | None, height: int, width: int) -> str:
@@ -531,7 +538,7 @@ def _timeseries_svg(panel: PanelResult, window: Window, now: float | None, heigh
     axes.set_xlim(
         date2num(datetime.fromtimestamp(window.start, UTC)), date2num(datetime.fromtimestamp(window.end, UTC))
     )
-    axes.xaxis.set_major_formatter(DateFormatter("%H:%M"))
+    axes.xaxis.set_major_formatter(DateFormatter("%H:%M:%S" if window.end - window.start < 900 else "%H:%M"))
     axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: format_value(value, unit, now)))
     axes.tick_params(colors="#ccccdc", labelsize=7)
     axes.grid(color="#2c3235", linewidth=0.6)
@@ -563,7 +570,7 @@ h1 {{ font-size:20px; margin:0 0 4px; font-weight:500; }}
 .row {{ font-size:15px; font-weight:500; padding-top:6px; }}
 .panel {{ background:#181b1f; border:1px solid #2c3235; border-radius:3px; overflow:hidden;
   display:flex; flex-direction:column; }}
-.panel.empty, .panel.error, .panel.unsupported {{ border-color:#f2495c; }}
+.panel.status-empty, .panel.status-error, .panel.status-unsupported {{ border-color:#f2495c; }}
 .title {{ font-size:13px; font-weight:500; padding:6px 8px 2px; }}
 .panel svg {{ width:100%; height:auto; flex:1; }}
 .empty {{ flex:1; display:flex; flex-direction:column; align-items:center; justify-content:center;
@@ -575,8 +582,9 @@ h1 {{ font-size:20px; margin:0 0 4px; font-weight:500; }}
 .stat {{ display:flex; flex-direction:column; align-items:center; margin:2px 8px; }}
 .stat .value {{ font-weight:600; line-height:1.1; }}
 .stat .name {{ font-size:11px; color:#8e8e8e; }}
-.bars {{ overflow:hidden; padding:2px 8px; display:grid; grid-auto-rows:minmax(9px, 1fr); }}
-.bar {{ display:grid; grid-template-columns:260px 1fr 64px; align-items:center; gap:8px; font-size:10px; }}
+.bars {{ overflow:hidden; padding:2px 8px; display:grid; grid-auto-flow:column; column-gap:18px; }}
+.bar {{ display:grid; grid-template-columns:minmax(120px, 40%) 1fr 64px; align-items:center; gap:8px;
+  font-size:10px; }}
 .bar .name {{ white-space:nowrap; overflow:hidden; text-overflow:ellipsis; text-align:right; }}
 .bar .track {{ background:#22252b; height:70%; display:block; }}
 .bar .fill {{ height:100%; display:block; }}
@@ -667,7 +675,8 @@ main {{ padding:14px 18px; }}
 .chip.name {{ background:#dc3545; color:#fff; }}
 .summary {{ font-size:13px; }}
 </style></head>
-<body><div class="nav">Alertmanager<span>alerts, grouped as routed</span></div><main>
+<body><div class="nav">Alertmanager<span>alerts, grouped as routed; drawn from its API (Debian's build has
+no web UI)</span></div><main>
 <p class="meta">{count} alert(s) at {when}, from {source}</p>
 {blocks}
 </main></body></html>
