@@ -31,10 +31,11 @@ $(UV): $(UV_LOCK)
 # against the lock's hashes; `uv pip sync` also removes what the lock does not name.
 $(STAMP): $(LOCK) $(UV)
 	@echo "[install] .venv from $(LOCK) (hash-checked; ~30 s cold, seconds when uv's cache is warm)"
-	test -x $(PY) || $(UV) venv -q --python $(PYTHON) $(VENV)
-	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK)
-	$(UV) pip check -q --python $(PY)
-	touch $@
+	@start=$$(date +%s) && \
+	{ test -x $(PY) || $(UV) venv -q --python $(PYTHON) $(VENV); } && \
+	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK) && \
+	$(UV) pip check -q --python $(PY) && \
+	touch $@ && echo "[install] .venv ready in $$(( $$(date +%s) - start )) s"
 
 lock: $(UV)  ## Re-resolve requirements*.txt into the hash-checked lock files (needs PyPI)
 	$(UV) pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
@@ -50,9 +51,10 @@ tools:  ## Install the Debian packages the integration tests run (or print the e
 # checkov pins its own boto3/botocore/packaging and would downgrade ours: it lives in a venv of its own.
 $(CHECKOV): Makefile
 	@echo "[install] checkov $(CHECKOV_VERSION) into .venv-checkov (its own venv; about a minute cold, once)"
-	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION)
-	touch $@
+	@start=$$(date +%s) && \
+	{ test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov; } && \
+	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION) && \
+	touch $@ && echo "[install] checkov ready in $$(( $$(date +%s) - start )) s"
 
 demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, MLflow on SQLite, local DVC)
 	$(PY) -m pipelines run --local
