@@ -111,11 +111,26 @@ def test_tiers_run_in_order_with_a_header_and_a_timed_result(pytester: pytest.Py
     result.assert_outcomes(passed=5, failed=1, errors=2, skipped=1)
 
 
-def test_an_empty_tier_says_so(pytester: pytest.Pytester) -> None:
+def test_an_empty_tier_says_so_in_its_place(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("-p", "tests.support.tiers", "--tier-progress=3/6", "-m", "not checkov")
-    assert "[test 3/6] checkov: no tests selected" in result.outlines
+    result = pytester.runpytest(
+        "-p",
+        "tests.support.tiers",
+        "--tier-progress=3/6",
+        "-m",
+        "not checkov and not integration and not slow",
+    )
+    progress = [
+        re.sub(r"in \d+\.\d s", "in T s", line) for line in result.outlines if line.startswith("[test ")
+    ]
+    assert progress == [
+        "[test 3/6] checkov: no tests selected",
+        "[test 4/6] unit: 4 tests ...",
+        "[test 4/6] unit: 1 failed, 1 error, 1 passed, 1 skipped in T s",
+        "[test 5/6] integration: no tests selected",
+        "[test 6/6] slow: no tests selected",
+    ]
 
 
 def test_without_the_option_nothing_changes(pytester: pytest.Pytester) -> None:

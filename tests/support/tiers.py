@@ -72,6 +72,8 @@ class TierProgress:
             print(text, flush=True)
             return
         reporter.ensure_newline()
+        if reporter._tw.width_of_current_line:  # after pytest's closing [100%], which ensure_newline misses
+            reporter._tw.line()
         reporter.write_line(text, bold=True)
 
     def _prefix(self, tier: _Tier) -> str:
@@ -88,15 +90,18 @@ class TierProgress:
             tier.nodeids.append(item.nodeid)
             self.tier_by_nodeid[item.nodeid] = tier
 
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
+    def _announce_empty_tiers_before(self, number: int) -> None:
+        """Empty tiers say so in their place in the sequence, not all at once."""
         for tier in self.tiers.values():
-            if not tier.nodeids:
+            if tier.number < number and not tier.nodeids and tier.started is None:
+                tier.started = time.monotonic()
                 self._line(f"{self._prefix(tier)}: no tests selected")
 
     @pytest.hookimpl(tryfirst=True)  # before the terminal reporter writes the test's name
     def pytest_runtest_logstart(self, nodeid: str) -> None:
         tier = self.tier_by_nodeid.get(nodeid)
         if tier is not None and tier.started is None:
+            self._announce_empty_tiers_before(tier.number)
             tier.started = time.monotonic()
             count = len(tier.nodeids)
             self._line(f"{self._prefix(tier)}: {count} test{'s' if count != 1 else ''} ...")
@@ -109,6 +114,7 @@ class TierProgress:
             return
         self.outcome_by_nodeid[report.nodeid] = outcome
 
+    @pytest.hookimpl(trylast=True)  # after the terminal reporter ends the line with its [NN%]
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         tier = self.tier_by_nodeid.get(nodeid)
         if tier is None:
@@ -118,6 +124,9 @@ class TierProgress:
             assert tier.started is not None
             elapsed = time.monotonic() - tier.started
             self._line(f"{self._prefix(tier)}: {describe_outcomes(tier.outcomes)} in {elapsed:.1f} s")
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self._announce_empty_tiers_before(self.total + 1)
 
 
 def _outcome(report: pytest.TestReport) -> str | None:
