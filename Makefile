@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 CHECKOV := .venv-checkov/bin/checkov
 CHECKOV_VERSION := 3.3.30
-CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring serving cost_estimate benchmarks bootstrap docs/*.py tests)
+CODE := $(wildcard settings.py __main__.py components harness upstream capacity pipelines monitoring serving relay loop cost_estimate benchmarks bootstrap docs/*.py tests)
 
-.PHONY: help venv lock tools demo demo-drift serve lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
+.PHONY: help venv lock tools demo demo-drift demo-loop serve lint typecheck test test-unit bench upstream-check upstream-derive capacity cost clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -62,6 +62,10 @@ demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, 
 demo-drift: $(STAMP)  ## The same on a drifted batch: see drift detected and the champion kept
 	$(PY) -m pipelines run --local --drifted
 
+# `tools` first: the loop runs the Debian Prometheus, Pushgateway and Alertmanager.
+demo-loop: tools $(STAMP)  ## Drifted traffic -> live drift -> alert -> relay -> retraining -> champion -> resolved
+	$(PY) -m loop demo
+
 serve: $(STAMP)  ## Serve the demo's champion on http://127.0.0.1:8080 until Ctrl-C (after `make demo`)
 	$(PY) -m serving local
 
@@ -85,7 +89,8 @@ bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, al
 	@# Every benchmark runs; the target fails at the end if any missed its target.
 	$(PY) -m benchmarks; training=$$?; \
 	$(PY) -m benchmarks.bench_alert_latency --rounds 5; alerts=$$?; \
-	$(PY) -m benchmarks.bench_fresh_clone --rounds 3 && exit $$((training || alerts))
+	$(PY) -m benchmarks.bench_loop --rounds 3; loop=$$?; \
+	$(PY) -m benchmarks.bench_fresh_clone --rounds 3 && exit $$((training || alerts || loop))
 
 # Render every upstream part (charts, KFP manifests) at its pin, with network; offline pass UPSTREAM_SOURCES,
 # e.g. UPSTREAM_SOURCES="--kfp-source ../pipelines --chart-source kube-prometheus-stack=/tmp/kps" (docs/upstream.md).

@@ -85,6 +85,8 @@ TRAINING_STEPS = ImageBuild(
         "data/*.dvc",
         "monitoring",
         "pipelines",
+        "serving",
+        "relay",
     ),
     version="py3.11",
 )

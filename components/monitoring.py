@@ -29,6 +29,7 @@ from monitoring import metrics as m
 from monitoring.alertmanager import (
     EmailReceiver,
     NotificationSettings,
+    RelayReceiver,
     SlackReceiver,
     WebhookReceiver,
     render_alertmanager_config,
@@ -134,6 +135,23 @@ class MlflowScrapeTarget:
 
 
 @dataclass(frozen=True)
+class LoopAlerts:
+    """The closed loop's side of the alerts: the training schedule's window and the retraining relay."""
+
+    no_success_hours: float | None
+    """`monitoring.cadence.no_success_window_hours` of the training schedule; None: no schedule, no
+    `MlopsNoRecentSuccessfulRun`."""
+    live_drift_confirm_for: str = "30m"
+    """`retrain.confirmFor`: how long live drift fires before it is confirmed (and the relay called)."""
+    relay_url: str | None = None
+    """The relay's webhook (`RetrainRelay.webhook_url`); None: no relay route and no relay alerts."""
+    relay_token_secret: str | None = None
+    """Secret in this namespace holding the relay's token (`RetrainRelay.alertmanager_token_secret`)."""
+    relay_credentials_file: str | None = None
+    """Where Alertmanager reads it (`RetrainRelay.alertmanager_credentials_file`)."""
+
+
+@dataclass(frozen=True)
 class MonitoringStackArgs:
     settings: MonitoringSettings
     """The stack's `monitoring` settings (retention, storage size, replicas, e-mail, noSuccessHours)."""
@@ -151,6 +169,8 @@ class MonitoringStackArgs:
     """StorageClass of every volume (cluster default when None)."""
     extra_labels: Mapping[str, str] = field(default_factory=dict)
     """Labels added to the namespaces."""
+    loop: LoopAlerts | None = None
+    """Scheduled training and retraining on drift; None keeps the alerts as they were before the loop."""
 
 
 # --- pure planning -------------------------------------------------------------------------------------
@@ -164,6 +184,7 @@ def notification_settings(
     email_to: Sequence[str],
     email_from: str | None,
     smtp_smarthost: str | None,
+    relay: RelayReceiver | None = None,
 ) -> NotificationSettings:
     """Receiver values, secrets already resolved, as the typed settings Alertmanager is rendered from."""
     email = None
@@ -180,7 +201,18 @@ def notification_settings(
         slack=SlackReceiver(slack_webhook_url) if slack_webhook_url else None,
         email=email,
         webhook=WebhookReceiver(webhook_url) if webhook_url else None,
+        relay=relay,
     )
+
+
+def relay_receiver(loop: LoopAlerts | None) -> RelayReceiver | None:
+    if loop is None or loop.relay_url is None:
+        return None
+    if loop.relay_credentials_file is None or loop.relay_token_secret is None:
+        raise ValueError(
+            "MonitoringStack: loop.relay_url needs relay_token_secret and relay_credentials_file"
+        )
+    return RelayReceiver(loop.relay_url, loop.relay_credentials_file)
 
 
 def alertmanager_config_yaml(settings: NotificationSettings) -> str:
@@ -199,13 +231,23 @@ def stack_values_args(args: MonitoringStackArgs) -> hv.StackValuesArgs:
         prometheus_replicas=replicas,
         alertmanager_replicas=replicas,
         node_exporter_namespace=args.node_exporter_namespace,
+        alertmanager_secrets=(args.loop.relay_token_secret,)
+        if args.loop is not None and args.loop.relay_token_secret
+        else (),
     )
 
 
 def alert_settings(args: MonitoringStackArgs) -> AlertSettings:
+    base = args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL
+    if args.loop is None:
+        return AlertSettings(
+            runbook_base_url=base, no_success_hours=args.settings.no_success_hours, retrain_relay=False
+        )
     return AlertSettings(
-        runbook_base_url=args.settings.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
-        no_success_hours=args.settings.no_success_hours,
+        runbook_base_url=base,
+        no_success_hours=args.loop.no_success_hours,
+        live_drift_confirm_for=args.loop.live_drift_confirm_for,
+        retrain_relay=args.loop.relay_url is not None,
     )
 
 
@@ -314,6 +356,7 @@ def _validate(args: MonitoringStackArgs) -> None:
             "MonitoringStack: monitoring.alertEmailTo is set: expected monitoring.alertEmailFrom and "
             "monitoring.smtpSmarthost too"
         )
+    relay_receiver(args.loop)
     if args.namespace == args.node_exporter_namespace:
         raise ValueError(
             f"MonitoringStack: node_exporter_namespace must differ from namespace {args.namespace!r}: "
@@ -429,6 +472,7 @@ class MonitoringStack(pulumi.ComponentResource):
                     email_to=r.email_to,
                     email_from=r.email_from,
                     smtp_smarthost=r.smtp_smarthost,
+                    relay=relay_receiver(self._args.loop),
                 )
             )
 

@@ -6,6 +6,10 @@ through `Output.apply` and stores the result in a Secret, so no URL sits in Helm
 Routing: one route per severity, each to a receiver holding every configured integration (Slack, e-mail,
 webhook). Critical alerts repeat sooner than warnings. An inhibit rule keeps "drift share critical" from
 arriving together with the "drift detected" warning for the same dataset.
+
+With a retraining relay configured, `MlopsLiveDriftConfirmed` is first routed to it (`continue: true`, so
+the severity routes below still notify people). Alertmanager authenticates with a bearer token it reads
+from a mounted file (`http_config.authorization.credentials_file`), so the token never sits in this config.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from monitoring import rules
 NULL_RECEIVER: Final = "null"
 CRITICAL_RECEIVER: Final = "mlops-critical"
 WARNING_RECEIVER: Final = "mlops-warning"
+RELAY_RECEIVER: Final = "retrain-relay"
 
 # kube-prometheus-stack's always-firing heartbeat and its info-level inhibitor must not notify anyone.
 _SILENT_ALERTNAMES: Final = ("Watchdog", "InfoInhibitor")
@@ -93,6 +98,30 @@ class WebhookReceiver:
 
 
 @dataclass(frozen=True)
+class RelayReceiver:
+    """The retraining relay's webhook: confirmed live drift goes there, with a bearer token from a file."""
+
+    url: str
+    credentials_file: str
+    """Path inside the Alertmanager pod of the token file (a mounted Secret)."""
+    repeat_interval: str = "1h"
+    """How often a still-firing confirmed alert is re-sent: the relay dedups, and a failed start is
+    retried on the next repeat."""
+
+    def __post_init__(self) -> None:
+        _require_url(self.url, "retraining relay URL")
+        if not self.credentials_file.startswith("/"):
+            raise ValueError(
+                f"relay credentials_file must be an absolute path in the Alertmanager pod, got "
+                f"{self.credentials_file!r}"
+            )
+        if not rules.DURATION_PATTERN.match(self.repeat_interval):
+            raise ValueError(
+                f"relay repeat_interval must be a duration like '1h', got {self.repeat_interval!r}"
+            )
+
+
+@dataclass(frozen=True)
 class RouteTiming:
     """How Alertmanager batches notifications. Production defaults; tests shorten them."""
 
@@ -115,6 +144,7 @@ class NotificationSettings:
     slack: SlackReceiver | None = None
     email: EmailReceiver | None = None
     webhook: WebhookReceiver | None = None
+    relay: RelayReceiver | None = None
     timing: RouteTiming = field(default_factory=RouteTiming)
 
 
@@ -150,10 +180,38 @@ def _integrations(settings: NotificationSettings, severity: str) -> dict[str, An
     return integrations
 
 
+def _relay_route(relay: RelayReceiver) -> dict[str, Any]:
+    return {
+        "receiver": RELAY_RECEIVER,
+        "matchers": [f'alertname="{rules.LIVE_DRIFT_CONFIRMED}"'],
+        # One notification per drifting dataset: the relay dedups per group, so a group is one decision.
+        "group_by": ["alertname", m.LABEL_PIPELINE, m.LABEL_DATASET],
+        "repeat_interval": relay.repeat_interval,
+        "continue": True,
+    }
+
+
+def _relay_receiver(relay: RelayReceiver) -> dict[str, Any]:
+    return {
+        "name": RELAY_RECEIVER,
+        "webhook_configs": [
+            {
+                "url": relay.url,
+                "send_resolved": True,
+                "http_config": {
+                    "authorization": {"type": "Bearer", "credentials_file": relay.credentials_file}
+                },
+            }
+        ],
+    }
+
+
 def render_alertmanager_config(settings: NotificationSettings) -> dict[str, Any]:
     """The complete `alertmanager.yaml` as a dict."""
     t = settings.timing
     group_by = ["alertname", rules.SEVERITY_LABEL, m.LABEL_PIPELINE]
+    relay_routes = [_relay_route(settings.relay)] if settings.relay is not None else []
+    relay_receivers = [_relay_receiver(settings.relay)] if settings.relay is not None else []
     return {
         "global": {"resolve_timeout": t.resolve_timeout},
         "route": {
@@ -163,6 +221,7 @@ def render_alertmanager_config(settings: NotificationSettings) -> dict[str, Any]
             "group_interval": t.group_interval,
             "repeat_interval": t.warning_repeat_interval,
             "routes": [
+                *relay_routes,
                 {
                     "receiver": NULL_RECEIVER,
                     "matchers": [f'alertname=~"{"|".join(_SILENT_ALERTNAMES)}"'],
@@ -196,5 +255,6 @@ def render_alertmanager_config(settings: NotificationSettings) -> dict[str, Any]
             {"name": NULL_RECEIVER},
             {"name": CRITICAL_RECEIVER, **_integrations(settings, "critical")},
             {"name": WARNING_RECEIVER, **_integrations(settings, "warning")},
+            *relay_receivers,
         ],
     }

@@ -51,7 +51,7 @@ _DATASOURCE = models.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_V
 _PIPELINE = f'{m.LABEL_PIPELINE}=~"${PIPELINE_VARIABLE}"'
 _CONTAINERS = 'container!="", image!=""'
 # Red at the same age the "no recent successful run" alert fires.
-_NO_SUCCESS_LIMIT_SECONDS: Final = rules.AlertSettings().no_success_hours * 3600
+_NO_SUCCESS_LIMIT_SECONDS: Final = rules.DEFAULT_NO_SUCCESS_HOURS * 3600
 
 
 @dataclass(frozen=True)

@@ -152,6 +152,8 @@ class StackValuesArgs:
     """Existing Secret with keys `admin-user` and `admin-password` (the component generates it)."""
     alertmanager_config_secret: str
     """Existing Secret whose key `alertmanager.yaml` holds `render_alertmanager_config(...)` as YAML."""
+    alertmanager_secrets: tuple[str, ...] = ()
+    """Secrets mounted into Alertmanager at /etc/alertmanager/secrets/<name>/ (the relay's bearer token)."""
     retention: str = "15d"
     """How long Prometheus keeps samples."""
     retention_size: str | None = None
@@ -261,6 +263,8 @@ def kube_prometheus_stack_values(args: StackValuesArgs) -> dict[str, Any]:
         "useExistingSecret": True,
         "configSecret": args.alertmanager_config_secret,
     }
+    if args.alertmanager_secrets:
+        alertmanager_spec["secrets"] = list(args.alertmanager_secrets)
     if args.alertmanager_storage_size is not None:
         alertmanager_spec["storage"] = _volume_claim(args.alertmanager_storage_size, args.storage_class)
 

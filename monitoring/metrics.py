@@ -10,6 +10,8 @@ Two kinds:
   so "last value pushed" is the right model.
 - `SERVING_METRICS`: counters, a histogram and gauges the long-lived model server exposes on its own
   `/metrics` endpoint, scraped by Prometheus (rates and quantiles need raw counters, not pushed snapshots).
+- `RELAY_METRICS`: what the retraining relay (`relay/`) exposes on its `/metrics`, scraped the same way:
+  every webhook decision by outcome, the runs it started, and its failures to start one.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ LIVE_DRIFT_STAGE: Final = "live_drift"
 MLFLOW_SCRAPE_JOB: Final = "mlflow"
 SERVING_SCRAPE_JOB: Final = "model-server"
 PUSHGATEWAY_SCRAPE_JOB: Final = "pushgateway"
+RELAY_SCRAPE_JOB: Final = "retrain-relay"
 
 
 @dataclass(frozen=True)
@@ -192,4 +195,59 @@ SERVING_METRICS: Final = (
     SERVING_MODEL_LOAD_FAILURES,
     SERVING_CAPTURED_ROWS,
     SERVING_CAPTURE_DROPPED,
+)
+
+
+# Values of LABEL_OUTCOME on the relay's decision counter (relay/guardrails.py decides them).
+DECISION_STARTED: Final = "started"
+DECISION_DUPLICATE: Final = "duplicate"
+DECISION_COOLDOWN: Final = "cooldown"
+DECISION_DAILY_LIMIT: Final = "daily_limit"
+DECISION_DISABLED: Final = "disabled"
+DECISION_IGNORED: Final = "ignored"
+DECISION_FAILED: Final = "failed"
+DECISIONS: Final = (
+    DECISION_STARTED,
+    DECISION_DUPLICATE,
+    DECISION_COOLDOWN,
+    DECISION_DAILY_LIMIT,
+    DECISION_DISABLED,
+    DECISION_IGNORED,
+    DECISION_FAILED,
+)
+
+
+def _relayed(suffix: str, help_text: str, *labels: str) -> MetricSpec:
+    # Scraped from the relay: one process per cluster, so no model or pipeline label of its own.
+    return MetricSpec(name=f"{PREFIX}_{suffix}", help=help_text, labels=labels)
+
+
+RELAY_DECISIONS = _relayed(
+    "relay_decisions_total",
+    "Alertmanager notifications the relay judged, by outcome (started, duplicate, cooldown, daily_limit, "
+    "disabled, ignored, failed).",
+    LABEL_OUTCOME,
+)
+RELAY_RUNS_STARTED = _relayed(
+    "relay_runs_started_total", "Training runs the relay started because live drift was confirmed."
+)
+RELAY_LAST_START = _relayed(
+    "relay_last_run_start_timestamp_seconds",
+    "Unix time the relay last started a training run (0 before the first one since it started).",
+)
+RELAY_START_FAILURES = _relayed(
+    "relay_run_start_failures_total",
+    "Times the relay decided to start a run and the launcher (KFP API or the local flow) refused or failed.",
+)
+RELAY_UNAUTHORIZED = _relayed(
+    "relay_unauthorized_requests_total",
+    "Webhook requests refused for a missing or wrong bearer token (nothing was started).",
+)
+
+RELAY_METRICS: Final = (
+    RELAY_DECISIONS,
+    RELAY_RUNS_STARTED,
+    RELAY_LAST_START,
+    RELAY_START_FAILURES,
+    RELAY_UNAUTHORIZED,
 )

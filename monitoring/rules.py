@@ -29,6 +29,12 @@ NO_RECENT_SUCCESSFUL_RUN: Final = "MlopsNoRecentSuccessfulRun"
 MODEL_METRIC_BELOW_THRESHOLD: Final = "MlopsModelMetricBelowThreshold"
 MLFLOW_DOWN: Final = "MlopsMlflowDown"
 PUSHGATEWAY_DOWN: Final = "MlopsPushgatewayDown"
+LIVE_DRIFT_CONFIRMED: Final = "MlopsLiveDriftConfirmed"
+RETRAIN_RELAY_DOWN: Final = "MlopsRetrainRelayDown"
+RETRAIN_RELAY_FAILING: Final = "MlopsRetrainRelayFailing"
+
+# A daily training schedule plus two hours of slack for a slow run.
+DEFAULT_NO_SUCCESS_HOURS: Final = 26.0
 
 DURATION_PATTERN = re.compile(r"^([0-9]+(ms|s|m|h|d|w|y))+$")
 
@@ -57,8 +63,14 @@ class AlertSettings:
     """What a stack may tune about the alerts. Defaults are the production values."""
 
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
-    # A daily retraining schedule plus two hours of slack for a slow run.
-    no_success_hours: float = 26.0
+    # None: nothing schedules the flow, so nothing promises a run and the rule is left out
+    # (`monitoring.cadence.no_success_window_hours` derives the value from the training schedule).
+    no_success_hours: float | None = DEFAULT_NO_SUCCESS_HOURS
+    # How long live-traffic drift must keep firing before it counts as confirmed (`retrain.confirmFor`):
+    # the confirmed alert is what Alertmanager hands to the retraining relay.
+    live_drift_confirm_for: str = "30m"
+    # The retraining relay runs: watch it (down, failing to start runs).
+    retrain_relay: bool = True
     # Share of drifted features that pages someone (the pipeline's own threshold only warns).
     drift_share_critical: float = 0.75
     service_down_for: str = "5m"
@@ -68,11 +80,11 @@ class AlertSettings:
     def __post_init__(self) -> None:
         if not self.runbook_base_url:
             raise ValueError("runbook_base_url must not be empty (e.g. 'docs/runbooks')")
-        if self.no_success_hours <= 0:
+        if self.no_success_hours is not None and self.no_success_hours <= 0:
             raise ValueError(f"no_success_hours must be > 0, got {self.no_success_hours}")
         if not 0 < self.drift_share_critical <= 1:
             raise ValueError(f"drift_share_critical must be in (0, 1], got {self.drift_share_critical}")
-        for field_name in ("service_down_for", "for_override"):
+        for field_name in ("service_down_for", "for_override", "live_drift_confirm_for"):
             value = getattr(self, field_name)
             if value is not None and not DURATION_PATTERN.match(value):
                 raise ValueError(
@@ -101,8 +113,7 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
     s = settings or AlertSettings()
     pipeline, dataset, stage, source = m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_STAGE, m.LABEL_SOURCE
     model, version, metric = m.LABEL_MODEL, m.LABEL_VERSION, m.LABEL_METRIC
-    no_success_seconds = int(s.no_success_hours * 3600)
-    rules = (
+    rules: tuple[AlertRule, ...] = (
         # Before the warning it inhibits: Prometheus sends each rule's alerts right after evaluating it,
         # so the inhibiting alert reaches Alertmanager first even with a zero group_wait.
         AlertRule(
@@ -150,23 +161,6 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
             ),
         ),
         AlertRule(
-            name=NO_RECENT_SUCCESSFUL_RUN,
-            group="mlops-pipeline",
-            # Second branch: a pipeline that has run but never succeeded has no last-success sample at all.
-            expr=(
-                f"(time() - max by ({pipeline}) ({m.LAST_SUCCESS_TIMESTAMP.name}) > {no_success_seconds})"
-                f" or (time() - max by ({pipeline}) ({m.RUN_TIMESTAMP.name}) > {no_success_seconds}"
-                f" unless on ({pipeline}) {m.LAST_SUCCESS_TIMESTAMP.name})"
-            ),
-            for_="0s",
-            severity="warning",
-            summary=f"No successful run of pipeline {_label(pipeline)} for {VALUE_DURATION}",
-            description=(
-                f"Pipeline {_label(pipeline)} has not finished a successful run for {VALUE_DURATION} "
-                f"(limit: {s.no_success_hours:g} h). The models in production are getting stale."
-            ),
-        ),
-        AlertRule(
             name=MODEL_METRIC_BELOW_THRESHOLD,
             group="mlops-model",
             # The thresholds come from the pipeline itself (the evaluate step's gate), so the rule and the
@@ -210,9 +204,92 @@ def alert_rules(settings: AlertSettings | None = None) -> tuple[AlertRule, ...]:
             ),
         ),
     )
+    rules = (*rules[:3], *_no_recent_success(s), *rules[3:], *_loop_rules(s))
     if s.for_override is None:
         return rules
     return tuple(replace(r, for_=s.for_override) for r in rules)
+
+
+def _no_recent_success(s: AlertSettings) -> tuple[AlertRule, ...]:
+    if s.no_success_hours is None:
+        return ()
+    pipeline = m.LABEL_PIPELINE
+    no_success_seconds = int(s.no_success_hours * 3600)
+    return (
+        AlertRule(
+            name=NO_RECENT_SUCCESSFUL_RUN,
+            group="mlops-pipeline",
+            # Second branch: a pipeline that has run but never succeeded has no last-success sample at all.
+            expr=(
+                f"(time() - max by ({pipeline}) ({m.LAST_SUCCESS_TIMESTAMP.name}) > {no_success_seconds})"
+                f" or (time() - max by ({pipeline}) ({m.RUN_TIMESTAMP.name}) > {no_success_seconds}"
+                f" unless on ({pipeline}) {m.LAST_SUCCESS_TIMESTAMP.name})"
+            ),
+            for_="0s",
+            severity="warning",
+            summary=f"No successful run of pipeline {_label(pipeline)} for {VALUE_DURATION}",
+            description=(
+                f"Pipeline {_label(pipeline)} has not finished a successful run for {VALUE_DURATION} "
+                f"(limit: {s.no_success_hours:g} h). The models in production are getting stale."
+            ),
+        ),
+    )
+
+
+def _loop_rules(s: AlertSettings) -> tuple[AlertRule, ...]:
+    """Live drift confirmed (what starts a retraining run) and, where the relay runs, the relay itself."""
+    pipeline, dataset, source = m.LABEL_PIPELINE, m.LABEL_DATASET, m.LABEL_SOURCE
+    confirmed = AlertRule(
+        name=LIVE_DRIFT_CONFIRMED,
+        group="mlops-drift",
+        expr=(
+            f"max by ({pipeline}, {dataset}, {source}) "
+            f'({m.DRIFT_DETECTED.name}{{{source}="{m.SOURCE_LIVE}"}}) == 1'
+        ),
+        # Each live check replaces the last verdict: drift that survives `for:` worth of checks is not a
+        # blip, and only then is retraining worth its cost.
+        for_=s.live_drift_confirm_for,
+        severity="warning",
+        summary=f"Live drift in {_label(dataset)} confirmed for {s.live_drift_confirm_for}: retraining",
+        description=(
+            f"The model server's captured traffic of {_label(dataset)} (pipeline {_label(pipeline)}) has "
+            f"drifted in every live check for {s.live_drift_confirm_for}. Alertmanager hands this alert to "
+            "the retraining relay, which starts one training run on the newest labelled traffic unless a "
+            "guardrail (cooldown, daily maximum, kill switch) holds it back; the new model still has to "
+            "beat the champion on the held-out evaluation set."
+        ),
+    )
+    if not s.retrain_relay:
+        return (confirmed,)
+    return (
+        confirmed,
+        AlertRule(
+            name=RETRAIN_RELAY_DOWN,
+            group="mlops-services",
+            expr=_up(m.RELAY_SCRAPE_JOB),
+            for_=s.service_down_for,
+            severity="warning",
+            summary="The retraining relay is down",
+            description=(
+                f"Prometheus has not scraped the retraining relay (job {m.RELAY_SCRAPE_JOB}) for "
+                f"{s.service_down_for}. Confirmed live drift will reach people but start no retraining run."
+            ),
+        ),
+        AlertRule(
+            name=RETRAIN_RELAY_FAILING,
+            group="mlops-services",
+            # Counters start at 0 when the relay starts, so the first failure is an increase too.
+            expr=f"increase({m.RELAY_START_FAILURES.name}[15m]) > 0",
+            for_="0s",
+            severity="warning",
+            summary="The retraining relay could not start a training run",
+            description=(
+                f"The relay decided to retrain {VALUE} time(s) in the last 15 minutes and the launcher "
+                "(the Kubeflow Pipelines API) refused or failed each time. Drift is confirmed and nothing "
+                "is retraining: see the relay's log."
+            ),
+        ),
+    )
 
 
 def _render_rule(rule: AlertRule, runbook_base_url: str) -> dict[str, Any]:

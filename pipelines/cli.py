@@ -2,8 +2,9 @@
 
 prepare-data                          regenerate the DVC-tracked dataset, check its hash, push it locally
 compile [--output F] [--steps-image-digest sha256:... | --steps-image REF]
-run --local [--data CSV | --drifted] [--state DIR] [--verbose] [--in-process]
+run --local [--data CSV | --drifted | --capture-uri URI] [--state DIR] [--verbose] [--in-process]
 upload --host URL --steps-image REF --version V [--name N]
+schedule --host URL --steps-image REF --version V (--cron "M H DOM MON DOW" | --disable) [--name N]
 submit --host URL (--steps-image REF | --package F) [--experiment NAME] [--run-name N]
        [--mlflow-uri U] [--pushgateway-url U] [--dvc-repo R] [--dvc-rev REV] [--dvc-remote NAME]
 """
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         "--data", type=Path, default=None, help="train on and check this CSV of the declared schema"
     )
     batch.add_argument("--drifted", action="store_true", help="check a simulated drifted batch")
+    batch.add_argument(
+        "--capture-uri",
+        default="",
+        help="retrain: add the model server's labelled captured traffic (a folder, file:// or s3://)",
+    )
     run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
     run.add_argument(
         "--verbose", action="store_true", help="show every task's full kfp.local output (inputs, outputs)"
@@ -80,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     upload.add_argument("--version", required=True, help="pipeline version name, e.g. the git commit")
     upload.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
     _gpu_flag(upload)
+
+    schedule = commands.add_parser(
+        "schedule", help="reconcile the recurring training run on Kubeflow Pipelines (idempotent)"
+    )
+    schedule.add_argument("--host", required=True, help="KFP API endpoint")
+    schedule.add_argument("--steps-image", required=True, help="pinned steps image the runs use")
+    schedule.add_argument("--version", required=True, help="pipeline version name (the reconcile's hash)")
+    schedule.add_argument("--name", default=PIPELINE_DISPLAY_NAME, help="pipeline name in the KFP UI")
+    when = schedule.add_mutually_exclusive_group(required=True)
+    when.add_argument("--cron", default=None, help="5-field cron (training.schedule.cron)")
+    when.add_argument("--disable", action="store_true", help="remove the recurring run")
 
     submit = commands.add_parser(
         "submit", help="submit the compiled pipeline to a Kubeflow Pipelines endpoint"
@@ -163,6 +180,37 @@ def _upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedule(args: argparse.Namespace) -> int:
+    import kfp
+
+    from monitoring.cadence import CronError
+    from pipelines.pipeline import compile_pipeline
+    from pipelines.recurring import Schedule, reconcile
+
+    reference = _pinned(args.steps_image)
+    schedule = Schedule(
+        host=args.host,
+        pipeline_name=args.name,
+        version=args.version,
+        cron=None if args.disable else args.cron,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            outcome = reconcile(
+                schedule,
+                kfp.Client(host=args.host),
+                lambda: compile_pipeline(Path(folder) / "pipeline.yaml", reference),
+            )
+        except CronError as exc:
+            print(f"schedule: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:
+            print(f"schedule: Kubeflow Pipelines at {args.host} refused: {exc}", file=sys.stderr)
+            return 1
+    print(outcome.describe(schedule))
+    return 0
+
+
 def _run_local(args: argparse.Namespace) -> int:
     """Expected faults (bad data or params, a busy, unwritable or corrupted state folder, a full disk) end
     with one line per problem and exit code 1, never a traceback."""
@@ -173,7 +221,14 @@ def _run_local(args: argparse.Namespace) -> int:
 
     layout = state_layout(args.state)
     try:
-        records = run_local(args.data, args.drifted, layout, verbose=args.verbose, in_process=args.in_process)
+        records = run_local(
+            args.data,
+            args.drifted,
+            layout,
+            verbose=args.verbose,
+            in_process=args.in_process,
+            capture_uri=args.capture_uri,
+        )
     except (LocalRunError, ParamsError, DatasetHashMismatchError) as exc:
         print(f"\nTraining flow FAILED: {exc}", file=sys.stderr)
         return 1
@@ -237,4 +292,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_local(args)
     if args.command == "upload":
         return _upload(args)
+    if args.command == "schedule":
+        return _schedule(args)
     return _submit(args)

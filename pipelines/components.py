@@ -23,6 +23,7 @@ def ingest(
     dvc_rev: str,
     dvc_remote: str,
     pushgateway_url: str,
+    capture_uri: str,
     training_data: Output[Dataset],
     reference_data: Output[Dataset],
     new_batch: Output[Dataset],
@@ -45,6 +46,7 @@ def ingest(
         dvc_rev=dvc_rev,
         dvc_remote=dvc_remote,
         pushgateway_url=pushgateway_url,
+        capture_uri=capture_uri,
     )
     training_data.metadata.update({"md5": result.training_md5, "source": result.training_source})
     reference_data.metadata.update({"md5": result.reference_md5})

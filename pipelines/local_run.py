@@ -288,6 +288,7 @@ def run_local(
     *,
     verbose: bool = False,
     in_process: bool = False,
+    capture_uri: str = "",
 ) -> dict[str, dict[str, Any]]:
     """Run the pipeline on the state folder, holding its lock; return each stage's record.
 
@@ -296,6 +297,8 @@ def run_local(
     """
     if data_csv is not None and drifted:
         raise LocalRunError("--data and --drifted exclude each other: --drifted simulates a drifted batch")
+    if data_csv is not None and capture_uri:
+        raise LocalRunError("--data and --capture-uri exclude each other: the capture is the newest batch")
     if data_csv is not None and not data_csv.is_file():
         raise LocalRunError(f"--data {data_csv}: no such file")
     with state_lock(layout):
@@ -313,24 +316,28 @@ def run_local(
         os.environ.update(_local_environment(layout, record_dir))
         data = str(data_csv.resolve()) if data_csv else ""
         if in_process:
-            _run_in_process(layout.root / "work" / record_dir.name, record_dir, data, drifted)
+            _run_in_process(layout.root / "work" / record_dir.name, record_dir, data, drifted, capture_uri)
         else:
-            _run_kfp_local(layout, data, drifted, verbose)
+            _run_kfp_local(layout, data, drifted, verbose, capture_uri)
         return _checked_records(record_dir)
 
 
-def _run_in_process(workdir: Path, record_dir: Path, data_csv: str, drifted: bool) -> None:
+def _run_in_process(workdir: Path, record_dir: Path, data_csv: str, drifted: bool, capture_uri: str) -> None:
     from pipelines.sequential import run_in_process
 
     try:
-        run_in_process(workdir, data_csv=data_csv, drifted=drifted, pipeline_run=workdir.name)
+        run_in_process(
+            workdir, data_csv=data_csv, drifted=drifted, pipeline_run=workdir.name, capture_uri=capture_uri
+        )
     except Exception as exc:
         # The failed stage's record says what happened; an error outside every stage has none.
         if not any(record_dir.glob("*.json")):
             raise LocalRunError(describe_error(exc)) from exc
 
 
-def _run_kfp_local(layout: StateLayout, data_csv: str, drifted: bool, verbose: bool) -> None:
+def _run_kfp_local(
+    layout: StateLayout, data_csv: str, drifted: bool, verbose: bool, capture_uri: str
+) -> None:
     import kfp.local
 
     from pipelines.pipeline import build_pipeline
@@ -348,7 +355,13 @@ def _run_kfp_local(layout: StateLayout, data_csv: str, drifted: bool, verbose: b
         # It warns once per task that the steps image is not a Python image; that image is this project and
         # its pinned requirements, i.e. what this venv holds, so running its code here is the intent.
         warnings.filterwarnings("ignore", ".*custom or non-Python base image.*", RuntimeWarning)
-        pipeline(data_csv=data_csv, drifted=drifted, dvc_repo=str(REPO_ROOT), dvc_remote=LOCAL_DVC_REMOTE)
+        pipeline(
+            data_csv=data_csv,
+            drifted=drifted,
+            dvc_repo=str(REPO_ROOT),
+            dvc_remote=LOCAL_DVC_REMOTE,
+            capture_uri=capture_uri,
+        )
 
 
 def _checked_records(record_dir: Path) -> dict[str, dict[str, Any]]:

@@ -86,6 +86,12 @@ class DriftParams:
 
 
 @dataclass(frozen=True)
+class CaptureParams:
+    window_days: int
+    """A retraining run adds labelled captured requests of this many most recent days."""
+
+
+@dataclass(frozen=True)
 class FlowParams:
     data: DataParams
     guards: GuardParams
@@ -94,6 +100,7 @@ class FlowParams:
     registry: RegistryParams
     mlflow: MlflowParams
     drift: DriftParams
+    capture: CaptureParams
 
 
 _Section = TypeVar("_Section")
@@ -177,6 +184,7 @@ def parse_params(raw: Any) -> FlowParams:
         registry=_section(RegistryParams, "registry", raw["registry"]),
         mlflow=_section(MlflowParams, "mlflow", raw["mlflow"]),
         drift=_section(DriftParams, "drift", raw["drift"]),
+        capture=_section(CaptureParams, "capture", raw["capture"]),
     )
     _check_range("data.max_null_fraction", params.data.max_null_fraction, 0.0, 1.0)
     _check_range("data.min_class_share", params.data.min_class_share, 0.0, 0.5)
@@ -198,6 +206,7 @@ def parse_params(raw: Any) -> FlowParams:
     _check_range("drift.share_threshold", params.drift.share_threshold, 0.0, 1.0)
     _check_range("drift.max_rows", params.drift.max_rows, 100, 10**9)
     _check_range("drift.batch_rows", params.drift.batch_rows, 10, 10**7)
+    _check_range("capture.window_days", params.capture.window_days, 1, 3650)
     return params
 
 

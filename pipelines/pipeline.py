@@ -37,7 +37,11 @@ def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> 
         dvc_remote: str = "",
         mlflow_tracking_uri: str = "",
         pushgateway_url: str = "",
+        capture_uri: str = "",
+        trigger: str = "",
     ) -> None:
+        # `trigger` is why a run started (the retraining relay's alert fingerprints, labels and time): a
+        # run parameter, so the KFP UI and API show it on the run. No task needs it.
         run_name = dsl.PIPELINE_JOB_NAME_PLACEHOLDER
         exit_task = c.report_run_status(pushgateway_url=pushgateway_url).set_display_name("Report run status")
         with dsl.ExitHandler(exit_task, name="training-flow"):
@@ -48,6 +52,7 @@ def build_pipeline(image: str = images.STEPS.reference, train_gpus: int = 0) -> 
                 dvc_rev=dvc_rev,
                 dvc_remote=dvc_remote,
                 pushgateway_url=pushgateway_url,
+                capture_uri=capture_uri,
             ).set_display_name("Ingest")
             validate = c.validate(
                 training_data=ingest.outputs["training_data"],

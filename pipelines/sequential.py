@@ -14,7 +14,11 @@ from pipelines import tasks
 
 
 def run_in_process(
-    workdir: Path, data_csv: str = "", drifted: bool = False, pipeline_run: str = "in-process"
+    workdir: Path,
+    data_csv: str = "",
+    drifted: bool = False,
+    pipeline_run: str = "in-process",
+    capture_uri: str = "",
 ) -> dict[str, Any]:
     """Run ingest -> validate -> train -> evaluate -> drift -> register; files go under `workdir`.
 
@@ -45,6 +49,7 @@ def run_in_process(
             files["evaluation.csv"],
             data_csv=data_csv,
             drifted=drifted,
+            capture_uri=capture_uri,
         )
         results["validate"] = tasks.validate_task(
             files["training.csv"], files["batch.csv"], files["valid-training.csv"], files["valid-batch.csv"]

@@ -89,12 +89,25 @@ def ingest_task(
     dvc_rev: str = "",
     dvc_remote: str = "",
     pushgateway_url: str = "",
+    capture_uri: str = "",
 ) -> IngestResult:
-    from pipelines.steps.ingest import ingest
+    import datetime as dt
+
+    from pipelines.steps.ingest import CaptureSource, ingest
 
     with run_stage("ingest", pushgateway_url) as report:
         params = flow_params()
         where = {"repo": dvc_repo or str(REPO_ROOT), "rev": dvc_rev or None, "remote": dvc_remote or None}
+        capture = (
+            CaptureSource(
+                uri=capture_uri,
+                model_name=params.registry.model_name,
+                window_days=params.capture.window_days,
+                end=dt.datetime.now(dt.UTC),
+            )
+            if capture_uri
+            else None
+        )
         result = ingest(
             reference=DvcSource(path=params.data.path, **where),
             evaluation=DvcSource(path=params.data.evaluation_path, **where),
@@ -105,7 +118,13 @@ def ingest_task(
             reference_out=reference_out,
             batch_out=batch_out,
             evaluation_out=evaluation_out,
+            capture=capture,
+            min_batch_rows=params.data.min_rows,
         )
+        if capture is not None:
+            _progress(
+                f"ingest: {result.labelled_rows} labelled captured row(s) added ({result.training_source})"
+            )
         report.result = asdict(result)
         return result
 

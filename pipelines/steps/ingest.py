@@ -5,10 +5,16 @@
 - newest batch: what Drift checks (`--data` itself, or a batch simulated from the reference);
 - evaluation set: the held-out DVC-versioned rows candidate and champion are scored on, read from the same
   repository, revision and remote as the reference, so one comparison uses one fixed version of it.
+
+A retraining run (started by the relay on confirmed live drift) also names the model server's capture: the
+captured requests whose ground-truth labels have arrived (pipelines/labels.py) are added to the training
+data, and they are the newest batch Drift checks when there are at least `min_batch_rows` of them. The
+evaluation set stays the held-out one, so the champion gate judges the retrained model like any other.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +43,16 @@ class DvcSource:
 
 
 @dataclass(frozen=True)
+class CaptureSource:
+    """The model server's capture a retraining run adds labelled traffic from."""
+
+    uri: str
+    model_name: str
+    window_days: int
+    end: dt.datetime
+
+
+@dataclass(frozen=True)
 class IngestResult:
     training_md5: str
     reference_md5: str
@@ -44,6 +60,8 @@ class IngestResult:
     batch_source: str
     evaluation_md5: str
     evaluation_source: str
+    labelled_rows: int = 0
+    """Captured requests with ground-truth labels added to the training data (retraining runs)."""
 
 
 BATCH_SIMULATED = "simulated"
@@ -74,6 +92,8 @@ def ingest(
     reference_out: Path,
     batch_out: Path,
     evaluation_out: Path,
+    capture: CaptureSource | None = None,
+    min_batch_rows: int = 1,
 ) -> IngestResult:
     """Write the four datasets; a user CSV is copied as is (Validate judges it)."""
     import pandas as pd
@@ -84,11 +104,13 @@ def ingest(
         out.parent.mkdir(parents=True, exist_ok=True)
     reference_out.write_bytes(reference_bytes)
     evaluation_out.write_bytes(evaluation_bytes)
-    held_out = {
+    held_out: dict[str, str] = {
         "evaluation_md5": dataset.md5_of_bytes(evaluation_bytes),
         "evaluation_source": evaluation.describe(),
     }
 
+    if user_csv is not None and capture is not None:
+        raise IngestError("a user batch (--data) and captured traffic (capture_uri) exclude each other")
     if user_csv is not None:
         if drifted:
             raise IngestError(
@@ -105,18 +127,37 @@ def ingest(
             reference_md5=dataset.md5_of_bytes(reference_bytes),
             training_source=f"file:{user_csv.resolve()}",
             batch_source=f"file:{user_csv.resolve()}",
-            **held_out,
+            evaluation_md5=held_out["evaluation_md5"],
+            evaluation_source=held_out["evaluation_source"],
         )
 
-    training_out.write_bytes(reference_bytes)
     frame = pd.read_csv(reference_out)
     batch = dataset.simulate_batch(frame, drift_params.batch_rows, drift_params.seed, drifted=drifted)
-    batch_out.write_bytes(dataset.frame_csv_bytes(batch))
     kind = BATCH_DRIFTED if drifted else BATCH_SIMULATED
+    batch_source = f"{kind} batch of {drift_params.batch_rows} rows (seed {drift_params.seed})"
+    training_bytes, training_source, labelled = reference_bytes, reference.describe(), 0
+    if capture is not None:
+        from pipelines.labels import labelled_capture
+
+        try:
+            found = labelled_capture(capture.uri, capture.model_name, capture.window_days, capture.end)
+        except (OSError, ValueError) as exc:
+            raise IngestError(f"cannot read the capture {capture.uri}: {exc}") from exc
+        labelled = len(found.frame)
+        if labelled:
+            combined = pd.concat([frame, found.frame], ignore_index=True)
+            training_bytes = dataset.frame_csv_bytes(combined)
+            training_source = f"{reference.describe()} + {labelled} labelled rows of {found.source}"
+        if labelled >= min_batch_rows:
+            batch, batch_source = found.frame, f"{labelled} labelled captured rows of {found.source}"
+    training_out.write_bytes(training_bytes)
+    batch_out.write_bytes(dataset.frame_csv_bytes(batch))
     return IngestResult(
-        training_md5=dataset.md5_of_bytes(reference_bytes),
+        training_md5=dataset.md5_of_bytes(training_bytes),
         reference_md5=dataset.md5_of_bytes(reference_bytes),
-        training_source=reference.describe(),
-        batch_source=f"{kind} batch of {drift_params.batch_rows} rows (seed {drift_params.seed})",
-        **held_out,
+        training_source=training_source,
+        batch_source=batch_source,
+        evaluation_md5=held_out["evaluation_md5"],
+        evaluation_source=held_out["evaluation_source"],
+        labelled_rows=labelled,
     )

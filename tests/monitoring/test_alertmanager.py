@@ -22,6 +22,10 @@ EMAIL = am.EmailReceiver(
     auth_password="s3cret",
 )
 WEBHOOK = am.WebhookReceiver("https://hooks.example.com/alertmanager")
+RELAY = am.RelayReceiver(
+    "http://retrain-relay.retrain-relay.svc:8080/alertmanager",
+    credentials_file="/etc/alertmanager/secrets/retrain-relay-token/token",
+)
 
 VARIANTS = {
     "all": am.NotificationSettings(slack=SLACK, email=EMAIL, webhook=WEBHOOK),
@@ -29,6 +33,7 @@ VARIANTS = {
     "slack-only": am.NotificationSettings(slack=SLACK),
     "email-only": am.NotificationSettings(email=EMAIL),
     "webhook-only": am.NotificationSettings(webhook=WEBHOOK),
+    "relay": am.NotificationSettings(slack=SLACK, relay=RELAY),
 }
 
 
@@ -79,6 +84,57 @@ def test_alerts_route_by_severity(labels: dict[str, str], receiver: str, tmp_pat
         check=False,
     )
     assert result.returncode == 0, f"{labels} went to {result.stdout.strip()!r}, expected {receiver}"
+
+
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        # The relay and people: `continue` lets the severity route match too.
+        (
+            {"alertname": rules.LIVE_DRIFT_CONFIRMED, "severity": "warning", "dataset": "d"},
+            f"{am.RELAY_RECEIVER},{am.WARNING_RECEIVER}",
+        ),
+        # Unconfirmed live drift only tells people.
+        (
+            {"alertname": rules.DATA_DRIFT_DETECTED, "severity": "warning", "source": "live"},
+            am.WARNING_RECEIVER,
+        ),
+    ],
+)
+def test_confirmed_live_drift_reaches_the_relay_and_people(
+    labels: dict[str, str], receivers: str, tmp_path: Path
+) -> None:
+    amtool = require_tool("amtool")
+    path = _write(am.render_alertmanager_config(VARIANTS["relay"]), tmp_path / "alertmanager.yaml")
+    args = [f"{k}={v}" for k, v in labels.items()]
+    result = subprocess.run(
+        [
+            amtool,
+            "config",
+            "routes",
+            "test",
+            f"--config.file={path}",
+            f"--verify.receivers={receivers}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, f"{labels} went to {result.stdout.strip()!r}, expected {receivers}"
+
+
+def test_relay_is_called_with_the_bearer_token_file_not_the_token() -> None:
+    config = am.render_alertmanager_config(VARIANTS["relay"])
+    (webhook,) = _receiver(config, am.RELAY_RECEIVER)["webhook_configs"]
+    assert webhook["url"] == RELAY.url
+    assert webhook["send_resolved"] is True
+    assert webhook["http_config"] == {
+        "authorization": {"type": "Bearer", "credentials_file": RELAY.credentials_file}
+    }
+    assert am.RELAY_RECEIVER not in {
+        r["name"] for r in am.render_alertmanager_config(VARIANTS["all"])["receivers"]
+    }
 
 
 def test_each_severity_receiver_gets_every_configured_integration() -> None:
@@ -141,6 +197,8 @@ def test_timing_is_a_parameter() -> None:
             "alertSmtpPassword",
         ),
         (lambda: am.RouteTiming(group_wait="soon"), "group_wait"),
+        (lambda: am.RelayReceiver("relay:8080", "/token"), "relay URL"),
+        (lambda: am.RelayReceiver("http://relay:8080", "token"), "credentials_file"),
     ],
 )
 def test_bad_receiver_settings_name_the_config_key(build: Any, message: str) -> None:

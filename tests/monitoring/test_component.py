@@ -194,7 +194,9 @@ def test_grafana_lists_alertmanager_as_a_data_source(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_prometheus_rule_is_the_rendered_rule_set(stack: str) -> None:
     rule = custom_resource(record(stack), "PrometheusRule", "mlops-alerts")
-    expected = render_prometheus_rule("mlops-alerts", "monitoring", AlertSettings(no_success_hours=26))
+    expected = render_prometheus_rule(
+        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=26, retrain_relay=False)
+    )
     assert rule.inputs["apiVersion"] == expected["apiVersion"]
     assert rule.inputs["metadata"]["namespace"] == "monitoring"
     assert rule.inputs["spec"] == expected["spec"]
@@ -205,7 +207,9 @@ def test_no_success_hours_from_settings_reach_the_rule() -> None:
         "dev", set_values={K + "monitoring": {"retention": "7d", "storageSizeGib": 10, "noSuccessHours": 50}}
     )
     rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
-    expected = render_prometheus_rule("mlops-alerts", "monitoring", AlertSettings(no_success_hours=50))
+    expected = render_prometheus_rule(
+        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=50, retrain_relay=False)
+    )
     assert rule.inputs["spec"] == expected["spec"]
 
 

@@ -223,3 +223,33 @@ def test_pushgateway_image_is_pinned_and_container_restricted() -> None:
 def test_chart_versions_are_exact() -> None:
     for version in (hv.KUBE_PROMETHEUS_STACK_VERSION, hv.PUSHGATEWAY_CHART_VERSION):
         assert re.fullmatch(r"\d+\.\d+\.\d+", version)
+
+
+def test_alertmanager_mounts_the_relay_token_secret_only_when_asked() -> None:
+    from dataclasses import replace
+
+    with_relay = hv.kube_prometheus_stack_values(
+        replace(LOCAL, alertmanager_secrets=("retrain-relay-token",))
+    )
+    assert with_relay["alertmanager"]["alertmanagerSpec"]["secrets"] == ["retrain-relay-token"]
+    assert "secrets" not in hv.kube_prometheus_stack_values(LOCAL)["alertmanager"]["alertmanagerSpec"]
+
+
+def test_the_relay_route_needs_its_token_secret_and_file() -> None:
+    import pytest
+
+    from components.monitoring import LoopAlerts, relay_receiver
+    from components.retrain_relay import alertmanager_credentials_file, webhook_url
+
+    assert relay_receiver(None) is None
+    assert relay_receiver(LoopAlerts(no_success_hours=26)) is None
+    loop = LoopAlerts(
+        no_success_hours=26,
+        relay_url=webhook_url("retrain-relay"),
+        relay_token_secret="retrain-relay-token",
+        relay_credentials_file=alertmanager_credentials_file(),
+    )
+    receiver = relay_receiver(loop)
+    assert receiver is not None and receiver.credentials_file.endswith("/retrain-relay-token/token")
+    with pytest.raises(ValueError, match="relay_token_secret"):
+        relay_receiver(LoopAlerts(no_success_hours=26, relay_url=webhook_url("retrain-relay")))

@@ -19,6 +19,9 @@ REQUIRED_ALERTS = {
     rules.MODEL_METRIC_BELOW_THRESHOLD,
     rules.MLFLOW_DOWN,
     rules.PUSHGATEWAY_DOWN,
+    rules.LIVE_DRIFT_CONFIRMED,
+    rules.RETRAIN_RELAY_DOWN,
+    rules.RETRAIN_RELAY_FAILING,
 }
 RUNBOOK_SECTIONS = ("## What it means", "## Likely causes", "## How to check", "## How to fix")
 
@@ -64,6 +67,30 @@ def test_production_for_durations() -> None:
     assert by_name[rules.MLFLOW_DOWN].for_ == by_name[rules.PUSHGATEWAY_DOWN].for_ == "5m"
 
 
+def test_live_drift_is_confirmed_only_after_confirm_for() -> None:
+    by_name = {r.name: r for r in rules.alert_rules(rules.AlertSettings(live_drift_confirm_for="45m"))}
+    confirmed = by_name[rules.LIVE_DRIFT_CONFIRMED]
+    assert confirmed.for_ == "45m"
+    assert 'source="live"' in confirmed.expr
+    assert rules.alert_rules()[0].for_ == "0s"
+    assert {r.name: r for r in rules.alert_rules()}[rules.LIVE_DRIFT_CONFIRMED].for_ == "30m"
+
+
+def test_no_schedule_means_no_stale_training_alert() -> None:
+    """Nothing promises a run without a schedule: the alert would fire forever on a fresh platform."""
+    names = {r.name for r in rules.alert_rules(rules.AlertSettings(no_success_hours=None))}
+    assert rules.NO_RECENT_SUCCESSFUL_RUN not in names
+    assert rules.PIPELINE_STAGE_FAILED in names
+    windowed = {r.name: r for r in rules.alert_rules(rules.AlertSettings(no_success_hours=171))}
+    assert "> 615600" in windowed[rules.NO_RECENT_SUCCESSFUL_RUN].expr
+
+
+def test_relay_alerts_only_where_the_relay_runs() -> None:
+    names = {r.name for r in rules.alert_rules(rules.AlertSettings(retrain_relay=False))}
+    assert rules.LIVE_DRIFT_CONFIRMED in names
+    assert not names & {rules.RETRAIN_RELAY_DOWN, rules.RETRAIN_RELAY_FAILING}
+
+
 def test_for_override_replaces_every_for_and_nothing_else() -> None:
     production = rules.alert_rules()
     fast = rules.alert_rules(rules.AlertSettings(for_override="0s"))
@@ -79,6 +106,7 @@ def test_for_override_replaces_every_for_and_nothing_else() -> None:
         ({"drift_share_critical": 1.5}, "drift_share_critical"),
         ({"no_success_hours": 0}, "no_success_hours"),
         ({"runbook_base_url": ""}, "runbook_base_url"),
+        ({"live_drift_confirm_for": "half an hour"}, "live_drift_confirm_for"),
     ],
 )
 def test_bad_settings_are_rejected_naming_the_field(kwargs: dict[str, object], message: str) -> None:

@@ -221,6 +221,65 @@ CASES = [
         [(f'up{{job="{m.PUSHGATEWAY_SCRAPE_JOB}", instance="pushgateway:9091"}}', "1x10")],
         "6m",
     ),
+    Case(
+        rules.LIVE_DRIFT_CONFIRMED,
+        "live drift in every check for 35 minutes is confirmed",
+        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, dataset="iris", source="live"}}', "1x40")],
+        "35m",
+        [{"pipeline": "iris-training", "dataset": "iris", "source": "live", "severity": "warning"}],
+    ),
+    Case(
+        rules.LIVE_DRIFT_CONFIRMED,
+        "live drift for 20 minutes is not confirmed yet",
+        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, dataset="iris", source="live"}}', "1x40")],
+        "20m",
+    ),
+    Case(
+        rules.LIVE_DRIFT_CONFIRMED,
+        "a clean live check in between restarts the wait",
+        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, dataset="iris", source="live"}}', "1x20 0 1x20")],
+        "40m",
+    ),
+    Case(
+        rules.LIVE_DRIFT_CONFIRMED,
+        "batch drift never starts retraining",
+        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, dataset="iris", source="batch"}}', "1x40")],
+        "35m",
+    ),
+    Case(
+        rules.RETRAIN_RELAY_DOWN,
+        "relay not scraped for 6 minutes fires",
+        [(f'up{{job="{m.RELAY_SCRAPE_JOB}", instance="relay:8080"}}', "0x10")],
+        "6m",
+        [{"job": m.RELAY_SCRAPE_JOB, "instance": "relay:8080", "severity": "warning"}],
+    ),
+    Case(
+        rules.RETRAIN_RELAY_DOWN,
+        "relay scrape job missing fires",
+        [(f'up{{job="{m.PUSHGATEWAY_SCRAPE_JOB}", instance="pushgateway:9091"}}', "1x10")],
+        "6m",
+        [{"job": m.RELAY_SCRAPE_JOB, "severity": "warning"}],
+    ),
+    Case(
+        rules.RETRAIN_RELAY_DOWN,
+        "healthy",
+        [(f'up{{job="{m.RELAY_SCRAPE_JOB}", instance="relay:8080"}}', "1x10")],
+        "6m",
+    ),
+    Case(
+        rules.RETRAIN_RELAY_FAILING,
+        "a failed start fires",
+        [(f'{m.RELAY_START_FAILURES.name}{{job="{m.RELAY_SCRAPE_JOB}", instance="relay:8080"}}', "0 0 1x10")],
+        "5m",
+        [{"job": m.RELAY_SCRAPE_JOB, "instance": "relay:8080", "severity": "warning"}],
+        value_text="1",
+    ),
+    Case(
+        rules.RETRAIN_RELAY_FAILING,
+        "no failures, and an old failure ages out",
+        [(f'{m.RELAY_START_FAILURES.name}{{job="{m.RELAY_SCRAPE_JOB}", instance="relay:8080"}}', "0 1x40")],
+        "30m",
+    ),
 ]
 
 
