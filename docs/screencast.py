@@ -42,12 +42,12 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(
-    0, str(REPO)
-)  # run as a script: the repository's packages (monitoring, serving, tests.support)
+# Run as a script: the repository's packages (monitoring, serving, loop) come from its root.
+sys.path.insert(0, str(REPO))
 
 import pandas as pd  # noqa: E402
 
+from loop.stack import LoopStack, RelayOptions, StackError, free_port, stop_group  # noqa: E402
 from monitoring import preview  # noqa: E402
 from pipelines import dataset  # noqa: E402
 from pipelines.local_run import state_layout  # noqa: E402
@@ -56,15 +56,13 @@ from serving.laptop import capture_dir, example_row  # noqa: E402
 from serving.live_drift import LiveDriftOutcome, check_live_drift  # noqa: E402
 from serving.local import serve_locally  # noqa: E402
 from serving.traffic import send_frame  # noqa: E402
-from tests.monitoring.alerting_stack import TOOLS, AlertingStack  # noqa: E402
-from tests.support.processes import free_port, stop_group  # noqa: E402
 
 OUT = REPO / "docs" / "screencast"
 CAST = OUT / "platform.cast"
 VENV_BIN = Path(sys.executable).parent
 MODEL_NAME = "breast-cancer-classifier"
 COLUMNS, ROWS = 110, 34
-IDLE_LIMIT_SECONDS = 2.0
+IDLE_LIMIT_SECONDS = 5.0  # a 95 s retraining run plays as 5 s: short to watch, long enough to read
 TYPING_SECONDS = 0.025  # per character of a shown command
 SERVE_PORT = 8080  # what `make serve` listens on
 NODE_EXPORTER = "prometheus-node-exporter"  # Debian's name for node_exporter
@@ -331,38 +329,36 @@ def _tracking_uri(state: Path) -> str:
 
 
 @contextlib.contextmanager
-def monitoring_stack(workdir: Path, metrics_port: int) -> Iterator[AlertingStack]:
-    """Prometheus (our rules, 1 s scrapes), Pushgateway and Alertmanager (our routes), as in the tests.
-    Prometheus also scrapes the model server's metrics port (chosen before the server starts) and this
-    machine's node exporter, the exporter kube-prometheus-stack runs on every node."""
-    missing = [name for name in (*TOOLS, NODE_EXPORTER) if shutil.which(name) is None]
-    if missing:
+def monitoring_stack(workdir: Path, state: Path, metrics_port: int) -> Iterator[LoopStack]:
+    """The closed loop's local stack (Prometheus with our rules, Pushgateway, Alertmanager with our routes,
+    the retraining relay; 1 s intervals, live drift confirmed after 5 s), with the relay's kill switch on:
+    the alert reaches it, the retraining itself is the recording's demo-loop scene. Prometheus also
+    scrapes the model server's metrics port (chosen before the server starts) and this machine's node
+    exporter, the exporter kube-prometheus-stack runs on every node."""
+    exporter = shutil.which(NODE_EXPORTER)
+    if exporter is None:
         raise SystemExit(
-            f"screencast: {', '.join(missing)} missing: run `make tools` and "
-            "`apt-get install prometheus-node-exporter`"
+            "screencast: prometheus-node-exporter is missing (apt-get install prometheus-node-exporter)"
         )
     workdir.mkdir(parents=True, exist_ok=True)
     node_port = free_port()
     with (workdir / "node-exporter.log").open("wb") as log:
         node_exporter = subprocess.Popen(
-            [str(shutil.which(NODE_EXPORTER)), f"--web.listen-address=127.0.0.1:{node_port}"],
+            [exporter, f"--web.listen-address=127.0.0.1:{node_port}"],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    stack = AlertingStack(
-        {name: str(shutil.which(name)) for name in TOOLS},
-        workdir,
-        extra_scrape_configs=[
-            {"job_name": MODEL_SERVER_JOB, "static_configs": [{"targets": [f"127.0.0.1:{metrics_port}"]}]},
-            {"job_name": "node-exporter", "static_configs": [{"targets": [f"127.0.0.1:{node_port}"]}]},
-        ],
-    )
     try:
-        stack.start()
-        yield stack
+        relay = RelayOptions(
+            state_dir=state, capture_uri=str(capture_dir(state_layout(str(state)))), enabled=False
+        )
+        targets = {MODEL_SERVER_JOB: f"127.0.0.1:{metrics_port}", "node-exporter": f"127.0.0.1:{node_port}"}
+        with LoopStack(workdir, relay, scrape_targets=targets) as stack:
+            yield stack
+    except StackError as error:
+        raise SystemExit(f"screencast: {error}") from None
     finally:
-        stack.stop()
         stop_group(node_exporter)
 
 
@@ -434,7 +430,7 @@ def drift_report_screenshot(state: Path, profile: Path) -> None:
     screenshot(reports[-1].as_uri(), OUT / "drift-report.png", profile)
 
 
-def alerts_screenshot(stack: AlertingStack, folder: Path, profile: Path) -> None:
+def alerts_screenshot(stack: LoopStack, folder: Path, profile: Path) -> None:
     groups = preview.alert_groups(stack.alertmanager_url)
     page = folder / "alerts.html"
     page.write_text(preview.render_alert_groups_html(groups, "Alertmanager /api/v2/alerts/groups"), "utf-8")
@@ -444,7 +440,7 @@ def alerts_screenshot(stack: AlertingStack, folder: Path, profile: Path) -> None
     screenshot(page.as_uri(), OUT / "alertmanager.png", profile, height=160 + 40 * len(groups) + 80 * alerts)
 
 
-def dashboard_screenshots(stack: AlertingStack, folder: Path, profile: Path, minutes: float) -> list[str]:
+def dashboard_screenshots(stack: LoopStack, folder: Path, profile: Path, minutes: float) -> list[str]:
     end = time.time()
     window = preview.Window(end - minutes * 60, end, max(1.0, minutes * 60 / 300), scrape_interval=1.0)
     problems: list[str] = []
@@ -476,7 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         folder = Path(name)
         profile = folder / "chromium"
         metrics_port = free_port()
-        with monitoring_stack(folder / "monitoring", metrics_port) as stack:
+        with monitoring_stack(folder / "monitoring", folder / "state", metrics_port) as stack:
             tour = Tour(folder / "state", stack.pushgateway_url, stack.prometheus_url, stack.alertmanager_url)
             print(f"[screencast] recording {', '.join(args.scenes)} ...")
             record(tour, args.scenes, CAST)

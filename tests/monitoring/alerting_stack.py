@@ -96,8 +96,6 @@ class AlertingStack:
 
     binaries: dict[str, str]
     workdir: Path
-    extra_scrape_configs: list[dict[str, Any]] = field(default_factory=list)
-    """More Prometheus scrape jobs (e.g. a model server's metrics port chosen before it starts)."""
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     webhook: WebhookReceiver | None = None
     pushgateway_url: str = ""
@@ -170,7 +168,6 @@ class AlertingStack:
                     "job_name": m.MLFLOW_SCRAPE_JOB,
                     "static_configs": [{"targets": [f"{LOOPBACK}:{prom_port}"]}],
                 },
-                *self.extra_scrape_configs,
             ],
         }
         prometheus_file = self.workdir / "prometheus.yaml"
