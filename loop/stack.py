@@ -259,14 +259,7 @@ class LoopStack:
         wait_until(f"{self.alertmanager_url}/-/ready", process, log)
 
         process, log = self._spawn(
-            # Debian's build persists to one machine-wide file by default (and reloads it on the next start):
-            # an empty path keeps each run's metrics to itself.
-            "pushgateway",
-            [
-                binaries["prometheus-pushgateway"],
-                f"--web.listen-address={LOOPBACK}:{pg_port}",
-                "--persistence.file=",
-            ],
+            "pushgateway", [binaries["prometheus-pushgateway"], f"--web.listen-address={LOOPBACK}:{pg_port}"]
         )
         wait_until(f"{self.pushgateway_url}/-/ready", process, log)
 
