@@ -48,7 +48,7 @@ sys.path.insert(0, str(REPO))
 import pandas as pd  # noqa: E402
 
 from loop.stack import LoopStack, RelayOptions, StackError, free_port, stop_group  # noqa: E402
-from monitoring import preview  # noqa: E402
+from monitoring import preview, rules  # noqa: E402
 from pipelines import dataset  # noqa: E402
 from pipelines.local_run import state_layout  # noqa: E402
 from pipelines.telemetry import MetricsTarget  # noqa: E402
@@ -430,6 +430,19 @@ def drift_report_screenshot(state: Path, profile: Path) -> None:
     screenshot(reports[-1].as_uri(), OUT / "drift-report.png", profile)
 
 
+def wait_for_alert(stack: LoopStack, alertname: str, timeout: float) -> None:
+    """Until Alertmanager holds `alertname` active (live drift must persist for confirmFor first)."""
+    deadline = time.monotonic() + timeout
+    while not any(
+        alert["labels"].get("alertname") == alertname and alert["status"]["state"] == "active"
+        for group in preview.alert_groups(stack.alertmanager_url)
+        for alert in group["alerts"]
+    ):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"screencast: {alertname} did not reach Alertmanager within {timeout:.0f} s")
+        time.sleep(0.5)
+
+
 def alerts_screenshot(stack: LoopStack, folder: Path, profile: Path) -> None:
     groups = preview.alert_groups(stack.alertmanager_url)
     page = folder / "alerts.html"
@@ -483,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             run_drifted(tour)
             print("[screencast] live traffic through the model server, then the live drift check ...")
             live_traffic(tour, metrics_port)
-            time.sleep(5)  # a few more scrapes and rule evaluations, so the alerts have reached Alertmanager
+            wait_for_alert(stack, rules.LIVE_DRIFT_CONFIRMED, timeout=90)
             alerts_screenshot(stack, folder, profile)
             problems = dashboard_screenshots(
                 stack, folder / "dashboards", profile, minutes=(time.monotonic() - started) / 60 + 1
