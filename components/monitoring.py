@@ -63,6 +63,8 @@ SCRAPE_INTERVAL: Final = "30s"
 APP: Final = "monitoring"
 # PrometheusRule and ServiceMonitor share the operator's API group and version.
 MONITORING_API_VERSION: Final = PROMETHEUS_RULE_API_VERSION
+# Key of the relay's token in its Secret; Alertmanager reads /etc/alertmanager/secrets/<secret>/<key>.
+RELAY_TOKEN_KEY: Final = "token"
 
 # Pod labels the charts and the operator put on their pods, for NetworkPolicy selectors.
 PROMETHEUS_POD: Final = {"app.kubernetes.io/name": "prometheus"}
@@ -146,9 +148,10 @@ class LoopAlerts:
     relay_url: str | None = None
     """The relay's webhook (`RetrainRelay.webhook_url`); None: no relay route and no relay alerts."""
     relay_token_secret: str | None = None
-    """Secret in this namespace holding the relay's token (`RetrainRelay.alertmanager_token_secret`)."""
+    """Name of the Secret (in this namespace) holding the relay's generated token
+    (`retrain_relay.TOKEN_SECRET`); the stack creates it and exposes the value as `relay_token`."""
     relay_credentials_file: str | None = None
-    """Where Alertmanager reads it (`RetrainRelay.alertmanager_credentials_file`)."""
+    """Where Alertmanager reads it (`retrain_relay.alertmanager_credentials_file()`)."""
 
 
 @dataclass(frozen=True)
@@ -389,6 +392,8 @@ class MonitoringStack(pulumi.ComponentResource):
         namespaces = self._namespaces(child)
         in_ns = pulumi.ResourceOptions(parent=self, depends_on=namespaces)
         secrets = [self._grafana_admin_secret(in_ns), self._alertmanager_config_secret(in_ns)]
+        # Alertmanager mounts the relay's token: it must exist before the release starts the pod.
+        secrets += self._relay_token_secret(in_ns)
         stack = self._stack_release(pulumi.ResourceOptions(parent=self, depends_on=[*namespaces, *secrets]))
         after_crds = pulumi.ResourceOptions(parent=self, depends_on=[stack])
         self._pushgateway_release(after_crds)
@@ -459,6 +464,31 @@ class MonitoringStack(pulumi.ComponentResource):
             },
             opts=opts,
         )
+
+    def _relay_token_secret(self, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.Secret]:
+        """The retraining relay's bearer token, generated here because Alertmanager's pod mounts it; the
+        relay gets the same value (`relay_token`) for its own Secret."""
+        loop = self._args.loop
+        self.relay_token: pulumi.Output[str] | None = None
+        if loop is None or loop.relay_url is None or loop.relay_token_secret is None:
+            return []
+        token = random.RandomPassword(
+            f"{self._name}-relay-token", length=48, special=False, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.relay_token = pulumi.Output.secret(token.result)
+        return [
+            k8s.core.v1.Secret(
+                f"{self._name}-relay-token",
+                metadata={
+                    "name": loop.relay_token_secret,
+                    "namespace": self._args.namespace,
+                    "labels": kb.labels(APP, "alertmanager"),
+                },
+                type="Opaque",
+                string_data={RELAY_TOKEN_KEY: self.relay_token},
+                opts=opts,
+            )
+        ]
 
     def _alertmanager_config_secret(self, opts: pulumi.ResourceOptions) -> k8s.core.v1.Secret:
         r = self._args.receivers

@@ -28,6 +28,7 @@ import yaml
 
 from components import k8s as kb
 from monitoring.cadence import parse_cron, time_zone
+from pipelines.stage import PIPELINE_NAME
 
 APP: Final = "training-schedule"
 RESOURCES: Final = kb.Resources(
@@ -45,7 +46,7 @@ class TrainingScheduleArgs:
     """`training.schedule.cron` (5 fields); None when `training.schedule.enabled` is false."""
     time_zone: str = "UTC"
     """`training.schedule.timeZone` (IANA); applied cluster-wide through `time_zone_patch`."""
-    pipeline_name: str = "breast-cancer-training"
+    pipeline_name: str = PIPELINE_NAME
     """The pipeline the versions are uploaded under (the relay runs its newest version too)."""
     namespace: str = "kubeflow"
     """KFP's namespace: the Job runs next to the API server."""

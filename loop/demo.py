@@ -72,6 +72,7 @@ class LoopDemo:
     ) -> None:
         self.workdir = workdir.resolve()
         self.state = self.workdir / "state"
+        """The training flow's state folder; one holding a registry is used as it is (no first training)."""
         self.incident_capture = self.workdir / "capture" / "incident"
         self.recovered_capture = self.workdir / "capture" / "after-fix"
         self.say = say
@@ -271,9 +272,14 @@ class LoopDemo:
             60,
             "the relay's first decision",
         )
-        self.note("relay called", "Alertmanager's webhook with the bearer token from its file", at=called)
         wait(lambda: any(records.glob("*.json")), 30, "a training run started by the relay")
         record = json.loads(next(records.glob("*.json")).read_text())
+        # The relay writes the run's record while it answers the call: the call came no later than that.
+        self.note(
+            "relay called",
+            "Alertmanager's webhook, with the bearer token from its file",
+            at=min(called, record["started_at"]),
+        )
         alert = json.loads(record["trigger"])["alerts"][0]
         shown = {k: v for k, v in alert["labels"].items() if k in ("alertname", "dataset", "source")}
         self.note(

@@ -258,8 +258,15 @@ class LoopStack:
         )
         wait_until(f"{self.alertmanager_url}/-/ready", process, log)
 
+        # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, shared by every
+        # Pushgateway on the machine: an earlier run's verdicts would fire this run's alerts.
         process, log = self._spawn(
-            "pushgateway", [binaries["prometheus-pushgateway"], f"--web.listen-address={LOOPBACK}:{pg_port}"]
+            "pushgateway",
+            [
+                binaries["prometheus-pushgateway"],
+                f"--web.listen-address={LOOPBACK}:{pg_port}",
+                "--persistence.file=",
+            ],
         )
         wait_until(f"{self.pushgateway_url}/-/ready", process, log)
 

@@ -9,7 +9,8 @@ left out, because nothing promises a run.
 The parser accepts what Vixie cron and Kubeflow Pipelines' scheduler (robfig/cron v1.2.0) agree on:
 numbers, `*`, ranges `a-b`, steps `*/n` and `a-b/n`, lists; day-of-week 0-6 with 0 = Sunday. Month and day
 names and `7` for Sunday are refused rather than guessed. When day-of-month and day-of-week are both
-restricted, a day matches either (as in both implementations).
+restricted (not `*` or `?`), a day matches either (as in both implementations). `longest_gap_hours` reads
+only the expanded fields and the expression, so any parsed schedule with those attributes will do.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 # (name, lowest, highest) of the five fields, in order.
@@ -46,25 +47,43 @@ class CronSchedule:
     days_of_month: frozenset[int]
     months: frozenset[int]
     days_of_week: frozenset[int]
-    day_of_month_restricted: bool
-    day_of_week_restricted: bool
-
-    def runs_on(self, day: dt.date) -> bool:
-        dom = day.day in self.days_of_month
-        dow = (day.isoweekday() % 7) in self.days_of_week
-        if day.month not in self.months:
-            return False
-        if self.day_of_month_restricted and self.day_of_week_restricted:
-            return dom or dow
-        return dom and dow
-
-    def times_of_day(self) -> list[tuple[int, int]]:
-        return sorted((h, m) for h in self.hours for m in self.minutes)
 
     def kfp_expression(self) -> str:
-        """Kubeflow Pipelines' scheduler reads six fields, seconds first: a 5-field expression given to it
-        as is would be read as seconds..month, i.e. run every hour. Prepend the seconds."""
-        return f"0 {self.expression}"
+        return kfp_cron(self.expression)
+
+
+class ParsedSchedule(Protocol):
+    """What the gap computation reads of a parsed schedule (this module's or monitoring/cron.py's)."""
+
+    @property
+    def expression(self) -> str: ...
+    @property
+    def minutes(self) -> frozenset[int]: ...
+    @property
+    def hours(self) -> frozenset[int]: ...
+    @property
+    def days_of_month(self) -> frozenset[int]: ...
+    @property
+    def months(self) -> frozenset[int]: ...
+    @property
+    def days_of_week(self) -> frozenset[int]: ...
+
+
+def kfp_cron(expression: str) -> str:
+    """Kubeflow Pipelines' scheduler reads six fields, seconds first: a 5-field expression given to it as
+    is would be read as seconds..month, i.e. run every hour. Prepend the seconds."""
+    return f"0 {' '.join(expression.split())}"
+
+
+def runs_on(schedule: ParsedSchedule, day: dt.date) -> bool:
+    if day.month not in schedule.months:
+        return False
+    fields = schedule.expression.split()
+    dom = day.day in schedule.days_of_month
+    dow = (day.isoweekday() % 7) in schedule.days_of_week
+    if fields[2] not in ("*", "?") and fields[4] not in ("*", "?"):
+        return dom or dow
+    return dom and dow
 
 
 def _field_values(text: str, name: str, low: int, high: int) -> frozenset[int]:
@@ -115,11 +134,9 @@ def parse_cron(expression: str) -> CronSchedule:
         days_of_month=values[2],
         months=values[3],
         days_of_week=values[4],
-        day_of_month_restricted=parts[2] != "*",
-        day_of_week_restricted=parts[4] != "*",
     )
     start = dt.date(2024, 1, 1)
-    if not any(schedule.runs_on(start + dt.timedelta(days=n)) for n in range(_HORIZON_DAYS)):
+    if not any(runs_on(schedule, start + dt.timedelta(days=n)) for n in range(_HORIZON_DAYS)):
         raise CronError(f"cron {expression!r} never runs (e.g. 31 February)")
     return schedule
 
@@ -138,12 +155,12 @@ def _observes_daylight_saving(zone: ZoneInfo) -> bool:
     return len(offsets) > 1
 
 
-def longest_gap_hours(schedule: CronSchedule) -> float:
+def longest_gap_hours(schedule: ParsedSchedule) -> float:
     """The longest wall-clock time between two consecutive scheduled starts, in hours."""
-    times = [h * 60 + m for h, m in schedule.times_of_day()]
+    times = sorted(h * 60 + m for h in schedule.hours for m in schedule.minutes)
     longest = max((b - a for a, b in itertools.pairwise(times)), default=0)
     start = dt.date(2024, 1, 1)
-    days = [d for d in (start + dt.timedelta(days=n) for n in range(_HORIZON_DAYS)) if schedule.runs_on(d)]
+    days = [d for d in (start + dt.timedelta(days=n) for n in range(_HORIZON_DAYS)) if runs_on(schedule, d)]
     day_minutes = 24 * 60
     for earlier, later in itertools.pairwise(days):
         between = (later - earlier).days * day_minutes - times[-1] + times[0]

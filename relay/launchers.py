@@ -222,8 +222,6 @@ class LocalLauncher:
     def __init__(self, target: LocalTarget) -> None:
         self._target = target
         self._records = target.state_dir / "relay-runs"
-        self._processes: dict[str, subprocess.Popen[bytes]] = {}
-        self._lock = threading.Lock()
 
     @property
     def records_dir(self) -> Path:
@@ -267,6 +265,8 @@ class LocalLauncher:
             raise LaunchError(f"could not start {' '.join(command)}: {exc}") from exc
         record.pid = process.pid
         _write_record(path, record)
+        # Reap the supervisor when it ends (it writes the outcome itself), so no zombie is left behind.
+        threading.Thread(target=process.wait, daemon=True).start()
         return StartedRun(run_id, name, record.started_at, trigger)
 
     def history(self, since: float) -> list[StartedRun]:

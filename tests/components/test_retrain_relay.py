@@ -20,6 +20,7 @@ from tests.support.tools import missing_tool
 IMAGE = (
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-pipeline-steps:2.17.3-0123456789ab@sha256:" + "a" * 64
 )
+TOKEN = "t0ken" * 8
 PROGRAM = f'''
 import pulumi
 from components.retrain_relay import RetrainRelay, RetrainRelayArgs
@@ -28,6 +29,7 @@ relay = RetrainRelay(
     "retrain-relay",
     RetrainRelayArgs(
         image="{IMAGE}",
+        token=pulumi.Output.secret("{TOKEN}"),
         enabled=True,
         cooldown_seconds=21600,
         max_runs_per_day=2,
@@ -100,13 +102,21 @@ def test_the_relay_runs_with_the_guardrails_and_the_token_file(record: Record) -
     assert env[relay_config.TOKEN_FILE_ENV] == f"{token_mount['mountPath']}/{rr.TOKEN_KEY}"
 
 
-def test_one_generated_token_in_the_relay_and_alertmanager_namespaces(record: Record) -> None:
-    password = record.one("random:index/randomPassword:RandomPassword", "retrain-relay-token")
-    assert password.inputs["length"] >= 32
-    for role, namespace in (("relay", "retrain-relay"), ("alertmanager", "monitoring")):
-        secret = record.one("kubernetes:core/v1:Secret", f"retrain-relay-token-{role}")
-        assert secret.inputs["metadata"]["namespace"] == namespace
-        assert secret.inputs["stringData"] == {rr.TOKEN_KEY: password.outputs["result"]}
+def test_the_token_alertmanager_sends_is_the_relays_secret(record: Record) -> None:
+    (secret,) = record.of_type("kubernetes:core/v1:Secret")
+    assert secret.inputs["metadata"] == {
+        "name": rr.TOKEN_SECRET,
+        "namespace": "retrain-relay",
+        "labels": secret.inputs["metadata"]["labels"],
+    }
+    assert secret.inputs["stringData"] == {rr.TOKEN_KEY: TOKEN}
+    assert not record.of_type("random:index/randomPassword:RandomPassword")
+    volume = next(
+        v
+        for v in _object(record, "Deployment", rr.APP)["spec"]["template"]["spec"]["volumes"]
+        if v["name"] == "token"
+    )
+    assert volume["secret"]["secretName"] == rr.TOKEN_SECRET
 
 
 def test_alertmanager_reads_the_token_from_its_mounted_secret() -> None:
@@ -167,6 +177,7 @@ def test_service_monitor_scrapes_the_relay_as_its_alerts_expect(record: Record) 
 def test_bad_args_are_refused_before_any_resource(changes: dict[str, Any], message: str) -> None:
     base: dict[str, Any] = {
         "image": IMAGE,
+        "token": TOKEN,
         "enabled": True,
         "cooldown_seconds": 0,
         "max_runs_per_day": 2,

@@ -144,8 +144,8 @@ class AlertingStack:
 
         process, log = self._spawn(
             "prometheus-pushgateway",
-            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, which every run
-            # on the machine shares: an empty path keeps each stack's metrics to itself.
+            # Debian's build persists to /var/lib/prometheus/pushgateway.data by default, shared by every
+            # Pushgateway on the machine: another run's pushes would leak in.
             [f"--web.listen-address={LOOPBACK}:{pg_port}", "--web.enable-admin-api", "--persistence.file="],
         )
         wait_for(f"{self.pushgateway_url}/-/ready", process, log, timeout=30, interval=0.1)

@@ -503,3 +503,53 @@ def test_charts_command_writes_values_and_an_index(tmp_path: Path) -> None:
             release.namespace,
         )
         assert yaml.safe_load((out / entry["values_file"]).read_text()) == release.values
+
+
+LOOP_PROGRAM = """
+import pulumi
+from components.monitoring import (
+    AlertReceivers, LoopAlerts, MlflowScrapeTarget, MonitoringStack, MonitoringStackArgs,
+)
+from components.retrain_relay import TOKEN_SECRET, alertmanager_credentials_file, webhook_url
+from settings import MonitoringSettings
+
+stack = MonitoringStack(
+    "monitoring",
+    MonitoringStackArgs(
+        settings=MonitoringSettings(),
+        receivers=AlertReceivers(),
+        mlflow=MlflowScrapeTarget("mlflow", {"app": "mlflow"}, "http", "mlflow-auth", "u", "p"),
+        loop=LoopAlerts(
+            no_success_hours=None,
+            live_drift_confirm_for="45m",
+            relay_url=webhook_url("retrain-relay"),
+            relay_token_secret=TOKEN_SECRET,
+            relay_credentials_file=alertmanager_credentials_file(),
+        ),
+    ),
+)
+pulumi.export("relay_token", stack.relay_token)
+"""
+
+
+def test_with_the_loop_alertmanager_mounts_a_generated_relay_token_created_before_the_release(
+    tmp_path: Path,
+) -> None:
+    from components.retrain_relay import TOKEN_SECRET
+    from monitoring import rules
+
+    program = tmp_path / "__main__.py"
+    program.write_text(LOOP_PROGRAM)
+    r = run_program("dev", {}, program_file=program)
+    password = r.one("random:index/randomPassword:RandomPassword", "monitoring-relay-token")
+    secret = r.one("kubernetes:core/v1:Secret", "monitoring-relay-token")
+    assert secret.inputs["metadata"]["name"] == TOKEN_SECRET
+    assert secret.inputs["stringData"] == {"token": password.outputs["result"]}
+    assert r.exports["relay_token"] == password.outputs["result"] and "relay_token" in r.secret_exports
+    release = stack_release(r)
+    assert secret.urn in release.dependencies
+    assert release.inputs["values"]["alertmanager"]["alertmanagerSpec"]["secrets"] == [TOKEN_SECRET]
+    rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
+    alerts = {x["alert"]: x for g in rule.inputs["spec"]["groups"] for x in g["rules"]}
+    assert alerts[rules.LIVE_DRIFT_CONFIRMED]["for"] == "45m"
+    assert rules.RETRAIN_RELAY_DOWN in alerts and rules.NO_RECENT_SUCCESSFUL_RUN not in alerts

@@ -56,7 +56,12 @@ CASES = [
     Case(
         rules.DATA_DRIFT_DETECTED,
         "drift resolved by a newer clean batch",
-        [(f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, stage="drift", dataset="iris", source="batch"}}', "1x3 0x6")],
+        [
+            (
+                f'{m.DRIFT_DETECTED.name}{{{JOB}, {P}, stage="drift", dataset="iris", source="batch"}}',
+                "1x3 0x6",
+            )
+        ],
         "8m",
     ),
     Case(

@@ -156,13 +156,13 @@ def test_kfp_api_errors_become_launch_errors() -> None:
         KfpLauncher(TARGET, unreachable).start(_trigger())
 
 
-def _fake_python(tmp_path: Path, exit_code: int) -> str:
+def _fake_python(tmp_path: Path, exit_code: int, sleep: float = 0.0) -> str:
     """Stands in for the interpreter: records its arguments, prints a line, exits with `exit_code`."""
     script = tmp_path / "python"
     script.write_text(
-        f"#!{sys.executable}\nimport sys, pathlib\n"
+        f"#!{sys.executable}\nimport sys, pathlib, time\n"
         f"pathlib.Path({str(tmp_path / 'argv.json')!r}).write_text(__import__('json').dumps(sys.argv[1:]))\n"
-        f"print('Training flow finished')\nsys.exit({exit_code})\n"
+        f"time.sleep({sleep})\nprint('Training flow finished')\nsys.exit({exit_code})\n"
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return str(script)
@@ -194,3 +194,18 @@ def test_local_run_is_recorded_when_it_starts_and_when_it_ends(
     # A new launcher on the same folder (a restarted relay) sees the run and why it started.
     (seen,) = LocalLauncher(target).history(0)
     assert (seen.run_id, seen.trigger) == (run.run_id, run.trigger)
+
+
+def test_a_run_still_going_is_stopped_from_its_record_with_its_whole_group(tmp_path: Path) -> None:
+    import os
+
+    from relay.launchers import read_record, stop_running
+
+    launcher = LocalLauncher(LocalTarget(tmp_path / "state", python=_fake_python(tmp_path, 0, sleep=120)))
+    run = launcher.start(_trigger())
+    path = launcher.records_dir / f"{run.run_id}.json"
+    pid = read_record(path).pid
+    assert stop_running(launcher.records_dir) == [run.run_id]
+    assert read_record(path).status == "stopped"
+    with pytest.raises(ProcessLookupError):
+        os.killpg(pid, 0)
