@@ -42,6 +42,9 @@ lock: $(UV)  ## Re-resolve requirements*.txt into the hash-checked lock files (n
 		--custom-compile-command "make lock" -q -o $(LOCK)
 	printf 'uv==%s\n' $(UV_VERSION) | $(UV) pip compile - --universal --python-version 3.11 \
 		--generate-hashes --custom-compile-command "make lock" -q -o $(UV_LOCK)
+	$(UV) pip compile docker/serving/requirements.in -c $(LOCK) --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" \
+		-q -o docker/serving/requirements.txt
 
 venv: $(STAMP)  ## Create or update .venv from the hash-checked lock (requirements.lock)
 

@@ -1,12 +1,14 @@
 """The training-flow benchmarks; prints a table of medians and whether each target is met.
 
-  python -m benchmarks [--runs 3] [--skip-demo] [--skip-full-1m]
+  python -m benchmarks [--runs 3] [--skip-demo] [--skip-full-1m] [--skip-serving]
 
 - demo: `python -m pipelines run --local` wall time (median of --runs, fresh state each time, after setup)
   and its ratio to the same tasks in one process (pipelines/sequential.py). Targets: <= 60 s, <= 2x.
 - drift 100k x 20 with the configured sampling limit: <= 10 s, <= 1 GiB peak.
 - drift 1M x 20 sampled: <= 15 s, and the same verdict as the full (unsampled) 1M run on planted-drift
   and no-drift data. The full 1M runs take minutes each; --skip-full-1m leaves that comparison out.
+- serving latency with inference capture on vs off, same run (benchmarks/bench_serving_latency.py):
+  p50 on/off <= 1.10x, p99 on/off <= 1.25x, every answered request captured.
 """
 
 from __future__ import annotations
@@ -109,11 +111,26 @@ def drift(runs: int, skip_full_1m: bool) -> list[dict[str, Any]]:
     return rows
 
 
+def serving_latency(runs: int) -> tuple[bool, str]:
+    from benchmarks.bench_serving_latency import describe, target_met
+
+    command = [sys.executable, "-m", "benchmarks.bench_serving_latency", "--rounds", str(max(runs, 3))]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env=_clean_env(), capture_output=True, text=True, check=False
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise SystemExit(f"benchmark command failed: {' '.join(command)}\n{result.stderr[-2000:]}")
+    measured = json.loads(lines[-1])
+    return target_met(measured), describe(measured)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--skip-demo", action="store_true")
     parser.add_argument("--skip-full-1m", action="store_true")
+    parser.add_argument("--skip-serving", action="store_true")
     args = parser.parse_args()
 
     ok = True
@@ -142,6 +159,10 @@ def main() -> int:
             )
             + f" [{'met' if met else 'MISSED'}]"
         )
+    if not args.skip_serving:
+        met, line = serving_latency(args.runs)
+        ok &= met
+        print(line)
     return 0 if ok else 1
 
 

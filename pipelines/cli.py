@@ -68,6 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--state", default=None, help="local state folder (default: .state at the repo root)")
     run.add_argument(
+        "--no-serve",
+        action="store_true",
+        help="stop after training: do not serve the champion, send it the batch and check live drift",
+    )
+    run.add_argument(
         "--verbose", action="store_true", help="show every task's full kfp.local output (inputs, outputs)"
     )
     run.add_argument(
@@ -236,6 +241,24 @@ def _run_local(args: argparse.Namespace) -> int:
         print(f"\nTraining flow FAILED: {describe_error(exc)}", file=sys.stderr)
         return 1
     print("\n".join(summary_lines(records, layout)))
+    if args.no_serve:
+        return 0
+    return _serve_champion(records, layout)
+
+
+def _serve_champion(records: dict[str, Any], layout: Any) -> int:
+    """The demo's last part: the champion served on localhost, the newest batch sent, live drift checked."""
+    from serving.demo import serve_and_check, summary_lines
+    from serving.live_drift import LiveDriftError
+    from serving.local import ServerStartError
+
+    print("\nServing the champion on localhost and sending it the newest batch ...", flush=True)
+    try:
+        result = serve_and_check(records, layout)
+    except (ServerStartError, LiveDriftError, OSError) as exc:
+        print(f"\nServing FAILED: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(summary_lines(result)))
     return 0
 
 

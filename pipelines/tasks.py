@@ -378,7 +378,8 @@ def drift_task(
             report_path=report_out,
         )
         run_id = log_drift_run(result, report_out, pipeline_run, _tracking(mlflow_tracking_uri, params))
-        summary = {**result.to_dict(), "mlflow_run_id": run_id}
+        # batch_path: the demo sends this very batch through the model server afterwards (serving/demo.py).
+        summary = {**result.to_dict(), "mlflow_run_id": run_id, "batch_path": str(batch_in.resolve())}
         kept_dir = os.environ.get(DRIFT_REPORT_DIR_ENV)
         if kept_dir:
             # Written here, before Register, so a full disk fails this stage and never follows a registry

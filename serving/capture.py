@@ -248,13 +248,15 @@ def read_parts(store: CaptureStore, keys: Iterable[str]) -> pd.DataFrame:
     return pa.concat_tables(tables).to_pandas()
 
 
-def read_window(store: CaptureStore, model_name: str, end: datetime, hours: int) -> pd.DataFrame:
-    """Captured rows with a timestamp in the `hours` hours up to `end`."""
+def read_window(
+    store: CaptureStore, model_name: str, end: datetime, hours: int, since: datetime | None = None
+) -> pd.DataFrame:
+    """Captured rows with a timestamp in the `hours` hours up to `end` (and not before `since`, if given)."""
     import pandas as pd
 
     keys = [key for prefix in window_prefixes(model_name, end, hours) for key in store.list_keys(prefix)]
     frame = read_parts(store, keys)
-    start = pd.Timestamp(end - timedelta(hours=hours))
+    start = pd.Timestamp(max(end - timedelta(hours=hours), since or end - timedelta(hours=hours)))
     stop = pd.Timestamp(end)
     in_window = (frame[TIMESTAMP] >= start) & (frame[TIMESTAMP] <= stop)
     return frame.loc[in_window].reset_index(drop=True)

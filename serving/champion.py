@@ -112,7 +112,10 @@ def load_served_model(model_name: str, version: int, tracking_uri: str) -> Serve
     details = client.get_model_version(model_name, str(version))
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
-    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}")
+    # suppress_warnings skips MLflow's comparison of the model's pip requirements with the installed
+    # packages (about 2 s per load): the training step pins them to this very lock's scikit-learn and MLflow,
+    # which the serving image installs, and the smoke check below is what decides fitness to serve.
+    model = mlflow.pyfunc.load_model(f"models:/{model_name}/{version}", suppress_warnings=True)
     smoke_check(model, model.input_example)
     return ServedModel(version=version, model=model, run_id=str(details.run_id or ""))
 

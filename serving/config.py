@@ -41,6 +41,8 @@ DEFAULT_FLUSH_ROWS: Final = 1000
 DEFAULT_FLUSH_SECONDS: Final = 60.0
 DEFAULT_WINDOW_HOURS: Final = 24
 DEFAULT_MIN_ROWS: Final = 200
+# Fewer rows than this say nothing a drift test can trust (the settings' floor for serving.liveDrift.minRows).
+MIN_ROWS_FLOOR: Final = 30
 
 
 class ConfigError(ValueError):
@@ -206,7 +208,7 @@ def live_drift_config(env: Mapping[str, str]) -> LiveDriftConfig:
         tracking_uri=_text(env, TRACKING_URI_ENV),
         capture_uri=_text(env, CAPTURE_URI_ENV),
         window_hours=_integer(env, LIVE_DRIFT_WINDOW_HOURS_ENV, DEFAULT_WINDOW_HOURS, 1, 720),
-        min_rows=_integer(env, LIVE_DRIFT_MIN_ROWS_ENV, DEFAULT_MIN_ROWS, 30, 100_000_000),
+        min_rows=_integer(env, LIVE_DRIFT_MIN_ROWS_ENV, DEFAULT_MIN_ROWS, MIN_ROWS_FLOOR, 100_000_000),
         retention_days=_integer(env, CAPTURE_RETENTION_DAYS_ENV, 0, 1, 3650) if retention else None,
         pushgateway_url=env.get(PUSHGATEWAY_URL_ENV, "").strip(),
         metrics_dir=env.get(METRICS_DIR_ENV, "").strip(),

@@ -80,7 +80,9 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float) -> None
         pass
 
 
-def wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+def wait_until_ready(
+    url: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float, probe: str = "ready"
+) -> None:
     import requests
 
     deadline = time.monotonic() + timeout
@@ -90,13 +92,13 @@ def wait_until_ready(url: str, process: subprocess.Popen[bytes], log_path: Path,
                 f"the model server exited with code {process.returncode}:\n{_tail(log_path)}"
             )
         try:
-            if requests.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+            if requests.get(f"{url}/v2/health/{probe}", timeout=2).status_code == 200:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
     raise ServerStartError(
-        f"the model server at {url} was not ready after {timeout:.0f} s:\n{_tail(log_path)}"
+        f"the model server at {url} was not {probe} after {timeout:.0f} s:\n{_tail(log_path)}"
     )
 
 
@@ -117,8 +119,11 @@ def serve_locally(
     ready_timeout: float = 120.0,
     stop_timeout: float = 20.0,
     extra_env: Mapping[str, str] | None = None,
+    wait_for_champion: bool = True,
 ) -> Iterator[LocalServer]:
-    """Start the server on loopback, wait until it is ready, yield it, stop it (see the module docstring)."""
+    """Start the server on loopback, wait until it is ready, yield it, stop it (see the module docstring).
+
+    With `wait_for_champion=False` it yields as soon as the server is live (answering, maybe not ready)."""
     http_port = http_port or free_port()
     metrics_port = metrics_port or free_port()
     variables = {
@@ -149,7 +154,7 @@ def serve_locally(
         )
     try:
         url = f"http://{LOOPBACK}:{http_port}"
-        wait_until_ready(url, process, log_path, ready_timeout)
+        wait_until_ready(url, process, log_path, ready_timeout, "ready" if wait_for_champion else "live")
         yield LocalServer(
             url=url,
             metrics_url=f"http://{LOOPBACK}:{metrics_port}/metrics",

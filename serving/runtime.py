@@ -32,14 +32,13 @@ from pipelines import schema
 from serving import validation
 from serving.capture import CapturedRequest, CaptureWriter, now_ms
 from serving.champion import ChampionFollower, ServedModel, check_predictions
+from serving.http import MODEL_VERSION_HEADER, REQUEST_ID_HEADER
 
 if TYPE_CHECKING:
     import pandas as pd
 
 log = logging.getLogger(__name__)
 
-REQUEST_ID_HEADER: Final = "X-Request-Id"
-MODEL_VERSION_HEADER: Final = "X-Model-Version"
 PREDICTION_OUTPUT: Final = "predict"
 JSON_TYPE: Final = "application/json"
 

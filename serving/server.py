@@ -17,94 +17,29 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import logging
 import os
-import re
 import tempfile
-import time
-import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Final
 
 from mlserver import MLServer
 from mlserver.batching import load_batching
 from mlserver.registry import MultiModelRegistry
 from mlserver.settings import ModelSettings, Settings
 
-from monitoring import metrics as m
 from serving.capture import CaptureWriter
 from serving.champion import ChampionFollower, alias_version, load_served_model
 from serving.config import ServerConfig
-from serving.runtime import REQUEST_ID_HEADER, ChampionRuntime, RuntimeContext
+from serving.http import RequestTracking
+from serving.runtime import ChampionRuntime, RuntimeContext
 from serving.telemetry import ServingTelemetry
 
 log = logging.getLogger(__name__)
 
-PREDICTION_PATH: Final = re.compile(r"^/(invocations|v2/models/[^/]+(/versions/[^/]+)?/infer)$")
-# A client's id is kept only if it is short and plain (it ends up in logs, headers and the capture).
-WELL_FORMED_REQUEST_ID: Final = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# MLServer's load/unload/index API: removed, the registry alias is the only way to change what is served.
 REPOSITORY_API_PREFIX: Final = "/v2/repository"
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-_REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
-_MODEL_VERSION = b"x-model-version"
-
-
-def outcome_of(status: int) -> str:
-    if status < 400:
-        return m.OUTCOME_OK
-    if status < 500:
-        return m.OUTCOME_INVALID
-    return m.OUTCOME_ERROR
-
-
-def request_id_from(headers: list[tuple[bytes, bytes]]) -> str:
-    for key, value in headers:
-        if key.lower() == _REQUEST_ID:
-            given = value.decode("latin-1")
-            if WELL_FORMED_REQUEST_ID.match(given):
-                return given
-    return uuid.uuid4().hex
-
-
-class RequestTracking:
-    """ASGI middleware on the prediction routes: request ids in and out, outcome and latency counted."""
-
-    def __init__(self, app: ASGIApp, telemetry: ServingTelemetry) -> None:
-        self.app = app
-        self.telemetry = telemetry
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not PREDICTION_PATH.match(scope.get("path", "")):
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        request_id = request_id_from(scope["headers"])
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != _REQUEST_ID]
-        scope = {**scope, "headers": [*headers, (_REQUEST_ID, request_id.encode())]}
-        # An exception that escapes the app becomes a 500 (Starlette's outermost error middleware).
-        status, version = 500, ""
-
-        async def send_with_id(message: Message) -> None:
-            nonlocal status, version
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                out = [(k, v) for k, v in message.get("headers", []) if k.lower() != _REQUEST_ID]
-                for key, value in out:
-                    if key.lower() == _MODEL_VERSION:
-                        version = value.decode("latin-1")
-                message = {**message, "headers": [*out, (_REQUEST_ID, request_id.encode())]}
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            self.telemetry.request(outcome_of(status), time.perf_counter() - started, version or None)
 
 
 class _NotStarted:
@@ -234,3 +169,7 @@ def _log_to_stderr() -> None:
 def run(config: ServerConfig) -> None:
     _log_to_stderr()
     asyncio.run(serve(config))
+    # Everything is written and closed. Interpreter teardown would now run the garbage collector over what
+    # MLServer, MLflow and scikit-learn allocated (about 3 s measured here, on every stop and every rolling
+    # update); frozen objects are out of its reach, so the process exits in a fraction of a second.
+    gc.freeze()

@@ -187,3 +187,12 @@ def test_the_s3_store_round_trips_parts_under_its_prefix():
         assert store.get(keys[0]) == b"part"
         assert c.prune(store, MODEL, retention_days=30, now=NOON) == 1
         assert store.list_keys(f"{MODEL}/") == [keys[0]]
+
+
+def test_the_window_can_start_later_than_its_hours(tmp_path):
+    capture, _, store = writer(tmp_path)
+    capture.offer(request("before", NOON - timedelta(minutes=10)))
+    capture.offer(request("after", NOON - timedelta(minutes=1)))
+    capture.close()
+    frame = c.read_window(store, MODEL, NOON, hours=24, since=NOON - timedelta(minutes=5))
+    assert frame["request_id"].tolist() == ["after"]

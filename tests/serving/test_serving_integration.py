@@ -224,3 +224,31 @@ def test_a_broken_champion_is_refused_and_the_previous_one_keeps_serving_then_th
     _eventually(lambda: _post(server, record).headers["X-Model-Version"] == second)
     assert _metric(server, "mlops_serving_model_version") == versions["second"]
     assert json.loads(_post(server, record).text)["predictions"][0] in schema.TARGET_CLASSES
+
+
+def test_mlflow_scoring_server_endpoints_answer(server: LocalServer) -> None:
+    assert requests.get(f"{server.url}/ping", timeout=5).status_code == 200
+    assert requests.get(f"{server.url}/version", timeout=5).status_code == 200
+
+
+def test_without_a_champion_the_server_is_live_not_ready_until_one_is_aliased(
+    registry: Registry, versions: dict[str, int], tmp_path: Path
+) -> None:
+    client = registry.client()
+    client.delete_registered_model_alias(MODEL_NAME, "champion")
+    with serve_locally(
+        model_name=MODEL_NAME,
+        tracking_uri=registry.tracking_uri,
+        log_path=tmp_path / "server.log",
+        poll_seconds=1.0,
+        wait_for_champion=False,
+    ) as server:
+        assert requests.get(f"{server.url}/v2/health/ready", timeout=5).status_code != 200
+        refused = _post(server, {"dataframe_records": [_record(sample_frame())]})
+        assert refused.status_code == 503
+        assert "waiting for the champion" in refused.json()["error"]
+        registry.set_champion(versions["first"])
+        _eventually(lambda: requests.get(f"{server.url}/v2/health/ready", timeout=5).status_code == 200)
+        assert _post(server, {"dataframe_records": [_record(sample_frame())]}).headers[
+            "X-Model-Version"
+        ] == str(versions["first"])

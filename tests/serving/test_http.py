@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from serving.server import PREDICTION_PATH, RequestTracking, outcome_of, request_id_from
+from serving.http import PREDICTION_PATH, RequestTracking, outcome_of, request_id_from
 from serving.telemetry import ServingTelemetry
 
 SEEN: list[str] = []
