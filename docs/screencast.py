@@ -34,6 +34,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -62,9 +63,10 @@ CAST = OUT / "platform.cast"
 VENV_BIN = Path(sys.executable).parent
 MODEL_NAME = "breast-cancer-classifier"
 COLUMNS, ROWS = 110, 34
-IDLE_LIMIT_SECONDS = 5.0  # a 95 s retraining run plays as 5 s: short to watch, long enough to read
+IDLE_LIMIT_SECONDS = 5.0  # a minute-long retraining run plays as 5 s: short to watch, long enough to read
 TYPING_SECONDS = 0.025  # per character of a shown command
 SERVE_PORT = 8080  # what `make serve` listens on
+SERVE_BANNER_END = "Ctrl-C stops the server."  # serving.laptop's last line before it waits
 NODE_EXPORTER = "prometheus-node-exporter"  # Debian's name for node_exporter
 MODEL_SERVER_JOB = "model-server"  # monitoring.metrics.SERVING_SCRAPE_JOB, the Service's name in the cluster
 CHROMIUM_FLAGS = (
@@ -137,9 +139,22 @@ def scene_serve(tour: Tour) -> None:
         shown = f".venv/bin/python -m serving local --port {port} &   # make serve, with 8080 taken"
         argv = [sys.executable, "-m", "serving", "local", "--port", str(port)]
     type_command(shown)
-    server = subprocess.Popen(argv, cwd=REPO, env=tour.env, start_new_session=True)
+    # Its output passes through us, so the next command is typed only after its banner ends.
+    server = subprocess.Popen(
+        argv,
+        cwd=REPO,
+        env={**tour.env, "PYTHONUNBUFFERED": "1"},  # line by line through the pipe, as on a terminal
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    banner_done = threading.Event()
+    relay = threading.Thread(target=_relay_output, args=(server, SERVE_BANNER_END, banner_done), daemon=True)
+    relay.start()
     try:
         _wait_until_ready(f"http://127.0.0.1:{port}", server, timeout=180)
+        if not banner_done.wait(timeout=30):
+            raise SystemExit("screencast: `make serve` never finished its banner")
         row = example_row(state_layout(str(tour.state)))
         (tour.state / "row.json").write_text(json.dumps({"dataframe_records": [row]}), encoding="utf-8")
         missing = {k: v for k, v in row.items() if k != "mean_radius"}
@@ -178,6 +193,16 @@ def scene_serve(tour: Tour) -> None:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             stop_group(server)
+        relay.join(timeout=5)  # its last lines ("Stopped the model server.")
+
+
+def _relay_output(process: subprocess.Popen[bytes], marker: str, seen: threading.Event) -> None:
+    assert process.stdout is not None
+    for line in iter(process.stdout.readline, b""):
+        sys.stdout.write(line.decode(errors="replace"))
+        sys.stdout.flush()
+        if marker in line.decode(errors="replace"):
+            seen.set()
 
 
 def scene_loop(tour: Tour) -> None:
@@ -245,7 +270,7 @@ def record(tour: Tour, scenes: list[str], cast: Path) -> None:
         "--scenes",
         *scenes,
     ]
-    subprocess.run(
+    recorder = subprocess.Popen(
         [
             str(VENV_BIN / "asciinema"),
             "rec",
@@ -265,9 +290,15 @@ def record(tour: Tour, scenes: list[str], cast: Path) -> None:
         ],
         cwd=REPO,
         env={**os.environ, "TERM": "xterm-256color"},
-        check=True,
         stdin=subprocess.DEVNULL,
+        start_new_session=True,  # so an interrupted recording takes the tour's processes with it
     )
+    try:
+        code = recorder.wait()
+    finally:
+        stop_group(recorder)
+    if code != 0:
+        raise SystemExit(f"screencast: the recording failed (asciinema exited with {code})")
 
 
 def played_seconds(cast: Path) -> float:
@@ -296,7 +327,8 @@ def live_traffic(tour: Tour, metrics_port: int) -> list[LiveDriftOutcome]:
     """Clean, then drifted rows through the real model server (its /metrics scraped as `model-server`), the
     live drift check after each, reporting to the same Pushgateway: no drift, then drift."""
     reference = pd.read_csv(io.BytesIO(dataset.sample_dataset_bytes()))
-    capture = str(capture_dir(state_layout(str(tour.state))))
+    # A capture folder of its own: the window holds this traffic only, not the demo's earlier batches.
+    capture = str(tour.state / "screencast-capture")
     outcomes = []
     with serve_locally(
         model_name=MODEL_NAME,
