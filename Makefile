@@ -31,10 +31,11 @@ $(UV): $(UV_LOCK)
 # against the lock's hashes; `uv pip sync` also removes what the lock does not name.
 $(STAMP): $(LOCK) $(UV)
 	@echo "[install] .venv from $(LOCK) (hash-checked; ~30 s cold, seconds when uv's cache is warm)"
-	test -x $(PY) || $(UV) venv -q --python $(PYTHON) $(VENV)
-	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK)
-	$(UV) pip check -q --python $(PY)
-	touch $@
+	@start=$$(date +%s) && \
+	{ test -x $(PY) || $(UV) venv -q --python $(PYTHON) $(VENV); } && \
+	$(UV) pip sync -q --python $(PY) --require-hashes $(LOCK) && \
+	$(UV) pip check -q --python $(PY) && \
+	touch $@ && echo "[install] .venv ready in $$(( $$(date +%s) - start )) s"
 
 lock: $(UV)  ## Re-resolve requirements*.txt into the hash-checked lock files (needs PyPI)
 	$(UV) pip compile requirements-dev.txt --universal --python-version 3.11 --generate-hashes \
@@ -52,9 +53,11 @@ tools:  ## Install the Debian packages the integration tests run (or print the e
 
 # checkov pins its own boto3/botocore/packaging and would downgrade ours: it lives in a venv of its own.
 $(CHECKOV): Makefile
-	test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov
-	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION)
-	touch $@
+	@echo "[install] checkov $(CHECKOV_VERSION) into .venv-checkov (its own venv; about a minute cold, once)"
+	@start=$$(date +%s) && \
+	{ test -x .venv-checkov/bin/python || $(PYTHON) -m venv .venv-checkov; } && \
+	.venv-checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION) && \
+	touch $@ && echo "[install] checkov ready in $$(( $$(date +%s) - start )) s"
 
 demo: $(STAMP)  ## Run the training flow end to end on this machine (kfp.local, MLflow on SQLite, local DVC)
 	$(PY) -m pipelines run --local
@@ -77,8 +80,10 @@ typecheck: $(STAMP)  ## mypy on our code
 	$(VENV)/bin/mypy $(CODE)
 
 # `tools` first: a missing system tool stops here with the command to install it, before any test runs.
-test: tools lint typecheck $(CHECKOV)  ## Lint, type-check and run the whole test suite (nothing skipped)
-	$(PY) -m pytest
+# Six tiers (lint, typecheck, checkov, unit, integration, slow), each with a header and a timed result;
+# PYTEST_ARGS reach pytest, e.g. `make test PYTEST_ARGS=-x`.
+test: tools $(STAMP) $(CHECKOV)  ## Lint, type-check and run the whole test suite in tiers (nothing skipped)
+	@bash scripts/test-tiers.sh $(PYTEST_ARGS)
 
 test-unit: $(STAMP)  ## The fast tier: no real services, no whole-pipeline runs, no MLflow migrations, Evidently or DVC
 	$(PY) -m pytest -m "not integration and not slow"

@@ -107,6 +107,7 @@ def is_skipped(finding: tuple[str, str], skip: dict[str, str]) -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.checkov
 @pytest.mark.parametrize("stack", STACKS)
 def test_checkov_finds_nothing_outside_the_skips_file(stack: str, tmp_path: Path) -> None:
     write(rendered(stack), tmp_path)
@@ -118,6 +119,7 @@ def test_checkov_finds_nothing_outside_the_skips_file(stack: str, tmp_path: Path
 
 
 @pytest.mark.slow
+@pytest.mark.checkov
 def test_checkov_skips_are_all_still_needed(tmp_path: Path) -> None:
     seen: list[tuple[str, str]] = []
     for stack in STACKS:
@@ -128,6 +130,7 @@ def test_checkov_skips_are_all_still_needed(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.checkov
 def test_checkov_catches_pods_without_network_policy(tmp_path: Path) -> None:
     # Checkov links pods to policies by labels only (an empty podSelector in any namespace counts), so
     # drop every policy to see CKV2_K8S_6 fire; the per-namespace rule is checked on the record below.
