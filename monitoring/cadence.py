@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from dataclasses import dataclass
 from typing import Final, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitoring import cron
+from monitoring.cron import CronSchedule
 
 # (name, lowest, highest) of the five fields, in order.
 FIELDS: Final = (
@@ -35,21 +37,6 @@ _HORIZON_DAYS: Final = 8 * 366
 
 class CronError(ValueError):
     """A cron expression or time zone that cannot be scheduled."""
-
-
-@dataclass(frozen=True)
-class CronSchedule:
-    """A parsed 5-field cron expression: the allowed values of each field."""
-
-    expression: str
-    minutes: frozenset[int]
-    hours: frozenset[int]
-    days_of_month: frozenset[int]
-    months: frozenset[int]
-    days_of_week: frozenset[int]
-
-    def kfp_expression(self) -> str:
-        return kfp_cron(self.expression)
 
 
 class ParsedSchedule(Protocol):
@@ -86,55 +73,13 @@ def runs_on(schedule: ParsedSchedule, day: dt.date) -> bool:
     return dom and dow
 
 
-def _field_values(text: str, name: str, low: int, high: int) -> frozenset[int]:
-    values: set[int] = set()
-    for part in text.split(","):
-        base, _, step_text = part.partition("/")
-        step = 1
-        if step_text:
-            if not step_text.isdigit() or int(step_text) == 0:
-                raise CronError(f"{name} field {text!r}: step {step_text!r} must be a positive number")
-            step = int(step_text)
-        if base == "*":
-            start, end = low, high
-        elif "-" in base:
-            first, _, last = base.partition("-")
-            if not (first.isdigit() and last.isdigit()):
-                raise CronError(f"{name} field {text!r}: expected numbers in the range {base!r}")
-            start, end = int(first), int(last)
-        elif base.isdigit():
-            start = int(base)
-            end = high if step_text else start
-        else:
-            raise CronError(
-                f"{name} field {text!r}: expected numbers {low}-{high}, '*', ranges, steps or lists "
-                "(names such as MON or JAN are not accepted)"
-            )
-        if not (low <= start <= high and low <= end <= high) or start > end:
-            raise CronError(f"{name} field {text!r}: values must lie in {low}-{high}")
-        values.update(range(start, end + 1, step))
-    return frozenset(values)
-
-
 def parse_cron(expression: str) -> CronSchedule:
-    """Parse a 5-field cron expression; the error names the field and what it accepts."""
-    parts = expression.split()
-    if len(parts) != len(FIELDS):
-        raise CronError(
-            f"cron {expression!r}: expected 5 fields (minute hour day-of-month month day-of-week), "
-            f"got {len(parts)}"
-        )
-    values = [
-        _field_values(part, name, low, high) for part, (name, low, high) in zip(parts, FIELDS, strict=True)
-    ]
-    schedule = CronSchedule(
-        expression=" ".join(parts),
-        minutes=values[0],
-        hours=values[1],
-        days_of_month=values[2],
-        months=values[3],
-        days_of_week=values[4],
-    )
+    """Parse with the project's one cron grammar (monitoring/cron.py, what settings validated), then refuse a
+    schedule that never runs (e.g. 31 February); the error names the field and what it accepts."""
+    try:
+        schedule = cron.parse_cron(expression)
+    except ValueError as exc:
+        raise CronError(f"cron {exc}") from None
     start = dt.date(2024, 1, 1)
     if not any(runs_on(schedule, start + dt.timedelta(days=n)) for n in range(_HORIZON_DAYS)):
         raise CronError(f"cron {expression!r} never runs (e.g. 31 February)")

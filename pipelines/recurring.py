@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from monitoring import cadence
 from monitoring.cadence import parse_cron
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ def reconcile(schedule: Schedule, client: Any, package: Callable[[], Path]) -> R
             client.delete_recurring_run(run.recurring_run_id)
         return Reconciled(uploaded=False, created=False, deleted=len(runs), recurring_run_id=None)
 
-    kfp_cron = parse_cron(schedule.cron).kfp_expression()
+    kfp_cron = cadence.kfp_cron(parse_cron(schedule.cron).expression)
     uploaded = False
     pipeline_id = client.get_pipeline_id(schedule.pipeline_name)
     if pipeline_id is None:

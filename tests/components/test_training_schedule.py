@@ -117,8 +117,8 @@ def test_time_zone_patch_sets_kfps_cron_time_zone() -> None:
 @pytest.mark.parametrize(
     ("cron", "zone", "message"),
     [
-        ("0 3 * *", "UTC", "expected 5 fields"),
-        ("0 3 * * MON", "UTC", "names"),
+        ("0 3 * *", "UTC", "expected five fields"),
+        ("0 3 * * 9", "UTC", "day of week 9"),
         ("0 3 * * *", "Mars/Olympus", "IANA"),
     ],
 )
