@@ -48,12 +48,14 @@ from components.cluster import (
     is_arm_instance_type,
 )
 from components.dvc_remote import DvcRemoteArgs
-from components.images import MLFLOW_SERVER, TRAINING_STEPS, PlatformImagesArgs
+from components.images import MLFLOW_SERVER, MODEL_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
 from components.minio import MinioArgs
 from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBackend
+from components.model_server import NAMESPACE as SERVING_NAMESPACE
 from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
+from monitoring.cadence import no_success_window_hours
 from monitoring.cron import parse_cron
 from monitoring.durations import duration_seconds, parse_duration
 from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
@@ -333,8 +335,9 @@ class MonitoringConfig(_Section):
     alert_email_from: EmailAddress | None = None
     smtp_smarthost: Annotated[str, AfterValidator(_smarthost)] | None = None
     """host:port of the SMTP server (port 1-65535)."""
-    no_success_hours: int = Field(default=26, ge=1, le=24 * 14)
-    """Alert when no training run succeeded for this long."""
+    no_success_hours: int | None = Field(default=None, ge=1, le=24 * 14)
+    """Alert when no training run succeeded for this long. Derived from `training.schedule` (its longest
+    gap plus the time a run may take); set it only to widen that window. No schedule, no alert."""
     runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
     """Where the runbooks are browsable (e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks), so the
     link in a notification opens. Without it, `runbook_url` is the repository path `docs/runbooks/...`."""
@@ -680,6 +683,23 @@ def _closed_loop_rules(c: _StackConfig) -> list[str]:
             else "target 'local' runs no schedule unless training.schedule.enabled is true"
         )
         unread(_set_keys(schedule, "training.schedule"), because, "remove it (or enable the schedule)")
+        if c.monitoring.no_success_hours is not None:
+            unread(
+                ["monitoring.noSuccessHours"],
+                f"{because} (nothing promises a run, so no stale-training alert exists)",
+                "remove it (or enable the schedule)",
+            )
+    elif c.monitoring.no_success_hours is not None:
+        try:
+            window = no_success_window_hours(schedule.cron, schedule.time_zone)
+        except ValueError:
+            window = None  # the cron or time zone rule reports it
+        if window is not None and c.monitoring.no_success_hours < window:
+            problems.append(
+                f"{_key('monitoring.noSuccessHours')} = {c.monitoring.no_success_hours}: the training "
+                f"schedule ({schedule.cron!r} in {schedule.time_zone}) may leave {window:g} h between "
+                f"successful runs; expected at least {window:g} (or remove it: the schedule sets it)"
+            )
     if c.retrain.enabled is True and not live_drift:
         problems.append(
             f"{_key('retrain.enabled')} = true, but live drift is off (serving.enabled or "
@@ -959,6 +979,7 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
     else:
         assert raw.cluster.kube_context is not None  # _aws_rules: target 'local' needs kubeContext
         cluster = ExistingClusterArgs(kube_context=raw.cluster.kube_context)
+    serving = _serving(raw)
     d = raw.dvc_remote
     dvc_remote = (
         DvcRemoteArgs(
@@ -969,6 +990,7 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
             noncurrent_version_days=d.noncurrent_version_days,
             abort_multipart_days=d.abort_multipart_days,
             protect=protect,
+            capture_retention_days=serving.capture.retention_days if serving else None,
         )
         if region is not None
         else None
@@ -976,7 +998,6 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
     minio_enabled = raw.minio.enabled if raw.minio.enabled is not None else raw.target == "local"
     im = raw.images
     mon = raw.monitoring
-    serving = _serving(raw)
     return StackSettings(
         project=project,
         stack=stack,
@@ -988,13 +1009,19 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
         kubernetes_version=raw.cluster.kubernetes_version,
         cluster=cluster,
         dvc_remote=dvc_remote,
-        minio=MinioArgs(storage_size_gib=raw.minio.storage_size_gib, protect=protect)
+        minio=MinioArgs(
+            storage_size_gib=raw.minio.storage_size_gib,
+            protect=protect,
+            # The model server captures traffic to the store and the live drift check reads it back.
+            client_namespaces=("mlflow", "kubeflow", *((SERVING_NAMESPACE,) if serving else ())),
+        )
         if minio_enabled
         else None,
         images=PlatformImagesArgs(
             builds=(
                 dataclasses.replace(MLFLOW_SERVER, repository=im.mlflow_repository),
                 dataclasses.replace(TRAINING_STEPS, repository=im.steps_repository),
+                *((MODEL_SERVER,) if serving else ()),
             ),
             registry=im.registry,
             ecr_region=region if im.registry is None else None,
@@ -1006,7 +1033,7 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
             retention=mon.retention or (PRODUCTION_MIN_METRICS_RETENTION if prod else "7d"),
             storage_size_gib=mon.storage_size_gib,
             replicas=mon.replicas if mon.replicas is not None else (2 if prod else 1),
-            no_success_hours=mon.no_success_hours,
+            no_success_hours=_no_success_hours(raw),
             runbook_base_url=mon.runbook_base_url or DEFAULT_RUNBOOK_BASE_URL,
         ),
         alert_email=EmailAlerts(tuple(mon.alert_email_to), mon.alert_email_from, mon.smtp_smarthost)
@@ -1032,6 +1059,17 @@ def _serving(raw: _StackConfig) -> ServingSettings | None:
         capture=CaptureSettings(sample_rate=s.capture.sample_rate, retention_days=s.capture.retention_days),
         live_drift=LiveDriftSettings(d.schedule, d.window_hours, d.min_rows) if d.enabled else None,
     )
+
+
+def _no_success_hours(raw: _StackConfig) -> float | None:
+    """`MlopsNoRecentSuccessfulRun`'s window: the schedule's (or the wider one the stack set); none without
+    a schedule, so the alert cannot contradict it."""
+    schedule = _training_schedule(raw)
+    if schedule is None:
+        return None
+    derived = no_success_window_hours(schedule.cron, schedule.time_zone)
+    explicit = raw.monitoring.no_success_hours
+    return float(explicit) if explicit is not None else derived
 
 
 def _training_schedule(raw: _StackConfig) -> TrainingSchedule | None:

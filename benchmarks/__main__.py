@@ -48,10 +48,11 @@ def _timed(command: list[str], env: dict[str, str]) -> float:
 IN_PROCESS = """
 import os, sys
 from pathlib import Path
+from pipelines.env import METRICS_DIR
 from pipelines.tracking import local_tracking_env
 state = Path(sys.argv[1])
 os.environ.update(local_tracking_env(state))
-os.environ["MLOPS_METRICS_DIR"] = str(state / "metrics")
+os.environ[METRICS_DIR.name] = str(state / "metrics")
 from pipelines.sequential import run_in_process
 run_in_process(state / "work")
 """

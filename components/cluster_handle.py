@@ -38,6 +38,11 @@ class EksClusterHandle:
     vpc: ClusterVpc
     """The cluster's network."""
 
+    @property
+    def pod_identity_cluster(self) -> pulumi.Input[str]:
+        """Where Pod Identity associations are made (services reach AWS without keys)."""
+        return self.cluster_name
+
 
 @dataclass(frozen=True)
 class ExistingClusterHandle:
@@ -45,6 +50,11 @@ class ExistingClusterHandle:
 
     provider: k8s.Provider
     """Kubernetes provider for the kube context."""
+
+    @property
+    def pod_identity_cluster(self) -> None:
+        """No EKS, no Pod Identity: services here use the in-cluster MinIO's keys."""
+        return None
 
 
 ClusterHandle = EksClusterHandle | ExistingClusterHandle

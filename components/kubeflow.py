@@ -41,6 +41,7 @@ from components.minio import S3_PORT as MINIO_S3_PORT
 from components.mlflow import PORT as MLFLOW_PORT
 from components.monitoring import KUBE_API_PORTS, PUSHGATEWAY_PORT
 from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
+from components.training_schedule import time_zone_patch
 from pipelines import cluster_env
 from pipelines.env import PUSHGATEWAY_URL
 from serving.config import DEFAULT_HTTP_PORT as MODEL_SERVER_HTTP_PORT
@@ -234,6 +235,8 @@ class KubeflowPipelinesArgs:
     """Where the Pushgateway runs (steps push to it) and Prometheus scrapes from."""
     model_server_namespace: str | None = None
     """Where the model server runs (steps may call its HTTP port there); None when nothing is served."""
+    cron_time_zone: str = "UTC"
+    """`training.schedule.timeZone`: the zone KFP reads every recurring run's cron in (cluster-wide)."""
     overlay_root: Path = OVERLAY_ROOT
     """Where the generated overlays are written, relative to the project directory (Pulumi runs the
     provider there)."""
@@ -370,7 +373,7 @@ def cluster_scoped_kustomization(version: str) -> dict[str, Any]:
     }
 
 
-def platform_kustomization(version: str) -> dict[str, Any]:
+def platform_kustomization(version: str, cron_time_zone: str = "UTC") -> dict[str, Any]:
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -381,22 +384,26 @@ def platform_kustomization(version: str) -> dict[str, Any]:
             ui_without_custom_visualizations_patch(),
             step_security_context_patch(),
             *resource_patches(),
+            # Recurring runs read their cron in this zone, cluster-wide (upstream's default is UTC).
+            *([time_zone_patch(cron_time_zone)] if cron_time_zone != "UTC" else []),
         ],
     }
 
 
-def overlays(version: str) -> dict[str, dict[str, Any]]:
+def overlays(version: str, cron_time_zone: str = "UTC") -> dict[str, dict[str, Any]]:
     """Overlay folder name -> kustomization, in install order."""
     return {
         "cluster-scoped": cluster_scoped_kustomization(version),
-        "platform": platform_kustomization(version),
+        "platform": platform_kustomization(version, cron_time_zone),
     }
 
 
-def write_overlays(version: str, root: Path, base: Path = REPO_ROOT) -> dict[str, Path]:
+def write_overlays(
+    version: str, root: Path, base: Path = REPO_ROOT, cron_time_zone: str = "UTC"
+) -> dict[str, Path]:
     """Write the overlays under `base/root/<version>/`; returns folder name -> path relative to `base`."""
     written: dict[str, Path] = {}
-    for folder, kustomization in overlays(version).items():
+    for folder, kustomization in overlays(version, cron_time_zone).items():
         relative = root / version / folder
         target = base / relative
         target.mkdir(parents=True, exist_ok=True)
@@ -610,7 +617,7 @@ class KubeflowPipelines(pulumi.ComponentResource):
         self.ui_port_forward = commands["ui"]
         self.api_port_forward = commands["api"]
 
-        paths = write_overlays(args.version, args.overlay_root)
+        paths = write_overlays(args.version, args.overlay_root, cron_time_zone=args.cron_time_zone)
         cluster_scoped = k8s.kustomize.v2.Directory(
             f"{name}-cluster-scoped",
             directory=str(paths["cluster-scoped"]),

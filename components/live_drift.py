@@ -26,6 +26,7 @@ from components import k8s as kb
 from components.artifact_store import MinioArtifactStore, S3ArtifactStore
 from components.dvc_remote import ARTIFACT_PREFIX, CAPTURE_PREFIX, read_only_policy_document
 from components.kubeflow import merge_policies
+from components.model_server import NAMESPACE as SERVING_NAMESPACE
 from components.model_server import (
     MlflowAccess,
     ObjectStore,
@@ -84,7 +85,7 @@ class LiveDriftCheckArgs:
     """The alias whose training reference the traffic is compared with."""
     time_zone: str = "UTC"
     """Time zone of the schedule."""
-    namespace: str = "serving"
+    namespace: str = SERVING_NAMESPACE
     """The model server's namespace (the ModelServer component creates it)."""
     monitoring_namespace: str = "monitoring"
     """Where the Pushgateway runs."""

@@ -84,6 +84,7 @@ class MlflowUsersArgs:
         image: pulumi.Input[str],
         experiments: Sequence[str],
         registered_models: Sequence[str],
+        model_server_user: bool = False,
     ) -> MlflowUsersArgs:
         return cls(
             namespace=server.namespace,
@@ -94,6 +95,7 @@ class MlflowUsersArgs:
             registered_models=registered_models,
             server_labels=kb.selector_labels(mlflow_server.APP, "tracking-server"),
             depends_on=(server,),
+            model_server_user=model_server_user,
         )
 
 

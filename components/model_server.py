@@ -22,12 +22,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components import k8s as kb
+from components import mlflow as mlflow_server
 from components.artifact_store import ArtifactStore, MinioArtifactStore, S3ArtifactStore
 from components.dvc_remote import (
     ARTIFACT_PREFIX,
@@ -49,11 +50,16 @@ from serving.config import (
 from serving.config import DEFAULT_HTTP_PORT as HTTP_PORT
 from serving.config import DEFAULT_METRICS_PORT as METRICS_PORT
 
+if TYPE_CHECKING:
+    from components.mlflow import MlflowServer
+
 APP: Final = m.SERVING_SCRAPE_JOB
 """The Deployment, Service and ServiceAccount name; Prometheus names the scrape job after the Service."""
 COMPONENT: Final = "inference"
 MODEL_CLIENT_LABEL: Final = "mlops.platform/model-client"
 """A namespace or pod labelled `mlops.platform/model-client=true` may call the model server."""
+NAMESPACE: Final = "serving"
+"""The model server's namespace (the live drift check runs in it too)."""
 MLFLOW_SECRET: Final = "model-server-mlflow"
 STORE_SECRET: Final = "model-server-object-store"
 SCRAPE_INTERVAL: Final = "30s"
@@ -92,6 +98,27 @@ class MlflowAccess:
     """The MLflow user (never the admin)."""
     password: pulumi.Input[str]
     """Its password (secret); reaches the pod through a Secret."""
+
+
+def mlflow_access(
+    server: MlflowServer, username: str | None, password: pulumi.Output[str] | None
+) -> MlflowAccess:
+    """How a client in another namespace reaches the MLflow server, as the MLflow user it is given."""
+    if username is None or password is None:
+        raise TypeError("mlflow_access: expected an MLflow user and its password (MlflowUsers creates them)")
+    return MlflowAccess(
+        tracking_uri=server.tracking_uri,
+        namespace=server.namespace,
+        pod_labels=kb.selector_labels(mlflow_server.APP, "tracking-server"),
+        port=mlflow_server.PORT,
+        username=username,
+        password=password,
+    )
+
+
+def store_capture_uri(store: ObjectStore) -> pulumi.Output[str]:
+    """`capture_uri` of the store's bucket, once the bucket's name is known."""
+    return pulumi.Output.from_input(store.bucket_name).apply(capture_uri)
 
 
 def capture_uri(bucket: str) -> str:
@@ -184,7 +211,7 @@ class ModelServerArgs:
     """Share of request rows captured, 0..1 (`serving.capture.sampleRate`)."""
     model_alias: str = "champion"
     """The registry alias the server follows."""
-    namespace: str = "serving"
+    namespace: str = NAMESPACE
     """Namespace created for the server (and the live drift check)."""
     pipeline_namespace: str = "kubeflow"
     """Where the pipeline steps run; they may call the server."""

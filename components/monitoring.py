@@ -109,7 +109,7 @@ class MonitoringOptions:
     """Volume of each Prometheus replica."""
     replicas: int
     """Prometheus and Alertmanager replicas."""
-    no_success_hours: int
+    no_success_hours: float | None
     """Alert when no training run succeeded for this long."""
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE_URL
     """Where notifications link the runbooks."""

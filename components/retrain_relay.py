@@ -51,7 +51,7 @@ KFP_API_SERVER_POD: Final = {"app": "ml-pipeline"}
 class RetrainRelayArgs:
     image: pulumi.Input[str]
     """The training steps image, pinned by digest (stack output `training_steps_image`)."""
-    token: pulumi.Input[str]
+    token: pulumi.Input[str] | None
     """The bearer token Alertmanager sends (`MonitoringStack.relay_token`, a generated secret)."""
     enabled: bool
     """`retrain.enabled`: false keeps the relay running and recording decisions, starting nothing."""
@@ -61,7 +61,7 @@ class RetrainRelayArgs:
     """`retrain.maxRunsPerDay`."""
     pipeline_name: str
     """The uploaded training pipeline whose newest version a retraining run uses."""
-    capture_uri: str = ""
+    capture_uri: pulumi.Input[str] = ""
     """The model server's capture (`MLOPS_CAPTURE_URI`); Ingest joins its labelled rows. Empty: none."""
     namespace: str = "retrain-relay"
     """The relay's own namespace."""
@@ -80,6 +80,10 @@ class RetrainRelayArgs:
 
 
 def validate(args: RetrainRelayArgs) -> None:
+    if args.token is None:
+        raise TypeError(
+            "RetrainRelay: expected the bearer token (MonitoringStack.relay_token, with LoopAlerts)"
+        )
     if args.cooldown_seconds < 0:
         raise ValueError(f"RetrainRelay: cooldown_seconds must be >= 0, got {args.cooldown_seconds}")
     if not 1 <= args.max_runs_per_day <= 24:
@@ -107,7 +111,7 @@ def alertmanager_credentials_file() -> str:
     return f"{ALERTMANAGER_SECRETS_DIR}/{TOKEN_SECRET}/{TOKEN_KEY}"
 
 
-def container_env(args: RetrainRelayArgs) -> list[dict[str, Any]]:
+def container_env(args: RetrainRelayArgs, capture_uri: str) -> list[dict[str, Any]]:
     values = {
         relay_config.TOKEN_FILE_ENV: f"{TOKEN_DIR}/{TOKEN_KEY}",
         relay_config.RETRAIN_ENABLED_ENV: "true" if args.enabled else "false",
@@ -117,21 +121,21 @@ def container_env(args: RetrainRelayArgs) -> list[dict[str, Any]]:
         relay_config.KFP_HOST_ENV: kfp_host(args),
         relay_config.KFP_PIPELINE_ENV: args.pipeline_name,
         relay_config.KFP_EXPERIMENT_ENV: args.experiment,
-        relay_config.CAPTURE_URI_ENV: args.capture_uri,
+        relay_config.CAPTURE_URI_ENV: capture_uri,
         # kfp writes its client settings under $HOME; the root filesystem is read-only.
         "HOME": "/tmp",
     }
     return [{"name": name, "value": value} for name, value in values.items()]
 
 
-def deployment_manifest(args: RetrainRelayArgs, image: str) -> dict[str, Any]:
+def deployment_manifest(args: RetrainRelayArgs, image: str, capture_uri: str = "") -> dict[str, Any]:
     selector = kb.selector_labels(APP, "webhook")
     container = kb.ContainerSpec(
         name=APP,
         image=image,
         command=["python", "-m", "relay"],
         args=["serve", "--port", str(PORT)],
-        env=container_env(args),
+        env=container_env(args, capture_uri),
         ports=[{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         volume_mounts=[
             {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
@@ -252,7 +256,9 @@ class RetrainRelay(pulumi.ComponentResource):
         self.register_outputs({"namespace": self.namespace, "webhook_url": self.webhook_url})
 
     def _token_secrets(self, opts: pulumi.ResourceOptions) -> list[k8s.core.v1.Secret]:
-        value: pulumi.Output[str] = pulumi.Output.secret(self._args.token)
+        token = self._args.token
+        assert token is not None  # validate() refused a missing token before any child
+        value: pulumi.Output[str] = pulumi.Output.secret(token)
         secret = k8s.core.v1.Secret(
             f"{self._name}-token",
             metadata={
@@ -267,8 +273,8 @@ class RetrainRelay(pulumi.ComponentResource):
         return [secret]
 
     def _deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
-        manifest = pulumi.Output.from_input(self._args.image).apply(
-            lambda image: deployment_manifest(self._args, image)
+        manifest = pulumi.Output.all(self._args.image, self._args.capture_uri).apply(
+            lambda v: deployment_manifest(self._args, v[0], v[1])
         )
         return k8s.apps.v1.Deployment(
             f"{self._name}-deployment",

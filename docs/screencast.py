@@ -50,7 +50,7 @@ import pandas as pd  # noqa: E402
 
 from loop.stack import LoopStack, RelayOptions, StackError, free_port, stop_group  # noqa: E402
 from monitoring import preview, rules  # noqa: E402
-from pipelines import dataset  # noqa: E402
+from pipelines import dataset, env  # noqa: E402
 from pipelines.local_run import state_layout  # noqa: E402
 from pipelines.telemetry import MetricsTarget  # noqa: E402
 from serving.laptop import capture_dir, example_row  # noqa: E402
@@ -99,8 +99,8 @@ class Tour:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "MLOPS_STATE_DIR": str(self.state),
-            "MLOPS_PUSHGATEWAY_URL": self.pushgateway_url,
+            env.STATE_DIR.name: str(self.state),
+            env.PUSHGATEWAY_URL.name: self.pushgateway_url,
         }
 
 

@@ -37,3 +37,13 @@ def duration_seconds(text: str) -> int:
     if seconds < 1 or seconds != int(seconds):
         raise ValueError(f"expected whole seconds, at least 1s, got {text!r}")
     return int(seconds)
+
+
+def format_duration(seconds: int) -> str:
+    """A whole number of seconds as the shortest Prometheus duration (1800 -> '30m', 21600 -> '6h')."""
+    if seconds < 0:
+        raise ValueError(f"format_duration: expected seconds >= 0, got {seconds}")
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"

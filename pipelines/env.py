@@ -130,6 +130,77 @@ MLFLOW_READY_TIMEOUT: EnvVar[float] = EnvVar(
     "Seconds components/mlflow_users_sync.py waits for the MLflow server before it gives up.",
 )
 
+# --- the model server and the live drift check (serving/) ---------------------------------------------
+# serving/config.py parses these (with errors that name the variable); defaults live there.
+
+SERVING_MODEL_NAME: EnvVar[str] = EnvVar(
+    "MLOPS_SERVING_MODEL_NAME", str, None, "The registered model the server serves and live drift checks."
+)
+SERVING_MODEL_ALIAS: EnvVar[str] = EnvVar(
+    "MLOPS_SERVING_MODEL_ALIAS", str, "champion", "The registry alias the server follows."
+)
+SERVING_POLL_SECONDS: EnvVar[str] = EnvVar(
+    "MLOPS_SERVING_POLL_SECONDS", str, None, "How often the server asks MLflow where the alias points."
+)
+SERVING_HOST: EnvVar[str] = EnvVar("MLOPS_SERVING_HOST", str, None, "Address the server binds.")
+SERVING_HTTP_PORT: EnvVar[str] = EnvVar("MLOPS_SERVING_HTTP_PORT", str, None, "The server's HTTP port.")
+SERVING_METRICS_PORT: EnvVar[str] = EnvVar(
+    "MLOPS_SERVING_METRICS_PORT", str, None, "The server's Prometheus /metrics port."
+)
+CAPTURE_URI: EnvVar[str] = EnvVar(
+    "MLOPS_CAPTURE_URI",
+    str,
+    None,
+    "Where inference capture is written and read: a folder, file:// or s3://bucket/prefix.",
+)
+CAPTURE_SAMPLE_RATE: EnvVar[str] = EnvVar(
+    "MLOPS_CAPTURE_SAMPLE_RATE", str, None, "Share of requests captured (0..1; 0 switches capture off)."
+)
+CAPTURE_FLUSH_ROWS: EnvVar[str] = EnvVar(
+    "MLOPS_CAPTURE_FLUSH_ROWS", str, None, "Rows waiting before a Parquet part is written."
+)
+CAPTURE_FLUSH_SECONDS: EnvVar[str] = EnvVar(
+    "MLOPS_CAPTURE_FLUSH_SECONDS", str, None, "Age of the oldest waiting row before a part is written."
+)
+CAPTURE_RETENTION_DAYS: EnvVar[str] = EnvVar(
+    "MLOPS_CAPTURE_RETENTION_DAYS",
+    str,
+    None,
+    "Only where no bucket lifecycle rule expires the capture (MinIO, a laptop): the live check prunes it.",
+)
+LIVE_DRIFT_WINDOW_HOURS: EnvVar[str] = EnvVar(
+    "MLOPS_LIVE_DRIFT_WINDOW_HOURS", str, None, "Hours of captured traffic the live drift check reads."
+)
+LIVE_DRIFT_MIN_ROWS: EnvVar[str] = EnvVar(
+    "MLOPS_LIVE_DRIFT_MIN_ROWS", str, None, "Fewest captured rows the live drift check judges."
+)
+
+# --- the retraining relay (relay/) -----------------------------------------------------------------------
+# relay/config.py parses these; defaults live there.
+
+RELAY_TOKEN_FILE: EnvVar[str] = EnvVar(
+    "MLOPS_RELAY_TOKEN_FILE", str, None, "File holding the bearer token Alertmanager must send."
+)
+RETRAIN_ENABLED: EnvVar[str] = EnvVar(
+    "MLOPS_RETRAIN_ENABLED", str, None, "retrain.enabled, the kill switch: false starts nothing."
+)
+RETRAIN_COOLDOWN_SECONDS: EnvVar[str] = EnvVar(
+    "MLOPS_RETRAIN_COOLDOWN_SECONDS", str, None, "retrain.cooldown: the least time between two starts."
+)
+RETRAIN_MAX_RUNS_PER_DAY: EnvVar[str] = EnvVar(
+    "MLOPS_RETRAIN_MAX_RUNS_PER_DAY", str, None, "retrain.maxRunsPerDay: starts in any 24 hours."
+)
+RELAY_LAUNCHER: EnvVar[str] = EnvVar(
+    "MLOPS_RELAY_LAUNCHER", str, None, "kfp (the cluster's KFP API) or local (kfp.local on a laptop)."
+)
+KFP_HOST: EnvVar[str] = EnvVar("MLOPS_KFP_HOST", str, None, "The KFP API the relay starts runs through.")
+KFP_PIPELINE: EnvVar[str] = EnvVar(
+    "MLOPS_KFP_PIPELINE", str, None, "The uploaded pipeline whose newest version the relay runs."
+)
+KFP_EXPERIMENT: EnvVar[str] = EnvVar(
+    "MLOPS_KFP_EXPERIMENT", str, None, "The KFP experiment retraining runs are filed under."
+)
+
 # --- tooling --------------------------------------------------------------------------------------------
 
 NO_APT: EnvVar[bool] = EnvVar(

@@ -7,6 +7,7 @@ import sys
 
 import uvicorn
 
+from pipelines.env import PUSHGATEWAY_URL
 from relay.config import ConfigError, RelayConfig, load
 from relay.launchers import KfpLauncher, KfpTarget, Launcher, LocalLauncher, LocalTarget
 from relay.service import Relay, create_app
@@ -23,7 +24,7 @@ def build_launcher(config: RelayConfig) -> Launcher:
             )
         )
     assert config.state_dir is not None
-    extra = {"MLOPS_PUSHGATEWAY_URL": config.pushgateway_url} if config.pushgateway_url else {}
+    extra = {PUSHGATEWAY_URL.name: config.pushgateway_url} if config.pushgateway_url else {}
     return LocalLauncher(LocalTarget(config.state_dir, capture_uri=config.capture_uri, extra_env=extra))
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from pipelines import env as registry
 from pipelines.params import REPO_ROOT
 from serving import config as env
 
@@ -102,6 +103,20 @@ def wait_until_ready(
     )
 
 
+# The server's own settings: a caller's environment must not leak a different model, port or alias in.
+SERVER_VARIABLES: Final = frozenset(
+    v.name
+    for v in (
+        registry.SERVING_MODEL_NAME,
+        registry.SERVING_MODEL_ALIAS,
+        registry.SERVING_POLL_SECONDS,
+        registry.SERVING_HOST,
+        registry.SERVING_HTTP_PORT,
+        registry.SERVING_METRICS_PORT,
+    )
+)
+
+
 @contextlib.contextmanager
 def serve_locally(
     *,
@@ -127,7 +142,7 @@ def serve_locally(
     http_port = http_port or free_port()
     metrics_port = metrics_port or free_port()
     variables = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("MLOPS_SERVING_")},
+        **{k: v for k, v in os.environ.items() if k not in SERVER_VARIABLES},
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
         env.MODEL_NAME_ENV: model_name,
         env.MODEL_ALIAS_ENV: alias,

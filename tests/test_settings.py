@@ -79,7 +79,10 @@ def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
     assert (dev.monitoring.replicas, prod.monitoring.replicas) == (1, 2)
     assert (dev.monitoring.retention, prod.monitoring.retention) == ("7d", "15d")
     local = settings_from_config("l", _local(), None)
-    assert (dev.minio, local.minio) == (None, MinioArgs(storage_size_gib=20, protect=False))
+    assert (dev.minio, local.minio) == (
+        None,
+        MinioArgs(storage_size_gib=20, protect=False, client_namespaces=("mlflow", "kubeflow", "serving")),
+    )
     assert local.cluster == ExistingClusterArgs(kube_context="kind-mlops")
     assert (local.dvc_remote, local.aws_region) == (None, None)
 

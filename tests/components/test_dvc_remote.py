@@ -157,10 +157,11 @@ def test_ckv_aws_21_ckv2_aws_61_ckv_aws_300_versioning_and_lifecycle(
     assert versioning.inputs["versioningConfiguration"]["status"] == "Enabled"
     lifecycle = _bucket_child(record, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     rules = [r for r in lifecycle.inputs["rules"] if r["status"] == "Enabled"]
+    # The whole-bucket rule; the capture prefix's own rules are checked below.
     expiring = [
         r["noncurrentVersionExpiration"]["noncurrentDays"]
         for r in rules
-        if "noncurrentVersionExpiration" in r
+        if "noncurrentVersionExpiration" in r and r.get("filter", {}).get("prefix") != f"{CAPTURE_PREFIX}/"
     ]
     aborting = [
         r["abortIncompleteMultipartUpload"]["daysAfterInitiation"]

@@ -113,13 +113,14 @@ ECR = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_aws_stacks_build_both_images_into_the_accounts_ecr_with_a_short_lived_login(stack: str) -> None:
+def test_aws_stacks_build_their_images_into_the_accounts_ecr_with_a_short_lived_login(stack: str) -> None:
     record = stack_record(stack)
     images = {r.name: r for r in record.of_type(IMAGE)}
-    assert set(images) == {"images-mlflow-server", "images-training-steps"}
+    assert set(images) == {"images-mlflow-server", "images-training-steps", "images-model-server"}
     pairs = (
         (MLFLOW_SERVER, images["images-mlflow-server"]),
         (TRAINING_STEPS, images["images-training-steps"]),
+        (MODEL_SERVER, images["images-model-server"]),
     )
     for build, image in pairs:
         assert image.inputs["push"] is True
@@ -140,7 +141,7 @@ def test_aws_stacks_build_both_images_into_the_accounts_ecr_with_a_short_lived_l
 def test_local_stack_pushes_to_the_configured_registry_without_aws() -> None:
     record = stack_record("local")
     images = record.of_type(IMAGE)
-    assert len(images) == 2
+    assert len(images) == 3, "MLflow, the pipeline steps and the model server"
     for image in images:
         assert image.inputs["tags"][0].startswith("localhost:5001/")
         assert "registries" not in image.inputs

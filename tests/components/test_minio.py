@@ -59,7 +59,7 @@ def test_ckv2_k8s_6_minio_namespace_default_deny_and_clients() -> None:
         for rule in allow["ingress"]
         for peer in rule["from"]
     }
-    assert sources == {"minio", "mlflow", "kubeflow"}
+    assert sources == {"minio", "mlflow", "kubeflow", "serving"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])

@@ -163,7 +163,7 @@ def test_ckv2_k8s_6_mlflow_namespace_default_deny(stack: str) -> None:
         for rule in allow["ingress"]
         for peer in rule["from"]
     }
-    assert sources == {"mlflow", "kubeflow", "monitoring"}
+    assert sources == {"mlflow", "kubeflow", "monitoring", "serving"}
 
 
 @pytest.mark.parametrize("stack", STACKS)

@@ -45,23 +45,35 @@ def test_job_runs_the_sync_script_in_the_mlflow_image_as_the_admin(stack: str) -
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_pipeline_user_manages_the_training_experiment_and_model_from_params(stack: str) -> None:
-    (user,) = sync.parse_users(env_of(job_container(stack))[sync.USERS_ENV])
+    users = {u.username: u for u in sync.parse_users(env_of(job_container(stack))[sync.USERS_ENV])}
     registry = load_params().registry
-    assert user.username == "mlops-pipelines"
+    user = users["mlops-pipelines"]
     assert user.experiments == (registry.experiment,)
     assert user.registered_models == (registry.model_name,)
+    assert user.permission == "MANAGE"
+    # Every committed stack serves the champion: its server reads the model (and the runs it came from).
+    reader = users[mlflow_users.MODEL_SERVER_USER]
+    assert (reader.experiments, reader.registered_models, reader.permission) == (
+        (registry.experiment,),
+        (registry.model_name,),
+        "READ",
+    )
+    assert set(users) == {"mlops-pipelines", mlflow_users.MODEL_SERVER_USER}
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_password_in_the_job_and_its_fingerprint_follows_the_password(stack: str) -> None:
     rec = record(stack)
-    password = rec.one("random:index/randomPassword:RandomPassword", "mlflow-users-pipelines-password")
+    passwords = [
+        rec.one("random:index/randomPassword:RandomPassword", name).outputs["result"]
+        for name in ("mlflow-users-pipelines-password", "mlflow-users-model-server-password")
+    ]
     job = k8s_object(stack, "Job", "mlflow-users", "mlflow")
-    assert password.outputs["result"] not in json.dumps(job)
+    assert not any(password in json.dumps(job) for password in passwords)
     fingerprint = job["spec"]["template"]["metadata"]["annotations"]["mlops.platform/sync-fingerprint"]
     users = sync.parse_users(env_of(job_container(stack))[sync.USERS_ENV])
     script = mlflow_users.SYNC_SCRIPT.read_text(encoding="utf-8")
-    assert fingerprint == mlflow_users.sync_fingerprint(script, users, password.outputs["result"])
+    assert fingerprint == mlflow_users.sync_fingerprint(script, users, "\n".join(passwords))
 
 
 def test_fingerprint_changes_with_the_password_the_grants_and_the_script() -> None:
@@ -96,6 +108,7 @@ def test_children_named_after_the_component_and_parented(stack: str) -> None:
     kids = record(stack).children_of(component)  # direct children: parented to the component itself
     assert {k.name for k in kids} == {
         "mlflow-users-pipelines-password",
+        "mlflow-users-model-server-password",
         "mlflow-users-credentials",
         "mlflow-users-service-account",
         "mlflow-users-script",

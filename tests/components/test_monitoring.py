@@ -12,6 +12,7 @@ import yaml
 
 import versions
 from components import monitoring as mon
+from components.retrain_relay import alertmanager_credentials_file, webhook_url
 from harness.__main__ import main as harness_main
 from harness.charts import RELEASES_FILE, chart_values, releases_in
 from harness.mocks import PROJECT, Record, Recorded, run_program
@@ -20,6 +21,7 @@ from monitoring import metrics as m
 from monitoring.alertmanager import (
     EmailReceiver,
     NotificationSettings,
+    RelayReceiver,
     SlackReceiver,
     WebhookReceiver,
     render_alertmanager_config,
@@ -109,6 +111,8 @@ def test_kube_prometheus_stack_release_pinned_with_values_from_the_pure_function
             prometheus_replicas=expected.replicas,
             alertmanager_replicas=expected.replicas,
             node_exporter_namespace="monitoring-node-exporter",
+            # Every committed stack checks live drift, so Alertmanager carries the relay's token.
+            alertmanager_secrets=("retrain-relay-token",),
         )
     )
 
@@ -195,8 +199,11 @@ def test_grafana_lists_alertmanager_as_a_data_source(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_prometheus_rule_is_the_rendered_rule_set(stack: str) -> None:
     rule = custom_resource(record(stack), "PrometheusRule", "mlops-alerts")
+    # The committed stacks' schedules: none on local (no stale-training alert), daily at 03:00 UTC on AWS
+    # (24 h between runs + 2 h for a run); every stack serves, checks live drift and runs the relay.
+    window = None if stack == "local" else 26.0
     expected = render_prometheus_rule(
-        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=26, retrain_relay=False)
+        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=window, retrain_relay=True)
     )
     assert rule.inputs["apiVersion"] == expected["apiVersion"]
     assert rule.inputs["metadata"]["namespace"] == "monitoring"
@@ -209,7 +216,7 @@ def test_no_success_hours_from_settings_reach_the_rule() -> None:
     )
     rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
     expected = render_prometheus_rule(
-        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=50, retrain_relay=False)
+        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=50, retrain_relay=True)
     )
     assert rule.inputs["spec"] == expected["spec"]
 
@@ -369,7 +376,11 @@ def test_pipeline_steps_may_push_to_the_pushgateway_and_nothing_else_comes_in() 
     assert spec["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus-pushgateway"}}
     assert spec["ingress"] == [
         {
-            "from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kubeflow"}}}],
+            # The steps, and the live drift check next to the model server.
+            "from": [
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kubeflow"}}},
+                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "serving"}}},
+            ],
             "ports": [{"protocol": "TCP", "port": 9091}],
         }
     ]
@@ -395,6 +406,10 @@ def test_no_pod_may_reach_the_instance_metadata_endpoint() -> None:
 
 
 # --- notifications ----------------------------------------------------------------------------------------
+
+
+# Every committed stack checks live drift, so confirmed drift also goes to the retraining relay.
+RELAY = RelayReceiver(webhook_url("retrain-relay"), alertmanager_credentials_file())
 
 
 def alertmanager_yaml(r: Record) -> dict[str, Any]:
@@ -432,6 +447,7 @@ def test_alertmanager_secret_holds_receivers_configured_as_secrets() -> None:
                 auth_password=smtp,
             ),
             webhook=WebhookReceiver(webhook),
+            relay=RELAY,
         )
     )
     values = stack_release(r).inputs["values"]["alertmanager"]["alertmanagerSpec"]
@@ -445,7 +461,7 @@ def test_alertmanager_secret_holds_receivers_configured_as_secrets() -> None:
 
 
 def test_without_receivers_alerts_route_to_empty_receivers() -> None:
-    assert alertmanager_yaml(record("local")) == render_alertmanager_config(NotificationSettings())
+    assert alertmanager_yaml(record("local")) == render_alertmanager_config(NotificationSettings(relay=RELAY))
 
 
 def test_smtp_password_without_recipients_is_refused_naming_the_keys() -> None:
@@ -527,12 +543,12 @@ from components.monitoring import (
     AlertReceivers, LoopAlerts, MlflowScrapeTarget, MonitoringStack, MonitoringStackArgs,
 )
 from components.retrain_relay import TOKEN_SECRET, alertmanager_credentials_file, webhook_url
-from settings import MonitoringSettings
+from components.monitoring import MonitoringOptions
 
 stack = MonitoringStack(
     "monitoring",
     MonitoringStackArgs(
-        settings=MonitoringSettings(),
+        options=MonitoringOptions(retention="7d", storage_size_gib=20, replicas=1, no_success_hours=None),
         receivers=AlertReceivers(),
         mlflow=MlflowScrapeTarget("mlflow", {"app": "mlflow"}, "http", "mlflow-auth", "u", "p"),
         loop=LoopAlerts(

@@ -27,7 +27,7 @@ def test_inventory_counts_what_the_record_holds() -> None:
     assert local.aws == {}, "local creates nothing on AWS"
     assert dev.aws["EKS cluster (pulumi-eks: control plane, access entries)"] == 1
     assert "RDS PostgreSQL (instance, subnet and parameter groups)" not in dev.aws  # SQLite in dev
-    assert dev.builds == 2
+    assert dev.builds == 3, "MLflow, the pipeline steps, the model server"
     assert dev.upstream["kubeflow-pipelines"][0] == "2.17.0"
     # Objects of the upstream releases are counted from their facts, not as the two expanding resources.
     assert dev.kubernetes == sum(

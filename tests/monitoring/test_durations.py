@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from monitoring import durations
 from monitoring.durations import duration_seconds, parse_duration
 
 
@@ -28,3 +29,11 @@ def test_anything_else_is_refused(text: str) -> None:
 def test_settings_durations_are_whole_seconds_of_at_least_one(text: str) -> None:
     with pytest.raises(ValueError, match="whole seconds"):
         duration_seconds(text)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(1800, "30m"), (21600, "6h"), (86400, "1d"), (90, "90s"), (5, "5s")]
+)
+def test_whole_seconds_format_as_the_shortest_duration_that_parses_back(seconds: int, text: str) -> None:
+    assert durations.format_duration(seconds) == text
+    assert durations.duration_seconds(text) == seconds

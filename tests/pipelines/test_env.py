@@ -14,7 +14,19 @@ REPO = Path(__file__).resolve().parents[2]
 NAME = re.compile(r"\bMLOPS_[A-Z0-9_]+\b")
 # Files that cannot import pipelines/env.py keep the literal; test_standalone_copies_match checks them.
 STANDALONE = {Path("components/mlflow_users_sync.py"), Path("scripts/ensure-system-tools.sh")}
-SOURCE_DIRS = ("components", "pipelines", "monitoring", "harness", "upstream", "capacity", "cost_estimate")
+SOURCE_DIRS = (
+    "components",
+    "pipelines",
+    "monitoring",
+    "harness",
+    "upstream",
+    "capacity",
+    "cost_estimate",
+    "serving",
+    "relay",
+    "loop",
+    "benchmarks",
+)
 
 
 def _source_files() -> list[Path]:
