@@ -173,6 +173,19 @@ NVIDIA_DEVICE_PLUGIN_IMAGE = ImagePin(
     source="manifest-list digest pinned identically by several public repositories (and NVIDIA's GPU "
     "operator bundle) for v0.20.0; not pulled from the registry here (offline)",
 )
+# metrics-server serves `metrics.k8s.io`, which the model server's CPU HorizontalPodAutoscaler reads; neither
+# EKS nor kind runs it. Chart 3.13.1 (appVersion 0.8.1) is kubernetes-sigs/metrics-server tag
+# metrics-server-helm-chart-3.13.1; its image is v0.8.1 (tag v0.8.1).
+METRICS_SERVER_CHART = ChartPin(
+    chart="metrics-server", version="3.13.1", repository="https://kubernetes-sigs.github.io/metrics-server/"
+)
+METRICS_SERVER_IMAGE = ImagePin(
+    repository="registry.k8s.io/metrics-server/metrics-server",
+    tag="v0.8.1",
+    digest="sha256:b2d2efaf5ac3b366ed0f839d2412a2c4279d4fc2a2a733f12c52133faed36c41",
+    source="manifest-list digest pinned identically by several public repositories for v0.8.1; not pulled "
+    "from the registry here (offline)",
+)
 
 
 # --- kube-prometheus-stack and the Pushgateway (values in monitoring/helm_values.py) -----------------------

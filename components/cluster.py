@@ -6,12 +6,13 @@ groups declared here with plain pulumi-aws resources, so the launch template (IM
 SSH key, kubelet maxPods) and the subnets they use are visible to reviews and tests; pulumi-eks is a remote
 component whose children nobody sees. For the same reason every EKS add-on is declared here, pinned, and
 pulumi-eks's own (CoreDNS, vpc-cni, kube-proxy) are off: the VPC CNI runs with network policy enforcement
-and prefix delegation before any node starts. Cluster Autoscaler and the NVIDIA device plugin are children.
+and prefix delegation before any node starts. Cluster Autoscaler, metrics-server and the NVIDIA device plugin
+are children.
 
 The Args are tagged: `EksClusterArgs` builds all of the above, `ExistingClusterArgs` only a Kubernetes
-provider for a kube context (no AWS resource at all). Consumers take `handle` (components/cluster_handle.py:
-an `EksClusterHandle` with the provider, the cluster name Pod Identity needs and the VPC, or an
-`ExistingClusterHandle`), and `__main__` exports `stack_outputs`.
+provider for a kube context (no AWS resource at all) and metrics-server, which kind does not run either.
+Consumers take `handle` (components/cluster_handle.py: an `EksClusterHandle` with the provider, the cluster
+name Pod Identity needs and the VPC, or an `ExistingClusterHandle`), and `__main__` exports `stack_outputs`.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from components.autoscaler import (
 )
 from components.cluster_handle import ClusterVpc, EksClusterHandle, ExistingClusterHandle
 from components.instance_types import default_max_pods, instance_type
+from components.metrics_server import MetricsServer, MetricsServerArgs
 from components.nvidia_device_plugin import NvidiaDevicePlugin, NvidiaDevicePluginArgs
 from components.pod_identity import pod_identity_trust_policy
 from components.subnets import plan_subnets
@@ -393,6 +395,12 @@ class PlatformCluster(pulumi.ComponentResource):
         if isinstance(args, ExistingClusterArgs):
             self.provider = k8s.Provider(
                 f"{name}-k8s", context=args.kube_context, opts=pulumi.ResourceOptions(parent=self)
+            )
+            # kind's kubelets serve self-signed certificates: metrics-server cannot verify them there.
+            MetricsServer(
+                f"{name}-metrics-server",
+                MetricsServerArgs(kubelet_insecure_tls=True),
+                opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
             )
             self.handle = ExistingClusterHandle(self.provider)
             self.stack_outputs = {}
@@ -963,8 +971,14 @@ class PlatformCluster(pulumi.ComponentResource):
         cluster_name: pulumi.Output[str],
         after: Sequence[pulumi.Resource],
     ) -> None:
-        """Cluster Autoscaler (on the system nodes) and, with a GPU group, the NVIDIA device plugin."""
+        """Cluster Autoscaler and metrics-server (system nodes); with a GPU group, the device plugin."""
         on_cluster = pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider})
+        MetricsServer(
+            f"{name}-metrics-server",
+            # EKS kubelets' serving certificates are signed by the cluster CA: verified, never skipped.
+            MetricsServerArgs(kubelet_insecure_tls=False, node_selector={NODE_ROLE_LABEL: "system"}),
+            opts=pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=list(after))),
+        )
         if args.autoscaler is not None:
             ClusterAutoscaler(
                 f"{name}-autoscaler",

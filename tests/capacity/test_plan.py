@@ -265,7 +265,7 @@ def test_eks_addons_count_the_network_policy_agent() -> None:
     assert addons["aws-node"].cpu_millis == 50
     assert addons["coredns"].replicas == 2 and addons["ebs-csi-controller"].memory_mib == 192
     # Installed as Helm releases: counted from their upstream facts, never twice.
-    assert not {"cluster-autoscaler", "nvidia-device-plugin"} & set(addons)
+    assert not {"cluster-autoscaler", "metrics-server", "nvidia-device-plugin"} & set(addons)
 
 
 def test_a_pod_pinned_to_one_group_is_placed_before_pods_that_may_run_anywhere() -> None:

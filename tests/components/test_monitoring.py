@@ -509,7 +509,8 @@ def test_release_name_keeps_service_names_short() -> None:
 
 def test_chart_values_are_the_recorded_release_inputs() -> None:
     releases = releases_in(record("dev"))
-    assert set(releases) == {"kube-prometheus-stack", "pushgateway", "cluster-autoscaler"}
+    # metrics-server: every stack installs it so the model server's CPU HPA can read `metrics.k8s.io`.
+    assert set(releases) == {"kube-prometheus-stack", "pushgateway", "cluster-autoscaler", "metrics-server"}
     kps = releases["kube-prometheus-stack"]
     assert (kps.repo, kps.chart, kps.version, kps.namespace) == (
         versions.PROMETHEUS_COMMUNITY_REPO,

@@ -18,7 +18,8 @@ from upstream.facts import (
 from upstream.facts import Source as FactsSource
 
 STACKS = ("local", "dev", "prod")
-RELEASES = ("kube-prometheus-stack", "kubeflow-pipelines", "pushgateway")
+# metrics-server: every stack runs it, so the model server's CPU HPA has `metrics.k8s.io` to read.
+RELEASES = ("kube-prometheus-stack", "kubeflow-pipelines", "metrics-server", "pushgateway")
 
 
 @pytest.mark.parametrize("stack", STACKS)
