@@ -30,8 +30,8 @@ from components.model_server import NAMESPACE as SERVING_NAMESPACE
 from components.model_server import (
     MlflowAccess,
     ObjectStore,
+    access_secrets,
     capture_uri,
-    credentials_secret,
     mlflow_egress,
     mlflow_env,
     store_bucket,
@@ -256,25 +256,12 @@ class LiveDriftCheck(pulumi.ComponentResource):
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
-        secrets: list[pulumi.Resource] = [
-            credentials_secret(
-                f"{self._name}-mlflow-credentials",
-                name=MLFLOW_SECRET,
-                namespace=a.namespace,
-                app=APP,
-                data={"username": a.mlflow.username, "password": a.mlflow.password},
-                opts=opts,
-            )
-        ]
-        if isinstance(a.store, MinioArtifactStore):
-            secrets.append(
-                credentials_secret(
-                    f"{self._name}-object-store",
-                    name=STORE_SECRET,
-                    namespace=a.namespace,
-                    app=APP,
-                    data={"access-key": a.store.access_key, "secret-key": a.store.secret_key},
-                    opts=opts,
-                )
-            )
-        return secrets
+        return access_secrets(
+            self._name,
+            namespace=a.namespace,
+            app=APP,
+            mlflow=a.mlflow,
+            store=a.store,
+            secret_names=(MLFLOW_SECRET, STORE_SECRET),
+            opts=opts,
+        )

@@ -116,6 +116,43 @@ def mlflow_access(
     )
 
 
+def access_secrets(
+    name: str,
+    *,
+    namespace: str,
+    app: str,
+    mlflow: MlflowAccess,
+    store: ObjectStore,
+    secret_names: tuple[str, str],
+    opts: pulumi.ResourceOptions,
+) -> list[pulumi.Resource]:
+    """The MLflow user's credentials and, on MinIO, the store's keys, as Secrets the pod reads (never env
+    literals); `secret_names` is (MLflow Secret, store Secret). On S3, Pod Identity needs no Secret."""
+    mlflow_secret, store_secret = secret_names
+    secrets: list[pulumi.Resource] = [
+        credentials_secret(
+            f"{name}-mlflow-credentials",
+            name=mlflow_secret,
+            namespace=namespace,
+            app=app,
+            data={"username": mlflow.username, "password": mlflow.password},
+            opts=opts,
+        )
+    ]
+    if isinstance(store, MinioArtifactStore):
+        secrets.append(
+            credentials_secret(
+                f"{name}-object-store",
+                name=store_secret,
+                namespace=namespace,
+                app=app,
+                data={"access-key": store.access_key, "secret-key": store.secret_key},
+                opts=opts,
+            )
+        )
+    return secrets
+
+
 def store_capture_uri(store: ObjectStore) -> pulumi.Output[str]:
     """`capture_uri` of the store's bucket, once the bucket's name is known."""
     return pulumi.Output.from_input(store.bucket_name).apply(capture_uri)
@@ -530,28 +567,15 @@ class ModelServer(pulumi.ComponentResource):
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
-        secrets: list[pulumi.Resource] = [
-            credentials_secret(
-                f"{self._name}-mlflow-credentials",
-                name=MLFLOW_SECRET,
-                namespace=a.namespace,
-                app=APP,
-                data={"username": a.mlflow.username, "password": a.mlflow.password},
-                opts=opts,
-            )
-        ]
-        if isinstance(a.store, MinioArtifactStore):
-            secrets.append(
-                credentials_secret(
-                    f"{self._name}-object-store",
-                    name=STORE_SECRET,
-                    namespace=a.namespace,
-                    app=APP,
-                    data={"access-key": a.store.access_key, "secret-key": a.store.secret_key},
-                    opts=opts,
-                )
-            )
-        return secrets
+        return access_secrets(
+            self._name,
+            namespace=a.namespace,
+            app=APP,
+            mlflow=a.mlflow,
+            store=a.store,
+            secret_names=(MLFLOW_SECRET, STORE_SECRET),
+            opts=opts,
+        )
 
     def _deployment(self, opts: pulumi.ResourceOptions) -> k8s.apps.v1.Deployment:
         a = self._args
