@@ -37,9 +37,9 @@ from components.model_server import (
     store_bucket,
     store_egress,
     store_env,
+    store_pod_identity,
 )
 from components.monitoring import PUSHGATEWAY_POD, PUSHGATEWAY_PORT
-from components.pod_identity import PodIdentityRole, PodIdentityRoleArgs
 from pipelines.env import PUSHGATEWAY_URL
 from serving.config import (
     CAPTURE_RETENTION_DAYS_ENV,
@@ -221,7 +221,15 @@ class LiveDriftCheck(pulumi.ComponentResource):
                 raise TypeError(
                     "LiveDriftCheck: an S3 store is reached through Pod Identity: give eks_cluster_name"
                 )
-            self._pod_identity(args.store, args.eks_cluster_name)
+            store_pod_identity(
+                name,
+                store=args.store,
+                cluster_name=args.eks_cluster_name,
+                namespace=args.namespace,
+                service_account=APP,
+                policy_document=check_policy_document,
+                parent=self,
+            )
         secrets = self._secrets(after)
         manifest = pulumi.Output.all(args.image, args.mlflow.tracking_uri, store_bucket(args.store)).apply(
             lambda v: cronjob_manifest(args, image=v[0], tracking_uri=v[1], bucket=v[2])
@@ -238,21 +246,6 @@ class LiveDriftCheck(pulumi.ComponentResource):
         self.schedule = args.schedule
         self.run_now = f"kubectl -n {args.namespace} create job --from=cronjob/{APP} {APP}-manual"
         self.register_outputs({"schedule": self.schedule, "run_now": self.run_now})
-
-    def _pod_identity(self, store: S3ArtifactStore, cluster_name: pulumi.Input[str]) -> None:
-        policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
-            lambda v: check_policy_document(v[0], v[1])
-        )
-        PodIdentityRole(
-            f"{self._name}-pod-identity",
-            PodIdentityRoleArgs(
-                cluster_name=cluster_name,
-                namespace=self._args.namespace,
-                service_account=APP,
-                policy_document=policy,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args

@@ -20,7 +20,7 @@ and writes `inference-capture/` (nothing else); on the local stack MinIO, with k
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -151,6 +151,32 @@ def access_secrets(
             )
         )
     return secrets
+
+
+def store_pod_identity(
+    name: str,
+    *,
+    store: S3ArtifactStore,
+    cluster_name: pulumi.Input[str],
+    namespace: str,
+    service_account: str,
+    policy_document: Callable[[str, str | None], str],
+    parent: pulumi.Resource,
+) -> PodIdentityRole:
+    """The pod's AWS role on S3 (no keys anywhere): `policy_document(bucket_arn, kms_key_arn)` scopes it."""
+    policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
+        lambda v: policy_document(v[0], v[1])
+    )
+    return PodIdentityRole(
+        f"{name}-pod-identity",
+        PodIdentityRoleArgs(
+            cluster_name=cluster_name,
+            namespace=namespace,
+            service_account=service_account,
+            policy_document=policy,
+        ),
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
 
 
 def store_capture_uri(store: ObjectStore) -> pulumi.Output[str]:
@@ -509,7 +535,15 @@ class ModelServer(pulumi.ComponentResource):
                 raise TypeError(
                     "ModelServer: an S3 artifact store is reached through Pod Identity: give eks_cluster_name"
                 )
-            self._pod_identity(args.store, args.eks_cluster_name)
+            store_pod_identity(
+                name,
+                store=args.store,
+                cluster_name=args.eks_cluster_name,
+                namespace=args.namespace,
+                service_account=APP,
+                policy_document=server_policy_document,
+                parent=self,
+            )
         secrets = self._secrets(in_ns)
         deployment = self._deployment(
             pulumi.ResourceOptions(
@@ -549,21 +583,6 @@ class ModelServer(pulumi.ComponentResource):
         )
 
     # --- children ---
-
-    def _pod_identity(self, store: S3ArtifactStore, cluster_name: pulumi.Input[str]) -> None:
-        policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
-            lambda v: server_policy_document(v[0], v[1])
-        )
-        PodIdentityRole(
-            f"{self._name}-pod-identity",
-            PodIdentityRoleArgs(
-                cluster_name=cluster_name,
-                namespace=self._args.namespace,
-                service_account=APP,
-                policy_document=policy,
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
 
     def _secrets(self, opts: pulumi.ResourceOptions) -> list[pulumi.Resource]:
         a = self._args
