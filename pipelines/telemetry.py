@@ -22,7 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Gauge, pushadd_to_gateway, write_to_textfile
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    push_to_gateway,
+    pushadd_to_gateway,
+    write_to_textfile,
+)
 
 from monitoring import metrics as m
 from pipelines.env import METRICS_DIR, PUSHGATEWAY_URL
@@ -90,18 +96,24 @@ def run_outcome(pipeline: str, *, succeeded: bool, ended_at: float) -> MetricsBa
     return batch
 
 
-def publish(batch: MetricsBatch, target: MetricsTarget) -> bool:
-    """Send a batch to the target. Returns False (and logs a warning) if any destination failed."""
+def publish(batch: MetricsBatch, target: MetricsTarget, *, replace: bool = False) -> bool:
+    """Send a batch to the target. Returns False (and logs a warning) if any destination failed.
+
+    By default the batch is added to its group (Pushgateway POST; the group's text file keeps the metrics
+    the batch does not set), so a stage's samples and its outcome never overwrite each other. With
+    `replace` the group becomes exactly the batch (PUT; the file rewritten whole): a check whose verdict can
+    be withdrawn (live drift with too little traffic) must not leave the last verdict behind."""
     ok = True
     if target.textfile_dir is not None:
         try:
-            _add_to_textfile(batch, target.textfile_dir)
+            _write_textfile(batch, target.textfile_dir, merge=not replace)
         except OSError as exc:
             log.warning("could not write metrics to %s: %s", target.textfile_dir, exc)
             ok = False
     if target.pushgateway_url:
+        send = push_to_gateway if replace else pushadd_to_gateway
         try:
-            pushadd_to_gateway(
+            send(
                 target.pushgateway_url,
                 job=m.PUSH_JOB,
                 registry=batch.registry,
@@ -123,14 +135,15 @@ def _metric_name(line: str) -> str:
     return re.split(r"[{\s]", line, maxsplit=1)[0]
 
 
-def _add_to_textfile(batch: MetricsBatch, folder: Path) -> None:
-    """Write the batch's group file, keeping the previous lines of metrics the batch does not set."""
+def _write_textfile(batch: MetricsBatch, folder: Path, *, merge: bool) -> None:
+    """Write the batch's group file (atomically); with `merge`, keep the previous lines of metrics the batch
+    does not set."""
     folder.mkdir(parents=True, exist_ok=True)
     name = "-".join(_UNSAFE_FILENAME.sub("_", v) for v in batch.grouping_key.values())
     path = folder / f"{name}.prom"
     fresh = folder / f".{name}.prom.new"
     write_to_textfile(str(fresh), batch.registry)
-    if path.exists():
+    if merge and path.exists():
         replaced = {_metric_name(line) for line in fresh.read_text().splitlines()}
         kept = [line for line in path.read_text().splitlines() if _metric_name(line) not in replaced]
         if kept:

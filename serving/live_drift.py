@@ -32,13 +32,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from prometheus_client import push_to_gateway, write_to_textfile
-
 from monitoring import metrics as m
 from pipelines import schema
 from pipelines.stage import PIPELINE_NAME
 from pipelines.steps.train import TAG_PIPELINE_RUN, TRAINING_REFERENCE_ARTIFACT
-from pipelines.telemetry import MetricsBatch, MetricsTarget
+from pipelines.telemetry import MetricsBatch, MetricsTarget, publish
 from serving import capture
 from serving.config import ConfigError, live_drift_config
 
@@ -188,32 +186,6 @@ def metrics_batch(dataset: str, succeeded: bool, seconds: float, result: DriftRe
     return batch
 
 
-def publish_replacing(batch: MetricsBatch, target: MetricsTarget) -> bool:
-    """Replace the group (Pushgateway PUT; a text file rewritten whole). False, with a warning, on failure."""
-    ok = True
-    if target.textfile_dir is not None:
-        try:
-            target.textfile_dir.mkdir(parents=True, exist_ok=True)
-            name = "-".join(batch.grouping_key.values())
-            write_to_textfile(str(target.textfile_dir / f"{name}.prom"), batch.registry)
-        except OSError as exc:
-            log.warning("could not write the live drift metrics to %s: %s", target.textfile_dir, exc)
-            ok = False
-    if target.pushgateway_url:
-        try:
-            push_to_gateway(
-                target.pushgateway_url,
-                job=m.PUSH_JOB,
-                registry=batch.registry,
-                grouping_key=batch.grouping_key,
-                timeout=target.timeout_seconds,
-            )
-        except Exception as exc:
-            log.warning("could not push the live drift metrics to %s: %s", target.pushgateway_url, exc)
-            ok = False
-    return ok
-
-
 def check_live_drift(
     *,
     model_name: str,
@@ -255,7 +227,7 @@ def check_live_drift(
                 window=window_words,
                 pruned_parts=pruned,
             )
-            publish_replacing(metrics_batch(dataset, True, time.monotonic() - started, None), target)
+            publish(metrics_batch(dataset, True, time.monotonic() - started, None), target, replace=True)
             return outcome
         version, _, reference = champion_reference(model_name, alias, tracking_uri)
         with tempfile.TemporaryDirectory() as scratch:
@@ -284,11 +256,11 @@ def check_live_drift(
             )
             run_id = log_live_drift_run(result, report, outcome, params, tracking_uri)
     except Exception as exc:
-        publish_replacing(metrics_batch(dataset, False, time.monotonic() - started, None), target)
+        publish(metrics_batch(dataset, False, time.monotonic() - started, None), target, replace=True)
         if isinstance(exc, LiveDriftError):
             raise
         raise LiveDriftError(f"the live drift check failed: {type(exc).__name__}: {exc}") from exc
-    publish_replacing(metrics_batch(dataset, True, time.monotonic() - started, result), target)
+    publish(metrics_batch(dataset, True, time.monotonic() - started, result), target, replace=True)
     return LiveDriftOutcome(**{**outcome.to_dict(), "run_id": run_id})
 
 

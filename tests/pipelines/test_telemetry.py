@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import logging
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -52,6 +54,50 @@ def test_a_failed_run_keeps_the_last_success_time_in_text_files(tmp_path: Path) 
     assert samples[(m.RUN_SUCCESS.name, labels)] == 0.0
     assert samples[(m.RUN_TIMESTAMP.name, labels)] == 2000.0
     assert samples[(m.LAST_SUCCESS_TIMESTAMP.name, labels)] == 1000.0
+
+
+def test_replace_rewrites_the_group_where_the_default_adds_to_it(tmp_path: Path) -> None:
+    target = telemetry.MetricsTarget(textfile_dir=tmp_path)
+    telemetry.publish(telemetry.run_outcome("p", succeeded=True, ended_at=1000.0), target)
+    telemetry.publish(telemetry.run_outcome("p", succeeded=False, ended_at=2000.0), target, replace=True)
+
+    samples = _samples(tmp_path / "p.prom")
+    labels = (("pipeline", "p"),)
+    assert samples[(m.RUN_TIMESTAMP.name, labels)] == 2000.0
+    assert (m.LAST_SUCCESS_TIMESTAMP.name, labels) not in samples, "replace keeps nothing of the old group"
+
+
+@pytest.mark.parametrize(("replace", "method"), [(False, "POST"), (True, "PUT")])
+def test_the_pushgateway_gets_post_to_add_and_put_to_replace(replace: bool, method: str) -> None:
+    seen: list[tuple[str, str]] = []
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self._answer()
+
+        def do_PUT(self) -> None:
+            self._answer()
+
+        def _answer(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append((self.command, self.path))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        target = telemetry.MetricsTarget(pushgateway_url=f"http://127.0.0.1:{server.server_port}")
+        batch = telemetry.stage_outcome("p", "ingest", succeeded=True, duration_seconds=0.1)
+        assert telemetry.publish(batch, target, replace=replace)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [(method, f"/metrics/job/{m.PUSH_JOB}/pipeline/p/stage/ingest")]
 
 
 def test_a_push_failure_is_a_warning_not_an_error(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

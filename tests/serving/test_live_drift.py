@@ -9,7 +9,7 @@ import pytest
 
 from monitoring import metrics as m
 from pipelines.steps.drift import DriftResult
-from pipelines.telemetry import MetricsTarget
+from pipelines.telemetry import MetricsTarget, publish
 from serving import config
 from serving.live_drift import (
     VERDICT_NOT_ENOUGH_TRAFFIC,
@@ -17,7 +17,6 @@ from serving.live_drift import (
     check_live_drift,
     main,
     metrics_batch,
-    publish_replacing,
 )
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
@@ -40,7 +39,7 @@ def result(drifted: bool) -> DriftResult:
 
 def test_too_little_traffic_publishes_no_verdict_and_withdraws_the_last_one(tmp_path: Path) -> None:
     target = MetricsTarget(textfile_dir=tmp_path)
-    publish_replacing(metrics_batch("breast_cancer", True, 1.0, result(True)), target)
+    publish(metrics_batch("breast_cancer", True, 1.0, result(True)), target, replace=True)
     outcome = check_live_drift(
         model_name="clf",
         tracking_uri="http://unused",
