@@ -10,7 +10,7 @@ Checked in this order, the first that applies wins:
 5. the relay started the daily maximum of runs in the last 24 hours (rolling) -> daily_limit;
 6. otherwise one run starts, recording every new episode it answers.
 
-"Runs already started" come from where the runs live (the KFP API, or the local run records), never from
+"Runs already started" come from where the runs live (the KFP API, or the local runs' files), never from
 memory, so the guardrails hold across a restart of the relay.
 """
 
@@ -61,7 +61,7 @@ class AlertRecord:
 
 @dataclass(frozen=True)
 class Trigger:
-    """Why a run started: recorded on the run itself (a KFP run parameter, the local run record)."""
+    """Why a run started: recorded on the run itself (a KFP run parameter, the local run's file)."""
 
     alertname: str
     group_key: str
