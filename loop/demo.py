@@ -127,8 +127,8 @@ class LoopDemo:
                     return self.report
                 if self.check_guardrails:
                     self._guardrails(stack, started)
-                record = self._run_finishes(started)
-                self._champion_decision(record)
+                finished = self._run_finishes(started)
+                self._champion_decision(finished)
             with self._server(self.recovered_capture, metrics_port) as server:
                 recovered_at = self._send(server, drifted=False)
                 self._live_check(stack, self.recovered_capture, expect_drift=False)
@@ -264,7 +264,7 @@ class LoopDemo:
         )
 
     def _relay_starts_a_run(self, stack: LoopStack) -> dict[str, Any]:
-        records = self.state / "relay-runs"
+        runs_dir = self.state / "relay-runs"
         called = wait(
             lambda: (
                 sum(v for k, v in stack.relay_metrics().items() if k.startswith(m.RELAY_DECISIONS.name)) > 0
@@ -272,22 +272,22 @@ class LoopDemo:
             60,
             "the relay's first decision",
         )
-        wait(lambda: any(records.glob("*.json")), 30, "a training run started by the relay")
-        record = json.loads(next(records.glob("*.json")).read_text())
-        # The relay writes the run's record while it answers the call: the call came no later than that.
+        wait(lambda: any(runs_dir.glob("*.json")), 30, "a training run started by the relay")
+        run = json.loads(next(runs_dir.glob("*.json")).read_text())
+        # The relay writes the run's file while it answers the call: the call came no later than that.
         self.note(
             "relay called",
             "Alertmanager's webhook, with the bearer token from its file",
-            at=min(called, record["started_at"]),
+            at=min(called, run["started_at"]),
         )
-        alert = json.loads(record["trigger"])["alerts"][0]
+        alert = json.loads(run["trigger"])["alerts"][0]
         shown = {k: v for k, v in alert["labels"].items() if k in ("alertname", "dataset", "source")}
         self.note(
             "training run started",
-            f"{record['name']} (alert {alert['fingerprint']}, labels {shown})",
-            at=record["started_at"],
+            f"{run['name']} (alert {alert['fingerprint']}, labels {shown})",
+            at=run["started_at"],
         )
-        return dict(record)
+        return dict(run)
 
     def _guardrails(self, stack: LoopStack, started: dict[str, Any]) -> None:
         from relay.guardrails import Trigger
@@ -336,18 +336,16 @@ class LoopDemo:
             return bool(json.loads(path.read_text())["status"] != "running")
 
         at = wait(ended, RUN_TIMEOUT, f"training run {started['name']}", interval=1.0)
-        record = json.loads(path.read_text())
-        took = (record["finished_at"] or at) - record["started_at"]
-        self.note("training run finished", f"{record['name']} {record['status']} after {took:.0f} s", at=at)
-        if record["status"] != "succeeded":
-            tail = "\n".join(record["output_tail"])
-            raise RuntimeError(f"the retraining run failed (exit {record['exit_code']}):\n{tail}")
-        return dict(record)
+        run = json.loads(path.read_text())
+        took = (run["finished_at"] or at) - run["started_at"]
+        self.note("training run finished", f"{run['name']} {run['status']} after {took:.0f} s", at=at)
+        if run["status"] != "succeeded":
+            tail = "\n".join(run["output_tail"])
+            raise RuntimeError(f"the retraining run failed (exit {run['exit_code']}):\n{tail}")
+        return dict(run)
 
-    def _champion_decision(self, record: dict[str, Any]) -> None:
-        output = (
-            (self.state / "relay-runs" / f"{record['run_id']}.log").read_text(errors="replace").splitlines()
-        )
+    def _champion_decision(self, run: dict[str, Any]) -> None:
+        output = (self.state / "relay-runs" / f"{run['run_id']}.log").read_text(errors="replace").splitlines()
         lines = [CHAMPION_LINE.match(x) for x in output]
         decision = next((match.group(1) for match in lines if match), "no champion line in the run's output")
         added = next((x for x in output if "labelled captured row(s) added" in x), "")

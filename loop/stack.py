@@ -289,7 +289,7 @@ class LoopStack:
         self._wait_until_wired()
 
     def start_relay(self, token_file: Path, port: int, options: RelayOptions) -> None:
-        """(Re)start the relay process; its guardrail state lives in the run records, not in the process."""
+        """(Re)start the relay process; its guardrail state lives in its runs' files, not in the process."""
         if "relay" in self.processes:
             stop_group(self.processes.pop("relay"))
         self.relay = options
@@ -332,7 +332,7 @@ class LoopStack:
         self.start_relay(self.workdir / "relay-token", port, replace(self.relay, **changes))
 
     def stop(self) -> None:
-        # Training runs outlive a relay restart (as KFP runs do): stop them from their records.
+        # Training runs outlive a relay restart (as KFP runs do): stop them from their files.
         stop_running(self.relay.state_dir / "relay-runs")
         for process in reversed(list(self.processes.values())):
             stop_group(process)

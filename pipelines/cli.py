@@ -227,7 +227,7 @@ def _run_local(args: argparse.Namespace) -> int:
 
     layout = state_layout(args.state)
     try:
-        records = run_local(
+        summaries = run_local(
             args.data,
             args.drifted,
             layout,
@@ -241,13 +241,13 @@ def _run_local(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"\nTraining flow FAILED: {describe_error(exc)}", file=sys.stderr)
         return 1
-    print("\n".join(summary_lines(records, layout)))
+    print("\n".join(summary_lines(summaries, layout)))
     if args.no_serve:
         return 0
-    return _serve_champion(records, layout)
+    return _serve_champion(summaries, layout)
 
 
-def _serve_champion(records: dict[str, Any], layout: Any) -> int:
+def _serve_champion(summaries: dict[str, Any], layout: Any) -> int:
     """The demo's last part: the champion served on localhost, the newest batch sent, live drift checked."""
     from serving.demo import serve_and_check, summary_lines
     from serving.live_drift import LiveDriftError
@@ -255,7 +255,7 @@ def _serve_champion(records: dict[str, Any], layout: Any) -> int:
 
     print("\nServing the champion on localhost and sending it the newest batch ...", flush=True)
     try:
-        result = serve_and_check(records, layout)
+        result = serve_and_check(summaries, layout)
     except (ServerStartError, LiveDriftError, OSError) as exc:
         print(f"\nServing FAILED: {exc}", file=sys.stderr)
         return 1

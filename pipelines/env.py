@@ -84,8 +84,11 @@ PUSHGATEWAY_URL: EnvVar[str] = EnvVar(
 METRICS_DIR: EnvVar[Path] = EnvVar(
     "MLOPS_METRICS_DIR", Path, None, "Folder for node-exporter textfile metrics (local runs, tests)."
 )
-RUN_RECORD_DIR: EnvVar[Path] = EnvVar(
-    "MLOPS_RUN_RECORD_DIR", Path, None, "Folder where each stage of a local run leaves `<stage>.json`."
+STAGE_SUMMARY_DIR: EnvVar[Path] = EnvVar(
+    "MLOPS_STAGE_SUMMARY_DIR",
+    Path,
+    None,
+    "Folder where each stage of a local run leaves its summary `<stage>.json`, the exit handler `run.json`.",
 )
 DRIFT_REPORT_DIR: EnvVar[Path] = EnvVar(
     "MLOPS_DRIFT_REPORT_DIR", Path, None, "Set by the local runner: where the drift stage copies its report."

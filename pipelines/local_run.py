@@ -6,7 +6,7 @@ Layout of the state folder (git-ignored):
   dvc-remote/                          the DVC remote the demo pushes to and Ingest reads from
   kfp/                                 kfp.local pipeline root (every task's output artifacts)
   metrics/                             Prometheus text files, one per stage and one for the run
-  runs/<timestamp>/                    each stage's record of this run, for the summary
+  runs/<timestamp>/                    each stage's summary of this run, for the CLI's summary
   run.lock                             held by the run in progress (its PID and start time inside)
 
 One run at a time per state folder: a second run is refused with the holder's PID (the lock is an
@@ -35,7 +35,7 @@ from typing import Any, TextIO
 
 from monitoring.metrics import STAGES
 from pipelines import dataset
-from pipelines.env import DRIFT_REPORT_DIR, METRICS_DIR, RUN_RECORD_DIR, STATE_DIR
+from pipelines.env import DRIFT_REPORT_DIR, METRICS_DIR, STAGE_SUMMARY_DIR, STATE_DIR
 from pipelines.params import REPO_ROOT, FlowParams, load_params
 from pipelines.stage import PIPELINE_NAME, describe_error, progress
 from pipelines.tasks import flow_params
@@ -212,10 +212,10 @@ def recover_local_store(layout: StateLayout, params: FlowParams) -> list[str]:
         ) from exc
 
 
-def _local_environment(layout: StateLayout, record_dir: Path) -> dict[str, str]:
+def _local_environment(layout: StateLayout, summary_dir: Path) -> dict[str, str]:
     env = {
         METRICS_DIR.name: str(layout.metrics),
-        RUN_RECORD_DIR.name: str(record_dir),
+        STAGE_SUMMARY_DIR.name: str(summary_dir),
         DRIFT_REPORT_DIR.name: str(layout.drift_reports),
         # The tasks run `python -m kfp.dsl.executor_main` in subprocesses that must import `pipelines`.
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH", "")) if p),
@@ -225,9 +225,9 @@ def _local_environment(layout: StateLayout, record_dir: Path) -> dict[str, str]:
     return env
 
 
-def read_records(record_dir: Path) -> dict[str, dict[str, Any]]:
+def read_stage_summaries(summary_dir: Path) -> dict[str, dict[str, Any]]:
     return {
-        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(record_dir.glob("*.json"))
+        path.stem: json.loads(path.read_text(encoding="utf-8")) for path in sorted(summary_dir.glob("*.json"))
     }
 
 
@@ -289,7 +289,7 @@ def run_local(
     in_process: bool = False,
     capture_uri: str = "",
 ) -> dict[str, dict[str, Any]]:
-    """Run the pipeline on the state folder, holding its lock; return each stage's record.
+    """Run the pipeline on the state folder, holding its lock; return each stage's summary.
 
     Through kfp.local (one subprocess per task), or with `in_process` through pipelines/sequential.py (the
     same tasks in this process: seconds instead of a minute). Raises LocalRunError on failure.
@@ -309,19 +309,19 @@ def run_local(
         for line in recover_local_store(layout, params):
             progress(line)
         prepare_data()
-        record_dir = layout.runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
-        if record_dir.exists():
-            shutil.rmtree(record_dir)
-        os.environ.update(_local_environment(layout, record_dir))
+        summary_dir = layout.runs / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        if summary_dir.exists():
+            shutil.rmtree(summary_dir)
+        os.environ.update(_local_environment(layout, summary_dir))
         data = str(data_csv.resolve()) if data_csv else ""
         if in_process:
-            _run_in_process(layout.root / "work" / record_dir.name, record_dir, data, drifted, capture_uri)
+            _run_in_process(layout.root / "work" / summary_dir.name, summary_dir, data, drifted, capture_uri)
         else:
             _run_kfp_local(layout, data, drifted, verbose, capture_uri)
-        return _checked_records(record_dir)
+        return _checked_summaries(summary_dir)
 
 
-def _run_in_process(workdir: Path, record_dir: Path, data_csv: str, drifted: bool, capture_uri: str) -> None:
+def _run_in_process(workdir: Path, summary_dir: Path, data_csv: str, drifted: bool, capture_uri: str) -> None:
     from pipelines.sequential import run_in_process
 
     try:
@@ -329,8 +329,8 @@ def _run_in_process(workdir: Path, record_dir: Path, data_csv: str, drifted: boo
             workdir, data_csv=data_csv, drifted=drifted, pipeline_run=workdir.name, capture_uri=capture_uri
         )
     except Exception as exc:
-        # The failed stage's record says what happened; an error outside every stage has none.
-        if not any(record_dir.glob("*.json")):
+        # The failed stage's summary says what happened; an error outside every stage has none.
+        if not any(summary_dir.glob("*.json")):
             raise LocalRunError(describe_error(exc)) from exc
 
 
@@ -363,26 +363,26 @@ def _run_kfp_local(
         )
 
 
-def _checked_records(record_dir: Path) -> dict[str, dict[str, Any]]:
-    records = read_records(record_dir) if record_dir.is_dir() else {}
-    failed = [records[s] for s in STAGES if s in records and not records[s]["succeeded"]]
+def _checked_summaries(summary_dir: Path) -> dict[str, dict[str, Any]]:
+    summaries = read_stage_summaries(summary_dir) if summary_dir.is_dir() else {}
+    failed = [summaries[s] for s in STAGES if s in summaries and not summaries[s]["succeeded"]]
     if failed:
         first = failed[0]
         raise LocalRunError(f"stage {first['stage']} failed: {first['error']}")
-    missing = [s for s in STAGES if s not in records]
-    if missing or not records.get("run", {}).get("succeeded"):
-        where = f"; the stage records are in {record_dir}" if records else " and left no stage records"
+    missing = [s for s in STAGES if s not in summaries]
+    if missing or not summaries.get("run", {}).get("succeeded"):
+        where = f"; the stage summaries are in {summary_dir}" if summaries else " and left no stage summaries"
         raise LocalRunError(f"the pipeline did not finish successfully{where}")
-    return records
+    return summaries
 
 
-def summary_lines(records: dict[str, dict[str, Any]], layout: StateLayout) -> list[str]:
+def summary_lines(summaries: dict[str, dict[str, Any]], layout: StateLayout) -> list[str]:
     """The end-of-run summary a user reads: what was trained, whether it became champion, drift.
 
     It names only files and folders that exist."""
-    train = records["train"]["result"]
-    register = records["register"]["result"]
-    drift = records["drift"]["result"]
+    train = summaries["train"]["result"]
+    register = summaries["register"]["result"]
+    drift = summaries["drift"]["result"]
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in sorted(register["metrics"].items()))
     if register["champion_moved"]:
         champion = f"champion moved to v{register['version']} ({register['reason']})"

@@ -1,14 +1,14 @@
-"""Running one stage: progress lines, its outcome metric on success and on failure, and a local record.
+"""Running one stage: progress lines, its outcome metric on success and on failure, and a local summary.
 
 Every stage publishes `stage_outcome` itself in a `finally`, so a failed stage raises an alert even though
 later stages never run and the exit handler only knows the pipeline's overall status. Samples a stage
 computes (model or drift metrics) go into the same batch when it succeeds: one Pushgateway group, one
 text file per stage, so neither overwrites the other.
 
-For local runs `MLOPS_RUN_RECORD_DIR` names a folder where each stage leaves `<stage>.json` (outcome,
-duration, error message, result): the CLI prints its summary from these records.
+For local runs `MLOPS_STAGE_SUMMARY_DIR` names a folder where each stage leaves its summary `<stage>.json`
+(outcome, duration, error message, result): the CLI prints the run's summary from these.
 
-Telemetry never decides a stage's outcome: a failed push or record write is a warning line, and the stage
+Telemetry never decides a stage's outcome: a failed push or summary write is a warning line, and the stage
 ends as its own work did.
 """
 
@@ -28,7 +28,7 @@ from typing import Any
 
 from monitoring.metrics import MetricSpec
 from pipelines import telemetry
-from pipelines.env import PUSHGATEWAY_URL, RUN_RECORD_DIR
+from pipelines.env import PUSHGATEWAY_URL, STAGE_SUMMARY_DIR
 
 log = logging.getLogger(__name__)
 
@@ -77,10 +77,10 @@ def describe_error(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def write_record(folder: Path, name: str, record: dict[str, Any]) -> None:
+def write_stage_summary(folder: Path, name: str, summary: dict[str, Any]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{name}.json.tmp"
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(summary, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     tmp.replace(folder / f"{name}.json")
 
 
@@ -113,11 +113,11 @@ def run_stage(
             telemetry.publish(batch, metrics_target(environment, pushgateway_url))
         except Exception as exc:
             log.warning("stage %s: its metrics were not published: %s", stage, exc)
-        record_dir = RUN_RECORD_DIR.get(environment)
-        if record_dir:
+        summary_dir = STAGE_SUMMARY_DIR.get(environment)
+        if summary_dir:
             try:
-                write_record(
-                    Path(record_dir),
+                write_stage_summary(
+                    Path(summary_dir),
                     stage,
                     {
                         "stage": stage,
@@ -128,7 +128,7 @@ def run_stage(
                     },
                 )
             except OSError as exc:
-                log.warning("stage %s: its record was not written: %s", stage, describe_error(exc))
+                log.warning("stage %s: its summary was not written: %s", stage, describe_error(exc))
         if succeeded:
             progress(f"stage {stage}: succeeded in {duration:.1f} s")
         else:

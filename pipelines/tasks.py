@@ -22,7 +22,7 @@ from typing import Any
 
 from monitoring import metrics as m
 from pipelines import schema
-from pipelines.env import DRIFT_REPORT_DIR, GIT_REV, PARAMS_FILE, RUN_RECORD_DIR
+from pipelines.env import DRIFT_REPORT_DIR, GIT_REV, PARAMS_FILE, STAGE_SUMMARY_DIR
 from pipelines.params import DEFAULT_PARAMS_FILE, REPO_ROOT, FlowParams, load_params
 from pipelines.stage import progress, run_stage
 from pipelines.steps.evaluate import Decision
@@ -379,8 +379,9 @@ def drift_task(
         kept_dir = DRIFT_REPORT_DIR.get()
         if kept_dir:
             # Written here, before Register, so a full disk fails this stage and never follows a registry
-            # change: the report is copied out of the kfp.local artifact tree to a name a browser opens.
-            name = Path(RUN_RECORD_DIR.get() or pipeline_run or "drift-report").name
+            # change: the report is copied out of the kfp.local artifact tree to a name a browser opens,
+            # the local run's (the name of its folder of stage summaries).
+            name = Path(STAGE_SUMMARY_DIR.get() or pipeline_run or "drift-report").name
             kept = Path(kept_dir) / f"{name}.html"
             kept.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(report_out, kept)
@@ -409,19 +410,19 @@ def drift_task(
 def report_run_task(final_state: str, ended_at: float, *, pushgateway_url: str = "") -> bool:
     """The exit handler's work: the run-level outcome. Returns whether the run succeeded."""
     from pipelines import telemetry
-    from pipelines.stage import PIPELINE_NAME, describe_error, metrics_target, write_record
+    from pipelines.stage import PIPELINE_NAME, describe_error, metrics_target, write_stage_summary
 
     succeeded = final_state == "SUCCEEDED"
     batch = telemetry.run_outcome(PIPELINE_NAME, succeeded=succeeded, ended_at=ended_at)
     telemetry.publish(batch, metrics_target(os.environ, pushgateway_url))
-    record_dir = RUN_RECORD_DIR.get()
-    if record_dir:
+    summary_dir = STAGE_SUMMARY_DIR.get()
+    if summary_dir:
         try:
-            write_record(
-                Path(record_dir), "run", {"state": final_state, "succeeded": succeeded, "ended_at": ended_at}
+            write_stage_summary(
+                Path(summary_dir), "run", {"state": final_state, "succeeded": succeeded, "ended_at": ended_at}
             )
         except OSError as exc:
-            log.warning("the run record was not written: %s", describe_error(exc))
+            log.warning("the run's summary was not written: %s", describe_error(exc))
     print(f"[{PIPELINE_NAME}] run finished: {final_state}", flush=True)
     return succeeded
 

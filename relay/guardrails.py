@@ -10,7 +10,7 @@ Checked in this order, the first that applies wins:
 5. the relay started the daily maximum of runs in the last 24 hours (rolling) -> daily_limit;
 6. otherwise one run starts, recording every new episode it answers.
 
-"Runs already started" come from where the runs live (the KFP API, or the local run records), never from
+"Runs already started" come from where the runs live (the KFP API, or the local runs' files), never from
 memory, so the guardrails hold across a restart of the relay.
 """
 
@@ -47,8 +47,8 @@ class Guardrails:
 
 
 @dataclass(frozen=True)
-class AlertRecord:
-    """One alert a run answers: what identifies it and what it said."""
+class FiringAlert:
+    """One firing alert a run answers: what identifies its episode and what it said."""
 
     fingerprint: str
     starts_at: str
@@ -61,12 +61,12 @@ class AlertRecord:
 
 @dataclass(frozen=True)
 class Trigger:
-    """Why a run started: recorded on the run itself (a KFP run parameter, the local run record)."""
+    """Why a run started: recorded on the run itself (a KFP run parameter, the local run's file)."""
 
     alertname: str
     group_key: str
     decided_at: float
-    alerts: tuple[AlertRecord, ...]
+    alerts: tuple[FiringAlert, ...]
 
     @property
     def episodes(self) -> frozenset[str]:
@@ -94,7 +94,7 @@ class Trigger:
             group_key=raw["group_key"],
             decided_at=dt.datetime.fromisoformat(raw["decided_at"]).timestamp(),
             alerts=tuple(
-                AlertRecord(a["fingerprint"], a["starts_at"], dict(a["labels"])) for a in raw["alerts"]
+                FiringAlert(a["fingerprint"], a["starts_at"], dict(a["labels"])) for a in raw["alerts"]
             ),
         )
 
@@ -119,9 +119,9 @@ class Decision:
     """Set when the outcome is `started`: what the new run records."""
 
 
-def _records(notification: Notification) -> tuple[AlertRecord, ...]:
+def _confirmed_drift(notification: Notification) -> tuple[FiringAlert, ...]:
     return tuple(
-        AlertRecord(a.fingerprint, a.startsAt.astimezone(dt.UTC).isoformat(), dict(a.labels))
+        FiringAlert(a.fingerprint, a.startsAt.astimezone(dt.UTC).isoformat(), dict(a.labels))
         for a in notification.confirmed_drift()
     )
 
@@ -133,8 +133,8 @@ def _when(timestamp: float) -> str:
 def decide(
     notification: Notification, history: Sequence[StartedRun], guardrails: Guardrails, now: float
 ) -> Decision:
-    records = _records(notification)
-    if not records:
+    firing = _confirmed_drift(notification)
+    if not firing:
         return Decision(
             m.DECISION_IGNORED,
             f"nothing to act on: {notification.status} notification without a firing "
@@ -143,9 +143,9 @@ def decide(
     if not guardrails.enabled:
         return Decision(m.DECISION_DISABLED, "retraining is switched off (retrain.enabled is false)")
     answered = frozenset().union(*(run.trigger.episodes for run in history))
-    new = tuple(r for r in records if r.episode not in answered)
+    new = tuple(a for a in firing if a.episode not in answered)
     if not new:
-        run = next(r for r in history if r.trigger.episodes & {x.episode for x in records})
+        run = next(r for r in history if r.trigger.episodes & {a.episode for a in firing})
         return Decision(m.DECISION_DUPLICATE, f"this alert episode already started run {run.name}")
     latest = max(history, key=lambda r: r.started_at, default=None)
     if latest is not None and now - latest.started_at < guardrails.cooldown_seconds:

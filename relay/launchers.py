@@ -6,7 +6,7 @@ Two launchers behind one interface:
   fingerprints, labels, time) as the run's `trigger` parameter and `capture_uri` pointing Ingest at the
   captured traffic. Its history is read back from the same API, so the guardrails survive a restart.
 - `LocalLauncher`: the laptop's kfp.local flow (`python -m pipelines run --local`), one process group per
-  run; each run's record (trigger, status, output) is a JSON file in the state folder, read back the same way.
+  run; each run's state (trigger, status, output) is a JSON file in the state folder, read back the same way.
 """
 
 from __future__ import annotations
@@ -166,8 +166,8 @@ def _kfp_client(host: str) -> Any:
 
 
 @dataclass
-class LocalRunRecord:
-    """A local run the relay started: written when it starts, rewritten when it ends."""
+class LocalRun:
+    """A local run the relay started, as its file holds it: written when it starts, rewritten when it ends."""
 
     run_id: str
     name: str
@@ -181,31 +181,31 @@ class LocalRunRecord:
     output_tail: list[str] = field(default_factory=list)
 
 
-def read_record(path: Path) -> LocalRunRecord:
-    return LocalRunRecord(**json.loads(path.read_text(encoding="utf-8")))
+def read_local_run(path: Path) -> LocalRun:
+    return LocalRun(**json.loads(path.read_text(encoding="utf-8")))
 
 
-def _write_record(path: Path, record: LocalRunRecord) -> None:
-    # Whole or not at all: a reader never sees half a record.
+def _write_local_run(path: Path, run: LocalRun) -> None:
+    # Whole or not at all: a reader never sees half a file.
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    temporary.write_text(json.dumps(asdict(record), indent=2), encoding="utf-8")
+    temporary.write_text(json.dumps(asdict(run), indent=2), encoding="utf-8")
     temporary.replace(path)
 
 
-def finish_record(path: Path, exit_code: int, output: list[str]) -> LocalRunRecord:
-    record = read_record(path)
-    record.status = "succeeded" if exit_code == 0 else "failed"
-    record.exit_code = exit_code
-    record.finished_at = time.time()
-    record.output_tail = output[-40:]
-    _write_record(path, record)
-    return record
+def finish_local_run(path: Path, exit_code: int, output: list[str]) -> LocalRun:
+    run = read_local_run(path)
+    run.status = "succeeded" if exit_code == 0 else "failed"
+    run.exit_code = exit_code
+    run.finished_at = time.time()
+    run.output_tail = output[-40:]
+    _write_local_run(path, run)
+    return run
 
 
 @dataclass(frozen=True)
 class LocalTarget:
     state_dir: Path
-    """The training flow's state folder (MLflow, DVC remote, metrics); the run records live beneath it."""
+    """The training flow's state folder (MLflow, DVC remote, metrics); the relay's runs live beneath it."""
     capture_uri: str = ""
     """The capture folder Ingest joins labelled traffic from; empty: not used."""
     python: str = sys.executable
@@ -214,21 +214,21 @@ class LocalTarget:
 
 
 class LocalLauncher:
-    """Runs `python -m pipelines run --local` in its own process group, one record file per run.
+    """Runs `python -m pipelines run --local` in its own process group, one JSON file per run.
 
     A run outlives a restart of the relay, as a KFP run does in the cluster: the relay never stops it;
-    whoever started the relay stops what is still running (`stop_running`, from the records)."""
+    whoever started the relay stops what is still running (`stop_running`, from those files)."""
 
     def __init__(self, target: LocalTarget) -> None:
         self._target = target
-        self._records = target.state_dir / "relay-runs"
+        self._runs_dir = target.state_dir / "relay-runs"
 
     @property
-    def records_dir(self) -> Path:
-        return self._records
+    def runs_dir(self) -> Path:
+        return self._runs_dir
 
-    def read(self, run_id: str) -> LocalRunRecord:
-        return read_record(self._records / f"{run_id}.json")
+    def read(self, run_id: str) -> LocalRun:
+        return read_local_run(self._runs_dir / f"{run_id}.json")
 
     def start(self, trigger: Trigger) -> StartedRun:
         t = self._target
@@ -237,11 +237,11 @@ class LocalLauncher:
         command = [t.python, "-m", "pipelines", "run", "--local", "--state", str(t.state_dir)]
         if t.capture_uri:
             command += ["--capture-uri", t.capture_uri]
-        self._records.mkdir(parents=True, exist_ok=True)
-        path = self._records / f"{run_id}.json"
-        # The record exists before the run does, so a history read at any moment sees it.
-        record = LocalRunRecord(run_id, name, time.time(), trigger.to_json(), pid=0)
-        _write_record(path, record)
+        self._runs_dir.mkdir(parents=True, exist_ok=True)
+        path = self._runs_dir / f"{run_id}.json"
+        # The file exists before the run does, so a history read at any moment sees it.
+        run = LocalRun(run_id, name, time.time(), trigger.to_json(), pid=0)
+        _write_local_run(path, run)
         supervisor = [
             sys.executable,
             "-m",
@@ -263,58 +263,54 @@ class LocalLauncher:
         except OSError as exc:
             path.unlink(missing_ok=True)
             raise LaunchError(f"could not start {' '.join(command)}: {exc}") from exc
-        record.pid = process.pid
-        _write_record(path, record)
+        run.pid = process.pid
+        _write_local_run(path, run)
         # Reap the supervisor when it ends (it writes the outcome itself), so no zombie is left behind.
         threading.Thread(target=process.wait, daemon=True).start()
-        return StartedRun(run_id, name, record.started_at, trigger)
+        return StartedRun(run_id, name, run.started_at, trigger)
 
     def history(self, since: float) -> list[StartedRun]:
         runs = []
-        for path in self._records.glob("*.json") if self._records.is_dir() else []:
-            record = read_record(path)
-            if record.started_at >= since:
-                runs.append(
-                    StartedRun(
-                        record.run_id, record.name, record.started_at, Trigger.from_json(record.trigger)
-                    )
-                )
+        for path in self._runs_dir.glob("*.json") if self._runs_dir.is_dir() else []:
+            run = read_local_run(path)
+            if run.started_at >= since:
+                runs.append(StartedRun(run.run_id, run.name, run.started_at, Trigger.from_json(run.trigger)))
         return sorted(runs, key=lambda r: r.started_at, reverse=True)
 
-    def wait(self, run_id: str, timeout: float) -> LocalRunRecord:
-        """Until the run's record says it ended; TimeoutError otherwise."""
+    def wait(self, run_id: str, timeout: float) -> LocalRun:
+        """Until the run's file says it ended; TimeoutError otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            record = self.read(run_id)
-            if record.status != "running":
-                return record
+            run = self.read(run_id)
+            if run.status != "running":
+                return run
             time.sleep(0.5)
         raise TimeoutError(f"local run {run_id} still running after {timeout:.0f} s")
 
 
-def stop_running(records_dir: Path, timeout: float = 15) -> list[str]:
-    """Stop every local run a record says is still running (its whole process group); returns their ids."""
+def stop_running(runs_dir: Path, timeout: float = 15) -> list[str]:
+    """Stop every local run whose file says it still runs (its whole process group); returns their ids."""
     stopped = []
-    for path in sorted(records_dir.glob("*.json")) if records_dir.is_dir() else []:
-        record = read_record(path)
-        if record.status != "running" or record.pid <= 0:
+    for path in sorted(runs_dir.glob("*.json")) if runs_dir.is_dir() else []:
+        run = read_local_run(path)
+        if run.status != "running" or run.pid <= 0:
             continue
         try:
-            os.killpg(record.pid, signal.SIGTERM)
+            os.killpg(run.pid, signal.SIGTERM)
         except ProcessLookupError:
             continue
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                os.killpg(record.pid, 0)
+                os.killpg(run.pid, 0)
             except ProcessLookupError:
                 break
             time.sleep(0.2)
         else:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(record.pid, signal.SIGKILL)
-        stopped.append(record.run_id)
-        if read_record(path).status == "running":
-            record.status, record.finished_at = "stopped", time.time()
-            _write_record(path, record)
+                os.killpg(run.pid, signal.SIGKILL)
+        stopped.append(run.run_id)
+        if read_local_run(path).status == "running":
+            run.status, run.finished_at = "stopped", time.time()
+            _write_local_run(path, run)
     return stopped

@@ -55,7 +55,7 @@ def _preload_evidently() -> threading.Thread:
 
 
 def serve_and_check(
-    records: dict[str, dict[str, Any]], layout: StateLayout, tracking_uri: str = ""
+    summaries: dict[str, dict[str, Any]], layout: StateLayout, tracking_uri: str = ""
 ) -> DemoServing:
     import pandas as pd
 
@@ -63,7 +63,7 @@ def serve_and_check(
     os.environ.setdefault(QUIET_DOWNLOADS_ENV, "false")
     params = flow_params()
     tracking_uri = tracking_uri or local_tracking_env(layout.root)[TRACKING_URI_ENV]
-    batch = pd.read_csv(records["drift"]["result"]["batch_path"])
+    batch = pd.read_csv(summaries["drift"]["result"]["batch_path"])
     preload = _preload_evidently()
     since = datetime.now(UTC)
     with serve_locally(

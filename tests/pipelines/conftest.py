@@ -1,5 +1,5 @@
 """Fixtures for the training-flow tests: an isolated MLflow (SQLite in tmp_path), metrics folder, stage
-records, and params with short MLflow retries, all through the environment the tasks read."""
+summaries, and params with short MLflow retries, all through the environment the tasks read."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ SAMPLE_CSV = REPO_ROOT / "data" / "breast_cancer.csv"
 class FlowEnv:
     root: Path
     metrics_dir: Path
-    records_dir: Path
+    summaries_dir: Path
     params_file: Path
     tracking_uri: str
 
@@ -38,7 +38,7 @@ def write_params(path: Path, **overrides: dict[str, object]) -> Path:
 
 
 def make_flow_env(root: Path, patch: pytest.MonkeyPatch) -> FlowEnv:
-    """A flow on a fresh local MLflow under `root`, with short retries and metrics/records in files."""
+    """A flow on a fresh local MLflow under `root`, short retries, metrics and stage summaries in files."""
     from pipelines.tracking import local_tracking_env
 
     tracking = local_tracking_env(root / "state")
@@ -47,14 +47,14 @@ def make_flow_env(root: Path, patch: pytest.MonkeyPatch) -> FlowEnv:
     env = FlowEnv(
         root=root,
         metrics_dir=root / "metrics",
-        records_dir=root / "records",
+        summaries_dir=root / "summaries",
         params_file=write_params(
             root / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
         ),
         tracking_uri=tracking["MLFLOW_TRACKING_URI"],
     )
     patch.setenv("MLOPS_METRICS_DIR", str(env.metrics_dir))
-    patch.setenv("MLOPS_RUN_RECORD_DIR", str(env.records_dir))
+    patch.setenv("MLOPS_STAGE_SUMMARY_DIR", str(env.summaries_dir))
     patch.setenv("MLOPS_PARAMS_FILE", str(env.params_file))
     patch.delenv("MLOPS_PUSHGATEWAY_URL", raising=False)
     patch.setenv("MLOPS_GIT_REV", "0123abcd")

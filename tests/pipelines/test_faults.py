@@ -71,7 +71,7 @@ def driver_env(tmp_path: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if k
-        not in {"MLFLOW_TRACKING_URI", "MLOPS_PUSHGATEWAY_URL", "MLOPS_STATE_DIR", "MLOPS_RUN_RECORD_DIR"}
+        not in {"MLFLOW_TRACKING_URI", "MLOPS_PUSHGATEWAY_URL", "MLOPS_STATE_DIR", "MLOPS_STAGE_SUMMARY_DIR"}
     }
     params = write_params(
         tmp_path / "params.yaml", mlflow={"retry_attempts": 2, "retry_backoff_seconds": 0.05}
@@ -329,34 +329,34 @@ def test_read_only_state_folder_is_named(flows, read_only_folder: tuple[Path, st
     _no_traceback(output)
 
 
-def test_a_malformed_pushgateway_url_is_a_warning_and_the_stage_record_is_still_written(
+def test_a_malformed_pushgateway_url_is_a_warning_and_the_stage_summary_is_still_written(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     import json
 
     from pipelines.stage import run_stage
 
-    env = {"MLOPS_PUSHGATEWAY_URL": "http://127.0.0.1:notaport", "MLOPS_RUN_RECORD_DIR": str(tmp_path)}
+    env = {"MLOPS_PUSHGATEWAY_URL": "http://127.0.0.1:notaport", "MLOPS_STAGE_SUMMARY_DIR": str(tmp_path)}
     with run_stage("ingest", env=env) as report:
         report.result = {"rows": 3}
-    record = json.loads((tmp_path / "ingest.json").read_text(encoding="utf-8"))
-    assert (record["succeeded"], record["result"]) == (True, {"rows": 3})
+    summary = json.loads((tmp_path / "ingest.json").read_text(encoding="utf-8"))
+    assert (summary["succeeded"], summary["result"]) == (True, {"rows": 3})
     assert "could not push metrics to http://127.0.0.1:notaport" in caplog.text
 
 
-def test_a_failure_without_stage_records_does_not_point_at_a_missing_folder(tmp_path: Path) -> None:
-    from pipelines.local_run import LocalRunError, _checked_records
+def test_a_failure_without_stage_summaries_does_not_point_at_a_missing_folder(tmp_path: Path) -> None:
+    from pipelines.local_run import LocalRunError, _checked_summaries
 
     missing = tmp_path / "runs" / "never-written"
     with pytest.raises(LocalRunError) as error:
-        _checked_records(missing)
-    assert str(error.value) == "the pipeline did not finish successfully and left no stage records"
+        _checked_summaries(missing)
+    assert str(error.value) == "the pipeline did not finish successfully and left no stage summaries"
 
 
 def test_the_summary_names_only_what_exists(tmp_path: Path) -> None:
     from pipelines.local_run import StateLayout, summary_lines
 
-    records: dict[str, dict[str, Any]] = {
+    summaries: dict[str, dict[str, Any]] = {
         "train": {"result": {"run_id": "r1", "evaluation": {"source": "s", "md5": "m", "rows": 142}}},
         "register": {
             "result": {
@@ -379,12 +379,12 @@ def test_the_summary_names_only_what_exists(tmp_path: Path) -> None:
             }
         },
     }
-    text = "\n".join(summary_lines(records, StateLayout(tmp_path / "state")))
+    text = "\n".join(summary_lines(summaries, StateLayout(tmp_path / "state")))
     assert "Drift report" not in text and "Metrics files" not in text
     assert "Evaluation set:  s (md5 m, 142 rows)" in text
     (tmp_path / "gone.html").write_text("<!doctype html>", encoding="utf-8")
     (tmp_path / "state" / "metrics").mkdir(parents=True)
-    text = "\n".join(summary_lines(records, StateLayout(tmp_path / "state")))
+    text = "\n".join(summary_lines(summaries, StateLayout(tmp_path / "state")))
     assert f"Drift report:    {tmp_path / 'gone.html'}" in text
     assert f"Metrics files:   {tmp_path / 'state' / 'metrics'}" in text
 

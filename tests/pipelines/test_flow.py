@@ -148,7 +148,7 @@ def test_second_run_on_drifted_batch_keeps_champion_and_detects_drift(
 
 
 def _candidate(env: FlowEnv, name: str) -> tuple[Path, dict[str, Any]]:
-    """A freshly trained and logged candidate (model folder and training record)."""
+    """A freshly trained and logged candidate (model folder and its `training.json`)."""
     work = env.root / name
     ingested = tasks.ingest_task(work / "t.csv", work / "r.csv", work / "b.csv", work / "e.csv")
     training = tasks.train_task(

@@ -100,7 +100,7 @@ def test_a_bug_is_not_retried() -> None:
 
 
 def test_failed_stage_publishes_failure_and_reraises(tmp_path: Path) -> None:
-    env = {"MLOPS_METRICS_DIR": str(tmp_path / "m"), "MLOPS_RUN_RECORD_DIR": str(tmp_path / "r")}
+    env = {"MLOPS_METRICS_DIR": str(tmp_path / "m"), "MLOPS_STAGE_SUMMARY_DIR": str(tmp_path / "r")}
     with pytest.raises(RuntimeError, match="boom"), run_stage("train", env=env):
         raise RuntimeError("boom")
     text = (tmp_path / "m" / "breast-cancer-training-train.prom").read_text()

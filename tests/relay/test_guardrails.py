@@ -29,16 +29,16 @@ def test_a_confirmed_drift_alert_starts_one_run_recording_why() -> None:
     decision = _decide(payloads.notification(), [])
     assert decision.outcome == m.DECISION_STARTED
     assert decision.trigger is not None
-    (record,) = decision.trigger.alerts
-    assert record.fingerprint == "4f1c2a9be0d37a11"
-    assert record.labels["dataset"] == "breast_cancer"
-    assert record.starts_at == "2026-12-01T22:00:00+00:00"
+    (alert,) = decision.trigger.alerts
+    assert alert.fingerprint == "4f1c2a9be0d37a11"
+    assert alert.labels["dataset"] == "breast_cancer"
+    assert alert.starts_at == "2026-12-01T22:00:00+00:00"
     assert decision.trigger.group_key == payloads.GROUP_KEY
     assert decision.trigger.decided_at == NOW
     assert "breast_cancer" in decision.detail
 
 
-def test_the_trigger_survives_its_json_record() -> None:
+def test_the_trigger_survives_its_json_form() -> None:
     trigger = _decide(payloads.notification(), []).trigger
     assert trigger is not None
     assert Trigger.from_json(trigger.to_json()) == trigger

@@ -1,5 +1,5 @@
 """The launchers: what the KFP one asks of the API (answered with the API's own model types) and how it
-reads the relay's history back; the local one's process and records."""
+reads the relay's history back; the local one's process and run files."""
 
 from __future__ import annotations
 
@@ -169,7 +169,7 @@ def _fake_python(tmp_path: Path, exit_code: int, sleep: float = 0.0) -> str:
 
 
 @pytest.mark.parametrize(("exit_code", "status"), [(0, "succeeded"), (3, "failed")])
-def test_local_run_is_recorded_when_it_starts_and_when_it_ends(
+def test_local_run_is_written_down_when_it_starts_and_when_it_ends(
     tmp_path: Path, exit_code: int, status: str
 ) -> None:
     target = LocalTarget(
@@ -177,9 +177,9 @@ def test_local_run_is_recorded_when_it_starts_and_when_it_ends(
     )
     launcher = LocalLauncher(target)
     run = launcher.start(_trigger())
-    record = launcher.wait(run.run_id, timeout=30)
-    assert (record.status, record.exit_code) == (status, exit_code)
-    assert record.output_tail == ["Training flow finished"]
+    ended = launcher.wait(run.run_id, timeout=30)
+    assert (ended.status, ended.exit_code) == (status, exit_code)
+    assert ended.output_tail == ["Training flow finished"]
     argv = json.loads((tmp_path / "argv.json").read_text())
     assert argv == [
         "-m",
@@ -196,16 +196,16 @@ def test_local_run_is_recorded_when_it_starts_and_when_it_ends(
     assert (seen.run_id, seen.trigger) == (run.run_id, run.trigger)
 
 
-def test_a_run_still_going_is_stopped_from_its_record_with_its_whole_group(tmp_path: Path) -> None:
+def test_a_run_still_going_is_stopped_from_its_file_with_its_whole_group(tmp_path: Path) -> None:
     import os
 
-    from relay.launchers import read_record, stop_running
+    from relay.launchers import read_local_run, stop_running
 
     launcher = LocalLauncher(LocalTarget(tmp_path / "state", python=_fake_python(tmp_path, 0, sleep=120)))
     run = launcher.start(_trigger())
-    path = launcher.records_dir / f"{run.run_id}.json"
-    pid = read_record(path).pid
-    assert stop_running(launcher.records_dir) == [run.run_id]
-    assert read_record(path).status == "stopped"
+    path = launcher.runs_dir / f"{run.run_id}.json"
+    pid = read_local_run(path).pid
+    assert stop_running(launcher.runs_dir) == [run.run_id]
+    assert read_local_run(path).status == "stopped"
     with pytest.raises(ProcessLookupError):
         os.killpg(pid, 0)
