@@ -13,18 +13,9 @@ import yaml
 
 from components.cluster import (
     EBS_CSI_POLICY_ARN,
-    GPU_ACCELERATOR_LABEL,
-    GPU_TAINT_KEY,
     EksClusterArgs,
-    NodeGroupArgs,
-    NodeGroupsArgs,
     api_server_endpoint,
-    autoscaler_group_tags,
-    default_node_group_max_pods,
     eks_log_group_name,
-    is_arm_instance_type,
-    node_user_data,
-    plan_node_groups,
     vpc_cni_configuration,
 )
 from components.instance_types import (
@@ -34,27 +25,19 @@ from components.instance_types import (
     kube_reserved_memory_mib,
     prefix_delegation_max_pods,
 )
+from components.node_groups import (
+    GPU_ACCELERATOR_LABEL,
+    default_node_group_max_pods,
+    plan_node_groups,
+)
 from components.pod_identity import POD_IDENTITY_PRINCIPAL
 from components.subnets import plan_subnets
 from harness.mocks import Record, Recorded
+from pipelines.scheduling import GPU_TAINT_KEY
 from settings import EKS_LOG_TYPES, settings_from_config
 from tests.support.stack_records import by_id, committed, policy
 from tests.support.stacks import run_fixture
 from versions import EKS_ADDON_VERSIONS, EKS_ADDONS
-
-
-def _group(*types: str, min_size: int = 1, desired_size: int = 1, max_size: int = 2) -> NodeGroupArgs:
-    """A node group as settings resolve it (maxPods from the smallest type)."""
-    return NodeGroupArgs(
-        instance_types=types,
-        capacity_type="ON_DEMAND",
-        min_size=min_size,
-        desired_size=desired_size,
-        max_size=max_size,
-        disk_size_gib=20,
-        max_pods=default_node_group_max_pods(types),
-    )
-
 
 AWS_STACKS = ("dev", "prod")
 EKS = "eks:index:Cluster"
@@ -97,28 +80,6 @@ def test_subnet_plan_for_a_16_gives_19_private_and_22_public() -> None:
 def test_subnet_plan_refuses_a_vpc_too_small_for_pod_ips() -> None:
     with pytest.raises(ValueError, match=r"network\.vpcCidr.*too small"):
         plan_subnets("10.0.0.0/24", 2)
-
-
-def test_arm_detection_and_mixed_architectures_are_refused() -> None:
-    assert [is_arm_instance_type(t) for t in ("m7g.large", "c6gn.xlarge", "g4dn.xlarge", "t3a.medium")] == [
-        True,
-        True,
-        False,
-        False,
-    ]
-    group = _group("m7g.large", "m6i.large", min_size=0, desired_size=0, max_size=1)
-    with pytest.raises(ValueError, match=r"node group 'workloads'.*mixes ARM"):
-        plan_node_groups(NodeGroupsArgs(system=_group("t3a.medium"), workloads=group))
-
-
-def test_gpu_group_is_tainted_scales_to_zero_and_uses_the_nvidia_ami() -> None:
-    base = _group("t3a.medium")
-    gpu = _group("g4dn.xlarge", min_size=1, desired_size=0)
-    plans = {p.role: p for p in plan_node_groups(NodeGroupsArgs(system=base, workloads=base, gpu=gpu))}
-    assert plans["gpu"].min_size == 0
-    assert plans["gpu"].ami_type == "AL2023_x86_64_NVIDIA"
-    assert [(t.key, t.effect) for t in plans["gpu"].taints] == [(GPU_TAINT_KEY, "NO_SCHEDULE")]
-    assert plans["system"].taints == () and plans["system"].ami_type == "AL2023_x86_64_STANDARD"
 
 
 def test_log_group_name_and_endpoint_helpers() -> None:
@@ -558,25 +519,6 @@ def _node_config(user_data_b64: str) -> dict:
     return yaml.safe_load(payload)
 
 
-def test_user_data_is_a_mime_nodeadm_config_with_max_pods() -> None:
-    [plan] = [
-        p
-        for p in plan_node_groups(
-            NodeGroupsArgs(
-                system=_group("t3a.medium", max_size=1),
-                workloads=_group("t3a.large", min_size=0, desired_size=0, max_size=1),
-            )
-        )
-        if p.role == "workloads"
-    ]
-    config = _node_config(base64.b64encode(node_user_data(plan).encode()).decode())
-    assert config == {
-        "apiVersion": "node.eks.aws/v1alpha1",
-        "kind": "NodeConfig",
-        "spec": {"kubelet": {"config": {"maxPods": 64}}},
-    }
-
-
 @pytest.mark.parametrize(
     ("stack", "expected"),
     [("dev", {"system": 32, "workloads": 64}), ("prod", {"system": 64, "workloads": 64})],
@@ -597,18 +539,6 @@ def test_kubelet_max_pods_is_set_in_each_launch_template(stack: str, expected: d
 
 
 # --- autoscaling: discovery and scale-from-zero tags -------------------------------------------------
-
-
-def test_autoscaler_group_tags_describe_labels_and_taints_for_scale_from_zero() -> None:
-    gpu = _group("g5.xlarge", min_size=0, desired_size=0)
-    base = _group("t3a.medium")
-    plan = plan_node_groups(NodeGroupsArgs(system=base, workloads=base, gpu=gpu))[2]
-    template = "k8s.io/cluster-autoscaler/node-template"
-    assert autoscaler_group_tags(plan) == {
-        f"{template}/label/mlops.platform/node-role": "gpu",
-        f"{template}/label/{GPU_ACCELERATOR_LABEL}": "nvidia-a10g",
-        f"{template}/taint/{GPU_TAINT_KEY}": "true:NoSchedule",
-    }
 
 
 def _asg_tags(record: Record) -> dict[str, dict[str, str]]:
