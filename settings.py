@@ -36,14 +36,9 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.cluster import (
-    AutoscalingArgs,
-    ControlPlaneArgs,
-    EksClusterArgs,
-    ExistingClusterArgs,
-    NetworkArgs,
-)
 from components.dvc_remote import DvcRemoteArgs
+from components.eks_cluster import AutoscalingArgs, ControlPlaneArgs, EksClusterArgs, NetworkArgs
+from components.existing_cluster import ExistingClusterArgs
 from components.images import MLFLOW_SERVER, MODEL_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
 from components.minio import MinioArgs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE, EksClusterArgs
+from components.eks_cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE, EksClusterArgs
 from components.mlflow import PostgresBackend, SqliteBackend
 from components.node_groups import NodeGroupArgs
 from cost_estimate import prices
