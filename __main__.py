@@ -4,7 +4,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.artifact_store import artifact_store
-from components.cluster import PlatformCluster
+from components.cluster import platform_cluster
 from components.dvc_remote import DvcRemote
 from components.images import MLFLOW_SERVER, MODEL_SERVER, TRAINING_STEPS, PlatformImages
 from components.kubeflow import KubeflowPipelines, KubeflowPipelinesArgs
@@ -49,7 +49,7 @@ aws_provider = (
 )
 aws_opts = pulumi.ResourceOptions(providers=[aws_provider] if aws_provider is not None else [])
 
-cluster = PlatformCluster("platform", settings.cluster, opts=aws_opts)
+cluster = platform_cluster("platform", settings.cluster, opts=aws_opts)
 dvc_remote = DvcRemote("dvc", settings.dvc_remote, opts=aws_opts) if settings.dvc_remote else None
 # Our images, built and pushed by `pulumi up`, deployed by digest.
 images = PlatformImages("images", settings.images, aws_opts)

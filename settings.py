@@ -36,24 +36,21 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from components.cluster import (
-    AutoscalingArgs,
-    ControlPlaneArgs,
-    EksClusterArgs,
-    ExistingClusterArgs,
-    NetworkArgs,
-    NodeGroupArgs,
-    NodeGroupsArgs,
-    default_node_group_max_pods,
-    is_arm_instance_type,
-)
 from components.dvc_remote import DvcRemoteArgs
+from components.eks_cluster import AutoscalingArgs, ControlPlaneArgs, EksClusterArgs, NetworkArgs
+from components.existing_cluster import ExistingClusterArgs
 from components.images import MLFLOW_SERVER, MODEL_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
 from components.minio import MinioArgs
 from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBackend
 from components.model_server import NAMESPACE as SERVING_NAMESPACE
 from components.monitoring import EmailAlerts, MonitoringOptions
+from components.node_groups import (
+    NodeGroupArgs,
+    NodeGroupsArgs,
+    default_node_group_max_pods,
+    is_arm_instance_type,
+)
 from components.subnets import plan_subnets
 from monitoring.cadence import no_success_window_hours
 from monitoring.cron import parse_cron

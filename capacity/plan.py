@@ -22,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from capacity.instances import Allocatable, allocatable
 from capacity.workloads import Workload
-from components.cluster import NodeGroupPlan, is_arm_instance_type
 from components.instance_types import InstanceType, instance_type
+from components.node_groups import NodeGroupPlan, is_arm_instance_type
 
 DEFAULT_HEADROOM = 0.2
 _TAINT_EFFECTS = {"NO_SCHEDULE": "NoSchedule", "NO_EXECUTE": "NoExecute", "PREFER_NO_SCHEDULE": None}

@@ -8,7 +8,8 @@ from capacity.addons import eks_addons
 from capacity.facts import upstream_workloads
 from capacity.plan import DEFAULT_HEADROOM, CapacityPlan, from_node_group_plans, size_to_fit
 from capacity.workloads import Workload, from_objects
-from components.cluster import EksClusterArgs, plan_node_groups
+from components.eks_cluster import EksClusterArgs
+from components.node_groups import plan_node_groups
 from cost_estimate.report import committed_stack_settings
 from harness.render import Rendered, render_stack
 from upstream.facts import FACTS_DIR

@@ -1,7 +1,7 @@
 """Cluster Autoscaler: node groups grow for pending pods and shrink when idle, GPUs down to zero.
 
 Our nodes are EKS managed node groups with launch templates, which Cluster Autoscaler drives through their
-Auto Scaling groups (discovered by tag) and scales from zero using the node-template tags `PlatformCluster`
+Auto Scaling groups (discovered by tag) and scales from zero using the node-template tags `EksCluster`
 puts on each group. Its AWS access is a Pod Identity role that may only resize groups carrying this
 cluster's discovery tag. It runs on the system group, as a restricted pod.
 """

@@ -1,7 +1,9 @@
-"""What services need from the cluster they run on: a tagged handle, EKS or existing (components/cluster.py).
+"""What services need from the cluster they run on: a tagged handle, EKS or existing.
 
-Components that may run on either take `ClusterHandle` and choose by its type (Pod Identity and VPC-bound
-services need `EksClusterHandle`), never by a mode string. Light on purpose: no pulumi-aws or pulumi-eks.
+`EksCluster` (components/eks_cluster.py) hands out an `EksClusterHandle`, `ExistingCluster`
+(components/existing_cluster.py) an `ExistingClusterHandle`. Components that may run on either take
+`ClusterHandle` and choose by its type (Pod Identity and VPC-bound services need `EksClusterHandle`), never
+by a mode string. Light on purpose: no pulumi-aws or pulumi-eks.
 """
 
 from __future__ import annotations
@@ -58,3 +60,15 @@ class ExistingClusterHandle:
 
 
 ClusterHandle = EksClusterHandle | ExistingClusterHandle
+
+
+# Both cluster components were one, of this type, until they were split. Deployed stacks hold it in the
+# component's URN and, through the parent chain, in every child's: an alias to it lets the engine carry
+# each resource over to the new type instead of replacing it.
+FORMER_CLUSTER_TYPE = "mlops:cluster:PlatformCluster"
+
+
+def with_former_cluster_type(opts: pulumi.ResourceOptions | None) -> pulumi.ResourceOptions:
+    """`opts` plus an alias to the former type; children inherit their parent's aliases, so theirs follow."""
+    former = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_=FORMER_CLUSTER_TYPE)])
+    return pulumi.ResourceOptions.merge(opts, former)

@@ -1,7 +1,7 @@
 """Give one Kubernetes service account its own IAM role through EKS Pod Identity.
 
 Pod Identity needs no OIDC provider and no service-account annotation: the EKS Pod Identity agent (an add-on
-`PlatformCluster` installs) hands the role's credentials to pods running as (namespace, service account).
+`EksCluster` installs) hands the role's credentials to pods running as (namespace, service account).
 One role per workload keeps each one scoped to what it needs (CIS EKS 5.2.1, EKS Best Practices: IAM).
 """
 
@@ -38,7 +38,7 @@ def pod_identity_trust_policy() -> dict[str, Any]:
 @dataclass(frozen=True)
 class PodIdentityRoleArgs:
     cluster_name: pulumi.Input[str]
-    """The EKS cluster whose pods get the role (`PlatformCluster.cluster_name`)."""
+    """The EKS cluster whose pods get the role (`EksCluster.handle.cluster_name`)."""
     namespace: str
     """Namespace of the service account."""
     service_account: str

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from components.cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE, EksClusterArgs, NodeGroupArgs
+from components.eks_cluster import NAT_INSTANCE_DISK_GIB, NAT_INSTANCE_TYPE, EksClusterArgs
 from components.mlflow import PostgresBackend, SqliteBackend
+from components.node_groups import NodeGroupArgs
 from cost_estimate import prices
 from cost_estimate.prices import HOURS_PER_MONTH, UsageAssumptions
 from settings import StackSettings

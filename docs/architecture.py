@@ -58,7 +58,7 @@ def draw(output: Path = OUTPUT) -> Path:
             with Cluster("VPC: private subnets per AZ"):
                 nat = NATGateway("NAT (dev: 1, prod: per AZ)")
                 with Cluster("EKS (Pod Identity, IMDSv2, private nodes)"):
-                    eks = EKS("PlatformCluster")
+                    eks = EKS("EksCluster")
                     with Cluster("namespace mlflow"):
                         mlflow = Mlflow("MlflowServer\n(basic auth)")
                     with Cluster("namespace kubeflow"):

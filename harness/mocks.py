@@ -3,7 +3,8 @@
 `run_stack("dev")` loads the committed `Pulumi.dev.yaml`, hands its config to the program the way the
 Pulumi language host does (the `PULUMI_CONFIG` and `PULUMI_CONFIG_SECRET_KEYS` environment variables),
 runs `__main__.py`, and returns a `Record`: every registered resource with its type, name, inputs,
-parent, provider and resource options, plus the stack exports. Tests assert on the record in plain code.
+parent, provider, resource options and aliases, plus the stack exports. Tests assert on the record in
+plain code.
 
 Mocks answer like the cloud would (ARNs, IDs, a real-shaped kubeconfig for `eks:index:Cluster`) and
 raise on any invoke they do not know, so a new data-source call cannot pass silently with an empty answer.
@@ -26,6 +27,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 
@@ -60,6 +62,8 @@ class Recorded:
     dependencies: list[str]
     ignore_changes: list[str]
     additional_secret_outputs: list[str]
+    aliases: list[dict[str, Any]]
+    """Former identities the engine maps onto this resource, as sent: `{"urn": ...}` or `{"spec": {...}}`."""
 
     @property
     def id(self) -> str:
@@ -366,9 +370,17 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 dependencies=list(request.dependencies),
                 ignore_changes=list(request.ignoreChanges),
                 additional_secret_outputs=list(request.additionalSecretOutputs),
+                aliases=[_alias(a) for a in request.aliases],
             )
         )
         return response
+
+
+def _alias(alias: Any) -> dict[str, Any]:
+    """An alias as the SDK sent it, unset fields left out: `{"urn": ...}` or `{"spec": {"type": ...}}`."""
+    if alias.HasField("urn"):
+        return {"urn": alias.urn}
+    return {"spec": {k: v for k, v in json_format.MessageToDict(alias.spec).items() if v}}
 
 
 def integral_numbers(value: Any) -> Any:

@@ -12,7 +12,8 @@ from typing import Any, get_args
 import pytest
 from pydantic import BaseModel
 
-from components.cluster import EksClusterArgs, ExistingClusterArgs
+from components.eks_cluster import EksClusterArgs
+from components.existing_cluster import ExistingClusterArgs
 from components.minio import MinioArgs
 from components.mlflow import PostgresBackend, SqliteBackend
 from harness.mocks import run_stack

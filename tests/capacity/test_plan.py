@@ -16,14 +16,14 @@ from capacity.plan import (
     size_to_fit,
 )
 from capacity.workloads import Container, Toleration, Workload, from_object
-from components.cluster import (
-    NODE_ROLE_LABEL,
+from components.instance_types import instance_type
+from components.node_groups import (
     NodeGroupArgs,
     NodeGroupsArgs,
     default_node_group_max_pods,
     plan_node_groups,
 )
-from components.instance_types import instance_type
+from pipelines.scheduling import NODE_ROLE_LABEL
 
 GPU_TOLERATION = (Toleration("nvidia.com/gpu", "Exists", effect="NoSchedule"),)
 

@@ -481,7 +481,7 @@ def test_children_are_named_after_the_component_and_parented_to_it(stack: str) -
     children = r.children_of(component(r))
     assert len(children) >= 15
     assert all(child.name.startswith("monitoring-") for child in children)
-    # The cluster's own releases (Cluster Autoscaler, NVIDIA device plugin) are PlatformCluster's children.
+    # The cluster's own releases (Cluster Autoscaler, NVIDIA device plugin) are EksCluster's children.
     ours = {x.urn for x in r.of_type(RELEASE) if not x.name.startswith("platform-")}
     assert ours and ours <= {c.urn for c in children}
 

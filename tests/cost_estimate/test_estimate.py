@@ -9,7 +9,7 @@ import pytest
 
 from capacity.facts import FACTS_DIR
 from capacity.stack import plan_stack
-from components.cluster import EksClusterArgs
+from components.eks_cluster import EksClusterArgs
 from cost_estimate import prices
 from cost_estimate.__main__ import main
 from cost_estimate.estimate import CostEstimate, estimate_monthly_cost

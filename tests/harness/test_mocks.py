@@ -23,6 +23,21 @@ pulumi.export("bucket_arn", bucket.arn)
 pulumi.export("key_arn", pulumi.Output.secret(key.arn))
 """
 
+ALIASED = """
+import pulumi
+
+
+class Renamed(pulumi.ComponentResource):
+    def __init__(self, name: str) -> None:
+        opts = pulumi.ResourceOptions(aliases=[pulumi.Alias(type_="test:index:Old")])
+        super().__init__("test:index:New", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        pulumi.ComponentResource("test:index:Child", f"{name}-child", None, child)
+
+
+Renamed("thing")
+"""
+
 UNMOCKED = """
 import pulumi_aws as aws
 aws.ec2.get_ami(most_recent=True, owners=["amazon"])
@@ -51,6 +66,13 @@ def test_records_inputs_options_parent_provider_and_exports(tmp_path: Path) -> N
 
     assert record.exports["bucket_arn"] == bucket.outputs["arn"]
     assert record.secret_exports == {"key_arn"}
+
+
+def test_records_the_aliases_a_resource_declares(tmp_path: Path) -> None:
+    record = run_program("dev", {}, program_file=_write(tmp_path, ALIASED))
+    assert record.one("test:index:New", "thing").aliases == [{"spec": {"type": "test:index:Old"}}]
+    # A child declares none: the engine derives its former URN from its parent's alias.
+    assert record.one("test:index:Child", "thing-child").aliases == []
 
 
 def test_an_unmocked_invoke_fails_the_run(tmp_path: Path) -> None:

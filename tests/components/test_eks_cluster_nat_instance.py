@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from components.cluster import NAT_INSTANCE_AMI_PARAMETER, NAT_INSTANCE_TYPE
+from components.eks_cluster import NAT_INSTANCE_AMI_PARAMETER, NAT_INSTANCE_TYPE
 from harness.mocks import Recorded
 from settings import SettingsError
 from tests.support.stack_records import by_id, committed, depends_on
