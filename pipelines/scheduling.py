@@ -1,6 +1,6 @@
 """Where pipeline steps run on the cluster: the node labels and the GPU taint the EKS node groups carry.
 
-One home for names both sides use: `components/cluster.py` puts them on the nodes, `pipelines/pipeline.py`
+One home for names both sides use: `components/node_groups.py` puts them on the nodes, `pipelines/pipeline.py`
 selects and tolerates them. Here, not in `components/`, because the steps image is built without that package.
 """
 
