@@ -90,8 +90,9 @@ test: tools $(STAMP) $(CHECKOV)  ## Lint, type-check and run the whole test suit
 
 # pytest-xdist workers, one per core of the machines we size for (CI has 2); more cores: TEST_WORKERS=8.
 TEST_WORKERS ?= 2
-test-unit: $(STAMP)  ## The fast tier, on TEST_WORKERS (2) cores: no real services, no whole-pipeline runs, no MLflow migrations, Evidently or DVC
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not integration and not slow"
+# The same tests as `make test`'s unit tier (tests/support/tiers.py): checkov's scan is a tier of its own.
+test-unit: $(STAMP)  ## The unit tier, on TEST_WORKERS (2) cores: no real services, no whole-pipeline runs, no MLflow migrations, Evidently, DVC or checkov
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not checkov and not integration and not slow"
 
 bench: $(STAMP)  ## Benchmarks (medians): pipeline wall time, drift at scale, alert latency, closed loop, fresh clone -> demo
 	@# Every benchmark runs; the target fails at the end if any missed its target.

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 
 import pytest
+from _pytest.mark.expression import Expression
 
 from tests.support.tiers import TIERS, describe_outcomes, parse_progress, tier_of
 from tests.support.tools import REPO_ROOT
@@ -152,3 +154,15 @@ def test_make_test_numbers_its_tiers_consistently() -> None:
     makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
     (recipe,) = re.findall(r"^test: .*\n\t(.*)$", makefile, flags=re.MULTILINE)
     assert "scripts/test-tiers.sh" in recipe
+
+
+def test_make_test_unit_runs_exactly_the_unit_tier() -> None:
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    (recipe,) = re.findall(r"^test-unit: .*\n\t(.*)$", makefile, flags=re.MULTILINE)
+    (expression,) = re.findall(r'-m "([^"]+)"', recipe)
+    selects = Expression.compile(expression)
+    markers_that_pick_a_tier = ("checkov", "integration", "slow")
+    for size in range(len(markers_that_pick_a_tier) + 1):
+        for markers in itertools.combinations(markers_that_pick_a_tier, size):
+            selected = selects.evaluate(lambda name, /, _markers=markers, **_kwargs: name in _markers)
+            assert selected == (tier_of(markers) == "unit"), (markers, expression)
