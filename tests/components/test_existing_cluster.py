@@ -47,6 +47,15 @@ def test_component_from_its_own_args_registers_only_a_provider_and_metrics_serve
     assert cluster.stack_outputs == {}
 
 
+def test_a_cluster_that_runs_its_own_metrics_server_gets_only_the_provider() -> None:
+    record = run_components(
+        lambda: ExistingCluster("k3d", ExistingClusterArgs("k3d-mlops", install_metrics_server=False))
+    )
+    component = record.one(EXISTING, "k3d")
+    assert [(r.type, r.name) for r in record.children_of(component)] == [(K8S_PROVIDER, "k3d-k8s")]
+    assert record.of_type("kubernetes:helm.sh/v3:Release") == []
+
+
 def test_component_answers_to_the_former_platform_cluster_type() -> None:
     record = run_components(lambda: ExistingCluster("kind", ExistingClusterArgs("kind-mlops")))
     assert record.one(EXISTING, "kind").aliases == FORMER
