@@ -21,9 +21,9 @@ import json
 import re
 import shlex
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import pulumi
 from pydantic import (
@@ -129,6 +129,18 @@ _HOST_NAME = re.compile(
 )
 
 
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A string rule whose error says what is expected in words, not as the regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError("expected an e-mail address such as oncall@example.com")
@@ -204,6 +216,19 @@ CronExpression = Annotated[str, AfterValidator(_cron)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HostName = Annotated[str, AfterValidator(_host_name)]
+KubernetesVersion = Annotated[
+    str, _matching(r"^1\.\d{2}$", 'a Kubernetes minor version such as "1.35" (quoted, no "v", no patch)')
+]
+IamPrincipalArn = Annotated[
+    str,
+    _matching(
+        r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$",
+        "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin (not an assumed-role session)",
+    ),
+]
+RepositoryName = Annotated[
+    str, _matching(r"^[a-z0-9][a-z0-9._/-]*$", "a lowercase repository name such as mlops-mlflow")
+]
 
 
 class _Section(BaseModel):
@@ -250,7 +275,7 @@ class NodeGroupsConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
+    kubernetes_version: KubernetesVersion = "1.35"
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
     public_access_cidrs: list[Cidr] = Field(default_factory=list)
@@ -271,9 +296,7 @@ class ClusterConfig(_Section):
     """EXTENDED support costs $0.60/h per cluster after standard support ends."""
     kube_context: str | None = None
     """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
-    admin_principal_arns: list[
-        Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
-    ] = Field(default_factory=list)
+    admin_principal_arns: list[IamPrincipalArn] = Field(default_factory=list)
     """IAM roles/users that get cluster-admin through EKS access entries (the creator always has it):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
@@ -290,7 +313,14 @@ class AutoscalerConfig(_Section):
 
 
 class DvcRemoteConfig(_Section):
-    bucket_prefix: str = Field(default="mlops-dvc", pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")
+    bucket_prefix: Annotated[
+        str,
+        _matching(
+            r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$",
+            "3-37 lowercase letters, digits and '-', starting and ending with a letter or digit "
+            "(S3 bucket naming; a random suffix is added)",
+        ),
+    ] = "mlops-dvc"
     """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete a non-empty bucket. Never in production."""
@@ -306,7 +336,10 @@ class MlflowConfig(_Section):
     replicas: int = Field(default=1, ge=1, le=10)
     storage_size_gib: int = Field(default=10, ge=1, le=1000)
     """Size of the SQLite PersistentVolume."""
-    db_instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    db_instance_class: (
+        Annotated[str, _matching(r"^db\.[a-z0-9]+\.[a-z0-9]+$", "an RDS instance class such as db.t4g.micro")]
+        | None
+    ) = None
     db_allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
     db_backup_retention_days: int = Field(default=7, ge=1, le=35)
     db_multi_az: bool | None = None
@@ -338,7 +371,16 @@ class MonitoringConfig(_Section):
     no_success_hours: int | None = Field(default=None, ge=1, le=24 * 14)
     """Alert when no training run succeeded for this long. Derived from `training.schedule` (its longest
     gap plus the time a run may take); set it only to widen that window. No schedule, no alert."""
-    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    runbook_base_url: (
+        Annotated[
+            str,
+            _matching(
+                r"^https?://[^\s?#]+$",
+                "an http(s) URL with no query or fragment, e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks",
+            ),
+        ]
+        | None
+    ) = None
     """Where the runbooks are browsable (e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks), so the
     link in a notification opens. Without it, `runbook_url` is the repository path `docs/runbooks/...`."""
 
@@ -347,12 +389,22 @@ Platform = Literal["linux/amd64", "linux/arm64"]
 
 
 class ImagesConfig(_Section):
-    registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
+    registry: (
+        Annotated[
+            str,
+            _matching(
+                r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$",
+                "a registry as host[:port][/path] in lowercase, without a scheme: e.g. localhost:5001 or "
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
+            ),
+        ]
+        | None
+    ) = None
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
     from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
     local registry `localhost:5001`."""
-    mlflow_repository: str = Field(default="mlops-mlflow", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
-    steps_repository: str = Field(default="mlops-pipeline-steps", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
+    mlflow_repository: RepositoryName = "mlops-mlflow"
+    steps_repository: RepositoryName = "mlops-pipeline-steps"
     platforms: list[Platform] = Field(default_factory=lambda: list[Platform](["linux/amd64"]))
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
@@ -1109,13 +1161,123 @@ _KNOWN_KEYS = frozenset(
 )
 
 
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The config section a field holds, if any (`NodeGroupConfig | None` -> NodeGroupConfig)."""
+    for candidate in get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _section_at(parts: Sequence[str]) -> type[BaseModel] | None:
+    """The section model at a key path (`["nodeGroups", "system"]` -> NodeGroupConfig), else None."""
+    model: type[BaseModel] | None = _StackConfig
+    for part in parts:
+        fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
+        model = _section_model(fields[part].annotation) if part in fields else None
+    return model
+
+
+def _section_keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _leaf_keys(model: type[BaseModel] = _StackConfig, prefix: str = "") -> list[str]:
+    """Every documented key path, e.g. `cluster.kubernetesVersion`, `nodeGroups.system.maxSize`."""
+    keys = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        section = _section_model(field.annotation)
+        keys += _leaf_keys(section, f"{key}.") if section else [key]
+    return keys
+
+
+def _did_you_mean(path: str) -> str:
+    """A hint for an unknown key: the closest sibling, the same name in another section, or the namespace
+    typed as part of the key (`mlops-infra.production` set without the colon)."""
+    parts = path.split(".")
+    if parts[0] == PROJECT and len(parts) > 1:
+        return f"; did you mean {_key('.'.join(parts[1:]))}? (the namespace ends with ':')"
+    if path in ("region", "awsRegion"):
+        return "; the region is the AWS provider's key aws:region (pulumi config set aws:region us-east-1)"
+    # The first part that is not a key where it stands is the typo: `nodeGroups.sytem.maxSize`.
+    depth = next(
+        (i for i in range(len(parts)) if (s := _section_at(parts[:i])) and parts[i] not in _section_keys(s)),
+        len(parts) - 1,
+    )
+    parent = _section_at(parts[:depth])
+    siblings = _section_keys(parent) if parent else []
+    typo = parts[depth]
+    close = [s for s in siblings if s.lower() == typo.lower()] or difflib.get_close_matches(
+        typo, siblings, n=2, cutoff=0.75
+    )
+    if close:
+        spelled = [".".join([*parts[:depth], c, *parts[depth + 1 :]]) for c in close]
+        return f"; did you mean {' or '.join(_key(k) for k in spelled)}?"
+    elsewhere = [k for k in _leaf_keys() if k.split(".")[-1].lower() == parts[-1].lower()]
+    if elsewhere:
+        return f"; did you mean {' or '.join(_key(k) for k in elsewhere)}?"
+    if siblings:
+        where = ".".join(parts[:depth]) or "the top level"
+        return f"; the keys of {where} are {', '.join(siblings)} (Pulumi.yaml documents every key)"
+    return " (Pulumi.yaml documents every key)"
+
+
+def _path(loc: Iterable[Any]) -> str:
+    """A pydantic error location as the user types the key: `cluster.publicAccessCidrs[0]`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part and not ("[" in part and "]" in part):  # pydantic's own validator/union tags
+            path += f".{part}" if path else part
+    return path
+
+
+# pydantic error types -> what to type instead, worded like the other messages ({...}: the error's context).
+_EXPECTED = {
+    "greater_than_equal": "expected at least {ge}",
+    "less_than_equal": "expected at most {le}",
+    "too_short": "expected at least {min_length} entry",
+    "literal_error": "expected exactly {expected} (spelled as shown)",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+}
+
+
+def _expected(error: Mapping[str, Any], path: str) -> str:
+    """What the user should have typed, in words (pydantic's own message otherwise)."""
+    value = error.get("input")
+    kind = error["type"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        section = _section_at(path.split("."))
+        keys = f" with the keys {', '.join(_section_keys(section))}" if section else " of keys and values"
+        example = f"{path}.{_section_keys(section)[0]}" if section else f"{path}.<key>"
+        return (
+            f"expected an object{keys}; set one with: pulumi config set --path "
+            f"{shlex.quote(_key(example))} <value>"
+        )
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        tip = " (YAML reads an unquoted 1.30 as the number 1.3)" if isinstance(value, float) else ""
+        return f'expected text, not a number: quote it in the stack file ("{value}"){tip}'
+    if kind == "list_type":
+        return f"expected a list, e.g. [a, b] (pulumi config set --path {shlex.quote(_key(path + '[0]'))} a)"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind].format(**(error.get("ctx") or {}))
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _describe(error: Mapping[str, Any]) -> str:
-    path = ".".join(str(p) for p in error["loc"] if p not in ("", "function-after[_cidr(), str]"))
-    message = str(error["msg"]).removeprefix("Value error, ")
+    path = _path(error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{_key(path)} is not a known setting (see Pulumi.yaml for the documented keys)"
+        return f"{_key(path)} is not a known setting{_did_you_mean(path)}"
     if error["type"] == "missing":
         return f"{_key(path)} is required"
+    message = _expected(error, path)
     if not path:
         return message
     return f"{_key(path)} = {json.dumps(error.get('input'), default=str)}: {message}"
@@ -1129,8 +1291,30 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _is_known_path(key: str) -> bool:
+    """Whether `cluster.publicAccessCidrs[0]` (a flat key's name) names a documented key (or a tag)."""
+    parts = re.sub(r"\[\d+\]", "", key).split(".")
+    model: type[BaseModel] | None = _StackConfig
+    for i, part in enumerate(parts):
+        if model is None:
+            return False
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        if part not in fields:
+            return False
+        if part == "tags" and model is _StackConfig:
+            return len(parts) == i + 2
+        model = _section_model(fields[part].annotation)
+    return model is None
+
+
 def _flat_path_problem(key: str, text: str) -> str:
     """A key Pulumi stored as one flat name because it was set without `--path`; nothing reads it."""
+    if not _is_known_path(key):
+        hint = _did_you_mean(re.sub(r"\[\d+\]", "", key))
+        return (
+            f"{_key(key)} is not a known setting{hint} (it was also set without --path; remove it: "
+            f"pulumi config rm {shlex.quote(_key(key))})"
+        )
     value = text if _parse_value(text) is text else json.dumps(_parse_value(text))
     return (
         f"{_key(key)} was set without --path, so Pulumi keeps it as one key named {key!r} that nothing "
@@ -1191,7 +1375,7 @@ def settings_from_config(
     problems = _near_miss_problems(other_keys)
     for k in sorted(project_config):
         if k.split(".")[0].split("[")[0] not in _KNOWN_KEYS:
-            problems.append(f"{_key(k)} is not a known setting (see Pulumi.yaml for the documented keys)")
+            problems.append(f"{_key(k)} is not a known setting{_did_you_mean(k)}")
         elif k not in _KNOWN_KEYS:
             problems.append(_flat_path_problem(k, project_config[k]))
     values = {

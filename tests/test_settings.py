@@ -29,7 +29,7 @@ from settings import (
     _StackConfig,
     settings_from_config,
 )
-from tests.support.stacks import fixture_config, run_fixture
+from tests.support.stacks import config_set_path, fixture_config, run_fixture
 from tests.support.tools import REPO_ROOT
 
 STACKS = ("local", "dev", "prod")
@@ -146,7 +146,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "network": {"availabilityZones": "two"}},
         (),
-        ('mlops-infra:network.availabilityZones = "two"', "integer"),
+        ('mlops-infra:network.availabilityZones = "two"', "expected a whole number"),
     ),
     (
         "min_greater_than_max",
@@ -165,7 +165,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "monitoring": {"runbookBaseUrl": "docs/runbooks"}},
         (),
-        ('mlops-infra:monitoring.runbookBaseUrl = "docs/runbooks"', "https?://"),
+        ('mlops-infra:monitoring.runbookBaseUrl = "docs/runbooks"', "expected an http(s) URL"),
     ),
     (
         "bad_cidr",
@@ -318,7 +318,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "nodeGroups": _node_groups(workloads={"maxSize": 100000})},
         (),
-        ("mlops-infra:nodeGroups.workloads.maxSize = 100000", "less than or equal to 450"),
+        ("mlops-infra:nodeGroups.workloads.maxSize = 100000", "expected at most 450"),
     ),
     (
         "smtp_port_out_of_range_and_bad_addresses",
@@ -332,8 +332,8 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         },
         (),
         (
-            "mlops-infra:monitoring.alertEmailTo.0",
-            "mlops-infra:monitoring.alertEmailTo.1",
+            "mlops-infra:monitoring.alertEmailTo[0]",
+            "mlops-infra:monitoring.alertEmailTo[1]",
             "a port from 1 to 65535",
         ),
     ),
@@ -363,7 +363,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "mlflow": {"allowedHosts": ["*"]}},
         (),
-        ('mlops-infra:mlflow.allowedHosts.0 = "*": expected a DNS host name',),
+        ('mlops-infra:mlflow.allowedHosts[0] = "*": expected a DNS host name',),
     ),
     (
         "database_keys_with_sqlite",
@@ -636,7 +636,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "adminPrincipalArns": ["alice"]}},
         (),
-        ('mlops-infra:cluster.adminPrincipalArns.0 = "alice"', "should match pattern"),
+        ('mlops-infra:cluster.adminPrincipalArns[0] = "alice"', "expected an IAM role or user ARN"),
     ),
     (
         "email_without_smtp",
@@ -657,7 +657,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "nodeGroups": _node_groups(system={"maxPods": 4})},
         (),
-        ("mlops-infra:nodeGroups.system.maxPods = 4", "greater than or equal to 8"),
+        ("mlops-infra:nodeGroups.system.maxPods = 4", "expected at least 8"),
     ),
     (
         "instance_type_without_known_limits",
@@ -736,6 +736,137 @@ def test_invalid_config_is_refused_before_any_resource(
     stack: str, changes: dict[str, Any], removed: tuple[str, ...], fragments: tuple[str, ...]
 ) -> None:
     record = run_fixture(stack, set_values=changes, remove=removed, expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    message = str(record.error)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert record.resources == []
+
+
+# Held-out review: wrong configs a user could type, each refused by settings before any resource, naming the
+# key as typed. Keys without a namespace are set like `pulumi config set --path` into the test-owned stack
+# file; keys with one (`aws:profile`, a flat `mlops-infra:x.y`) are set as they are.
+# (id, stack, values, fragments the message must contain)
+HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
+    # --- unknown keys, types and sections, in the user's words ---
+    ("top_level_region", "dev", {K + "region": "us-east-1"}, ("mlops-infra:region", "aws:region")),
+    ("top_level_wrong_case", "dev", {K + "Target": "aws"}, ("did you mean mlops-infra:target?",)),
+    (
+        "cluster_key_at_top_level",
+        "dev",
+        {K + "kubernetesVersion": "1.35"},
+        (
+            "mlops-infra:kubernetesVersion is not a known setting; "
+            "did you mean mlops-infra:cluster.kubernetesVersion?",
+        ),
+    ),
+    (
+        "namespace_typed_with_a_dot",
+        "dev",
+        {K + "mlops-infra.production": "true"},
+        ("mlops-infra:mlops-infra.production", "did you mean mlops-infra:production?"),
+    ),
+    (
+        "misspelled_node_group_role",
+        "dev",
+        {"nodeGroups.sytem": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2}},
+        ("mlops-infra:nodeGroups.sytem is not a known setting; did you mean mlops-infra:nodeGroups.system?",),
+    ),
+    (
+        "misspelled_nested_key",
+        "dev",
+        {"network.availabilityZone": 3},
+        ("did you mean mlops-infra:network.availabilityZones?",),
+    ),
+    ("unknown_role", "dev", {"nodeGroups.ml": {}}, ("the keys of nodeGroups are system, workloads, gpu",)),
+    (
+        "flat_and_misspelled",
+        "prod",
+        {K + "mlflow.replica": "3"},
+        ("did you mean mlops-infra:mlflow.replicas?", "pulumi config rm mlops-infra:mlflow.replica"),
+    ),
+    (
+        "flat_with_a_misspelled_section",
+        "dev",
+        {K + "nodeGroups.sytem.maxSize": "3"},
+        ("did you mean mlops-infra:nodeGroups.system.maxSize?",),
+    ),
+    (
+        "section_given_a_value",
+        "dev",
+        {K + "network": "10.20.0.0/16"},
+        ('mlops-infra:network = "10.20.0.0/16": expected an object with the keys vpcCidr',),
+    ),
+    (
+        "schedule_given_the_cron",
+        "dev",
+        {"training.schedule": "0 3 * * *"},
+        (
+            'mlops-infra:training.schedule = "0 3 * * *": '
+            "expected an object with the keys enabled, cron, timeZone",
+        ),
+    ),
+    (
+        "tags_as_a_list",
+        "dev",
+        {K + "tags": ["team=ml"]},
+        ('mlops-infra:tags = ["team=ml"]: expected an object of keys and values',),
+    ),
+    (
+        "version_unquoted_in_yaml",
+        "dev",
+        {"cluster.kubernetesVersion": 1.3},
+        ("mlops-infra:cluster.kubernetesVersion = 1.3: expected text, not a number",),
+    ),
+    (
+        "version_with_a_v",
+        "dev",
+        {"cluster.kubernetesVersion": "v1.35"},
+        (
+            'mlops-infra:cluster.kubernetesVersion = "v1.35": '
+            'expected a Kubernetes minor version such as "1.35"',
+        ),
+    ),
+    (
+        "list_index_as_typed",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/24"]},
+        ('mlops-infra:cluster.publicAccessCidrs[0] = "198.51.100.7/24"', "host bits set"),
+    ),
+    (
+        "enum_in_the_wrong_case",
+        "dev",
+        {"nodeGroups.workloads.capacityType": "spot"},
+        ('mlops-infra:nodeGroups.workloads.capacityType = "spot": expected exactly', "'SPOT'"),
+    ),
+    (
+        "registry_with_a_scheme",
+        "local",
+        {"images.registry": "https://localhost:5001"},
+        ('mlops-infra:images.registry = "https://localhost:5001": expected a registry as host[:port]',),
+    ),
+    (
+        "bucket_prefix_with_capitals",
+        "dev",
+        {"dvcRemote.bucketPrefix": "MLOps-DVC"},
+        ('mlops-infra:dvcRemote.bucketPrefix = "MLOps-DVC": expected 3-37 lowercase letters',),
+    ),
+    (
+        "assumed_role_session_as_admin",
+        "dev",
+        {"cluster.adminPrincipalArns": ["arn:aws:sts::123456789012:assumed-role/Admin/alice"]},
+        ("mlops-infra:cluster.adminPrincipalArns[0] = ", "not an assumed-role session"),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "fragments"), [pytest.param(*case[1:], id=case[0]) for case in HELD_OUT]
+)
+def test_held_out_wrong_configs_are_refused_by_key_before_any_resource(
+    stack: str, values: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
+    record = run_fixture(stack, set_values=config_set_path(stack, values), expect_error=True)
     assert isinstance(record.error, SettingsError), record.error
     message = str(record.error)
     for fragment in fragments:
