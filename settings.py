@@ -76,7 +76,20 @@ EKS_MAX_NODES_PER_GROUP = 450
 # The VPC sizes AWS accepts (CreateVpc); plan_subnets needs more room than the smallest.
 VPC_PREFIXES = (16, 28)
 # Keys that only an AWS stack reads, and mlflow keys only the PostgreSQL backend reads.
-_AWS_ONLY_KEYS = ("node_groups", "dvc_remote", "network")
+_AWS_ONLY_KEYS = ("node_groups", "dvc_remote", "network", "autoscaler", "tags")
+# cluster.* keys that describe the EKS cluster target 'aws' creates; an existing (local) cluster reads none.
+_EKS_ONLY_CLUSTER_KEYS = frozenset(
+    {
+        "endpoint_private_access",
+        "endpoint_public_access",
+        "public_access_cidrs",
+        "log_types",
+        "log_retention_days",
+        "secrets_encryption",
+        "upgrade_policy",
+        "admin_principal_arns",
+    }
+)
 _POSTGRES_ONLY_KEYS = frozenset(
     {"db_instance_class", "db_allocated_storage_gib", "db_backup_retention_days", "db_multi_az"}
 )
@@ -514,6 +527,11 @@ def _aws_rules(c: _StackConfig) -> list[str]:
                     f"{_key(to_camel(key))} is set, but target 'local' creates nothing on AWS and reads it "
                     "nowhere; remove it (or use target 'aws')"
                 )
+        for key in sorted(c.cluster.model_fields_set & _EKS_ONLY_CLUSTER_KEYS):
+            problems.append(
+                f"{_key('cluster.' + to_camel(key))} is set, but target 'local' uses an existing cluster and "
+                "reads it nowhere (it describes the EKS cluster target 'aws' creates); remove it"
+            )
         if c.cluster.kube_context is None:
             problems.append(
                 f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context"
@@ -583,6 +601,11 @@ def _general_rules(c: _StackConfig) -> list[str]:
                 f"{_key('cluster.endpointPublicAccess')} and endpointPrivateAccess are both false: "
                 "expected at least one way to reach the API"
             )
+        if not cl.endpoint_public_access and "public_access_cidrs" in cl.model_fields_set:
+            problems.append(
+                f"{_key('cluster.publicAccessCidrs')} is set, but cluster.endpointPublicAccess is false: EKS "
+                "ignores the list of a private-only endpoint; remove it (or enable the public endpoint)"
+            )
         if cl.endpoint_public_access:
             if not cl.public_access_cidrs:
                 problems.append(
@@ -607,7 +630,24 @@ def _general_rules(c: _StackConfig) -> list[str]:
             f"{_key('dvcRemote.forceDestroy')} = true with protect = true: a protected bucket must not be "
             "emptied on delete; expected forceDestroy false"
         )
+    if c.target == "aws" and not c.autoscaler.enabled:
+        for key in _set_keys(c.autoscaler, "autoscaler"):
+            problems.append(
+                f"{_key(key)} is set, but autoscaler.enabled is false: nothing reads it; remove it (or "
+                "enable the autoscaler)"
+            )
     ml = c.mlflow
+    if ml.backend == "postgres" and "storage_size_gib" in ml.model_fields_set:
+        problems.append(
+            f"{_key('mlflow.storageSizeGib')} is set, but mlflow.backend is 'postgres': it sizes the SQLite "
+            "volume only; remove it (RDS storage is mlflow.dbAllocatedStorageGib)"
+        )
+    minio_enabled = c.minio.enabled if c.minio.enabled is not None else c.target == "local"
+    if not minio_enabled and "storage_size_gib" in c.minio.model_fields_set:
+        problems.append(
+            f"{_key('minio.storageSizeGib')} is set, but MinIO is off (target 'aws' keeps data in S3): "
+            "nothing reads it; remove it (or set minio.enabled: true)"
+        )
     if ml.backend == "sqlite" and ml.replicas != 1:
         problems.append(
             f"{_key('mlflow.replicas')} = {ml.replicas}: the sqlite backend lives on one volume, expected 1 "
@@ -625,6 +665,12 @@ def _general_rules(c: _StackConfig) -> list[str]:
             "such as db.t4g.micro"
         )
     mon = c.monitoring
+    if not mon.alert_email_to:
+        for key in sorted(mon.model_fields_set & {"alert_email_from", "smtp_smarthost"}):
+            problems.append(
+                f"{_key('monitoring.' + to_camel(key))} is set, but monitoring.alertEmailTo is empty: no "
+                "e-mail is sent; add recipients (or remove it)"
+            )
     if mon.alert_email_to and not (mon.alert_email_from and mon.smtp_smarthost):
         problems.append(
             f"{_key('monitoring.alertEmailTo')} is set: e-mail alerts also need monitoring.alertEmailFrom "
@@ -752,6 +798,13 @@ def _closed_loop_rules(c: _StackConfig) -> list[str]:
                 f"schedule ({schedule.cron!r} in {schedule.time_zone}) may leave {window:g} h between "
                 f"successful runs; expected at least {window:g} (or remove it: the schedule sets it)"
             )
+    if not live_drift:
+        unread(
+            _set_keys(c.retrain, "retrain"),
+            "live drift is off (serving.enabled or serving.liveDrift.enabled is false), so no retraining "
+            "relay runs",
+            "remove it (or turn live drift on)",
+        )
     if c.retrain.enabled is True and not live_drift:
         problems.append(
             f"{_key('retrain.enabled')} = true, but live drift is off (serving.enabled or "
@@ -1340,6 +1393,32 @@ def _near_miss_problems(other_keys: Iterable[str]) -> list[str]:
     return problems
 
 
+def _provider_key_problems(target: str, other_keys: Iterable[str]) -> list[str]:
+    """aws:* keys: the program's AWS provider is explicit (it carries the default tags), so it reads only the
+    region it is given; any other aws:* key would be ignored silently, and on local so would the region."""
+    problems = []
+    for full in sorted(other_keys):
+        namespace, _, key = full.partition(":")
+        if namespace != "aws":
+            continue
+        if key == "region":
+            if target == "local":
+                problems.append(
+                    "aws:region is set, but target 'local' creates nothing on AWS and reads it nowhere; "
+                    "remove it (pulumi config rm aws:region)"
+                )
+            continue
+        instead = {
+            "profile": "set AWS_PROFILE in the environment of `pulumi up` instead",
+            "allowedAccountIds": "check the account with `aws sts get-caller-identity` before `pulumi up`",
+        }.get(key, "set it through the AWS_* environment variables the provider reads instead")
+        problems.append(
+            f"{full} is set, but this program's AWS provider is explicit and reads only aws:region from the "
+            f"stack config, so {full} would be ignored; remove it (pulumi config rm {full}) and {instead}"
+        )
+    return problems
+
+
 def _region_problems(aws_region: str | None) -> list[str]:
     """A region AWS has (pulumi-aws's own list), or EKS, VPC and S3 calls fail halfway through an up."""
     # pulumi_aws costs half a second to import; only an AWS stack's validation needs its region list.
@@ -1372,6 +1451,7 @@ def settings_from_config(
 ) -> StackSettings:
     """Validate raw config (`key -> text`, keys without the project prefix; `other_keys`: the stack's keys in
     other namespaces, `namespace:key`). Pure: tests call it directly."""
+    other_keys = list(other_keys)
     problems = _near_miss_problems(other_keys)
     for k in sorted(project_config):
         if k.split(".")[0].split("[")[0] not in _KNOWN_KEYS:
@@ -1389,6 +1469,8 @@ def settings_from_config(
             problems.extend(_describe(error).split("\n"))
     if raw is not None and raw.target == "aws":
         problems += _region_problems(aws_region)
+    if raw is not None:
+        problems += _provider_key_problems(raw.target, other_keys)
     if "alertSmtpPassword" in project_config and (raw is None or not raw.monitoring.alert_email_to):
         problems.append(
             f"{_key('alertSmtpPassword')} is set but {_key('monitoring.alertEmailTo')} is empty: expected "

@@ -857,6 +857,72 @@ HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
         {"cluster.adminPrincipalArns": ["arn:aws:sts::123456789012:assumed-role/Admin/alice"]},
         ("mlops-infra:cluster.adminPrincipalArns[0] = ", "not an assumed-role session"),
     ),
+    # --- keys the chosen mode never reads ---
+    ("aws_profile_ignored", "dev", {"aws:profile": "ml-dev"}, ("aws:profile is set", "AWS_PROFILE")),
+    (
+        "aws_allowed_accounts_ignored",
+        "prod",
+        {"aws:allowedAccountIds": ["123456789012"]},
+        ("aws:allowedAccountIds is set", "reads only aws:region"),
+    ),
+    ("aws_region_on_local", "local", {"aws:region": "us-east-1"}, ("aws:region is set, but target 'local'",)),
+    (
+        "eks_cluster_keys_on_local",
+        "local",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/32"], "cluster.logRetentionDays": 30},
+        (
+            "mlops-infra:cluster.publicAccessCidrs is set, but target 'local' uses an existing cluster",
+            "mlops-infra:cluster.logRetentionDays is set, but target 'local'",
+        ),
+    ),
+    (
+        "autoscaler_and_tags_on_local",
+        "local",
+        {"autoscaler.expander": "random", "tags.team": "ml"},
+        ("mlops-infra:autoscaler is set, but target 'local'", "mlops-infra:tags is set, but target 'local'"),
+    ),
+    (
+        "autoscaler_keys_while_it_is_off",
+        "dev",
+        {"autoscaler.enabled": False},
+        ("mlops-infra:autoscaler.scaleDownUnneededMinutes is set, but autoscaler.enabled is false",),
+    ),
+    (
+        "allow_list_of_a_private_only_endpoint",
+        "dev",
+        {"cluster.endpointPublicAccess": False},
+        ("mlops-infra:cluster.publicAccessCidrs is set, but cluster.endpointPublicAccess is false",),
+    ),
+    (
+        "sqlite_volume_size_with_postgres",
+        "prod",
+        {"mlflow.storageSizeGib": 20},
+        ("mlops-infra:mlflow.storageSizeGib is set, but mlflow.backend is 'postgres'",),
+    ),
+    (
+        "minio_size_while_minio_is_off",
+        "dev",
+        {"minio.storageSizeGib": 50},
+        ("mlops-infra:minio.storageSizeGib is set, but MinIO is off",),
+    ),
+    (
+        "email_sender_and_relay_without_recipients",
+        "dev",
+        {
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+        (
+            "mlops-infra:monitoring.alertEmailFrom is set, but monitoring.alertEmailTo is empty",
+            "mlops-infra:monitoring.smtpSmarthost is set, but monitoring.alertEmailTo is empty",
+        ),
+    ),
+    (
+        "retrain_keys_without_serving",
+        "dev",
+        {"serving.enabled": False, "retrain.cooldown": "12h"},
+        ("mlops-infra:retrain.cooldown is set, but live drift is off",),
+    ),
 ]
 
 
