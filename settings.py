@@ -55,7 +55,8 @@ from components.mlflow import MlflowServerOptions, PostgresBackend, SqliteBacken
 from components.model_server import NAMESPACE as SERVING_NAMESPACE
 from components.monitoring import EmailAlerts, MonitoringOptions
 from components.subnets import plan_subnets
-from monitoring.cadence import no_success_window_hours
+from monitoring.cadence import CronError, no_success_window_hours
+from monitoring.cadence import parse_cron as parse_runnable_cron
 from monitoring.cron import parse_cron
 from monitoring.durations import duration_seconds, parse_duration
 from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
@@ -65,14 +66,48 @@ PROJECT = "mlops-infra"
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
+CLOUDWATCH_RETENTION_DAYS = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
 # RFC 5737 ranges: fine in a committed example, but nobody can reach an endpoint restricted to them.
 DOCUMENTATION_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 )
 
+# Sources no client of a public endpoint has: private (RFC 1918), shared (RFC 6598), loopback, link-local,
+# multicast, reserved and "this network" ranges.
+NOT_INTERNET_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "0.0.0.0/8",
+    )
+)
+
+# Address ranges no VPC can use (AWS refuses them, or nothing routes them).
+UNUSABLE_VPC_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+)
+
 SECRET_KEYS = ("alertSlackWebhookUrl", "alertWebhookUrl", "alertSmtpPassword")
 EKS_MAX_NODES_PER_GROUP = 450
+# EKS quota "public endpoint access CIDR ranges per cluster" (not adjustable).
+EKS_MAX_PUBLIC_ACCESS_CIDRS = 40
+# AWS allows 50 tags per resource; the program adds up to ten of its own to one resource (project, stack,
+# managed-by, Name, the Kubernetes subnet-role and Cluster Autoscaler node-template tags).
+MAX_USER_TAGS = 40
+# What AWS's services (EKS, S3, IAM, KMS, RDS) accept in a tag key or value: letters, digits and spaces,
+# and + - = . _ : / @ (EC2 alone accepts more).
+_TAG_TEXT = re.compile(r"^[\w +\-=.:/@]*$")
 # The VPC sizes AWS accepts (CreateVpc); plan_subnets needs more room than the smallest.
 VPC_PREFIXES = (16, 28)
 # Keys that only an AWS stack reads, and mlflow keys only the PostgreSQL backend reads.
@@ -121,6 +156,8 @@ def _cidr(value: str) -> str:
         ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16 ({exc})") from None
+    if "/" not in value:
+        raise ValueError(f"expected an IPv4 CIDR with its prefix length, such as {value}/32")
     return value
 
 
@@ -167,6 +204,36 @@ def _smarthost(value: str) -> str:
     return value
 
 
+_REGISTRY = re.compile(r"^(?P<host>[a-z0-9.-]+(:(?P<port>\d{1,5}))?)(/[a-z0-9._-]+)*$")
+
+
+def _registry(value: str) -> str:
+    match = _REGISTRY.match(value)
+    port = match["port"] if match else None
+    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+        raise ValueError(
+            "expected a registry as host[:port][/path] in lowercase, without a scheme, the port 1-65535: "
+            "e.g. localhost:5001 or 123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        )
+    return value
+
+
+# S3 refuses bucket names starting with these (general purpose bucket naming rules).
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def _bucket_prefix(value: str) -> str:
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$", value):
+        raise ValueError(
+            "expected 3-37 lowercase letters, digits and '-', starting and ending with a letter or digit "
+            "(S3 bucket naming; a random suffix is added)"
+        )
+    reserved = [p for p in _S3_RESERVED_PREFIXES if value.startswith(p)]
+    if reserved:
+        raise ValueError(f"S3 refuses bucket names starting with {reserved[0]!r}; choose another prefix")
+    return value
+
+
 def _host_name(value: str) -> str:
     if not _HOST_NAME.match(value):
         raise ValueError("expected a DNS host name such as mlflow.example.com (no '*', no scheme, no port)")
@@ -180,19 +247,47 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
-    """What AWS accepts as a tag: a key of 1-128 characters outside the reserved `aws:` prefix, a value of
-    at most 256 (the platform's own project/stack/managed-by keys are added, not overridden)."""
+def _at_most(limit: int, why: str) -> AfterValidator:
+    def check(values: list[Any]) -> list[Any]:
+        if len(values) > limit:
+            raise ValueError(f"{len(values)} entries: {why} allows at most {limit}")
+        return values
+
+    return AfterValidator(check)
+
+
+def _tag_problems(tags: Mapping[str, str]) -> list[str]:
+    """What AWS accepts as tags: a key of 1-128 characters outside the reserved `aws:` prefix, a value of
+    at most 256, both from the characters every tagged service accepts, at most MAX_USER_TAGS of them (the
+    platform's own project/stack/managed-by keys are added, not overridden)."""
+    problems = []
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            f"{_key('tags')} has {len(tags)} tags: expected at most {MAX_USER_TAGS} (AWS allows 50 per "
+            "resource and the program adds up to ten of its own)"
+        )
     for key, value in tags.items():
+        typed = _key(f"tags.{key}")
         if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-            raise ValueError(
-                f"tag key {key!r}: expected 1-128 characters, not starting with 'aws:' (reserved)"
+            problems.append(
+                f"{typed}: tag key {key!r}: expected 1-128 characters, not starting with 'aws:' (reserved)"
+            )
+        elif key in ("project", "stack", "managed-by"):
+            problems.append(
+                f"{typed}: tag key {key!r} is set by the program on every resource; choose another key"
+            )
+        elif not _TAG_TEXT.match(key):
+            problems.append(
+                f"{typed}: tag key {key!r}: expected letters, digits, spaces and + - = . _ : / @ only"
             )
         if len(value) > 256:
-            raise ValueError(f"tag {key!r}: the value is {len(value)} characters, AWS allows 256")
-        if key in ("project", "stack", "managed-by"):
-            raise ValueError(f"tag key {key!r} is set by the program on every resource; choose another key")
-    return tags
+            problems.append(f"{typed}: the value is {len(value)} characters, AWS allows 256")
+        elif not _TAG_TEXT.match(value):
+            problems.append(
+                f"{typed} = {json.dumps(value)}: expected letters, digits, spaces and + - = . _ : / @ only "
+                "(what EKS, S3, IAM and RDS accept in a tag value)"
+            )
+    return problems
 
 
 def _kubeflow_version(value: str) -> str:
@@ -210,21 +305,36 @@ def _prometheus_duration(value: str) -> str:
     return value
 
 
+def _whole_seconds(value: str) -> str:
+    seconds = parse_duration(value)
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError("expected whole seconds, at least 1s (e.g. 30s, 30m, 6h)")
+    return value
+
+
 def _cron(value: str) -> str:
-    return parse_cron(value).expression
+    expression = parse_cron(value).expression
+    try:
+        parse_runnable_cron(expression)
+    except CronError:
+        raise ValueError(
+            "never runs: no date matches its day-of-month, month and day-of-week fields (e.g. 31 February)"
+        ) from None
+    return expression
 
 
 def _time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
+    # Only the database's zone names: `localtime` (the host's zone) and `Factory` are files, not zones.
+    names = zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}
+    if value not in names:
+        close = difflib.get_close_matches(value, sorted(names), n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. UTC or Europe/Berlin"
-        raise ValueError(f"expected an IANA time zone name{hint}") from None
+        raise ValueError(f"expected an IANA time zone name{hint}")
     return value
 
 
 PrometheusDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+SecondsDuration = Annotated[str, AfterValidator(_prometheus_duration), AfterValidator(_whole_seconds)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
@@ -239,6 +349,7 @@ IamPrincipalArn = Annotated[
         "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin (not an assumed-role session)",
     ),
 ]
+KubeContext = Annotated[str, _matching(r"^\S+$", "a kube context name (kubectl config get-contexts)")]
 RepositoryName = Annotated[
     str, _matching(r"^[a-z0-9][a-z0-9._/-]*$", "a lowercase repository name such as mlops-mlflow")
 ]
@@ -265,7 +376,7 @@ class NetworkConfig(_Section):
 
 
 class NodeGroupConfig(_Section):
-    instance_types: list[str] = Field(min_length=1)
+    instance_types: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=1)
     """EC2 instance types; several types make spot capacity easier to find."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     min_size: int = Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)
@@ -291,7 +402,11 @@ class ClusterConfig(_Section):
     kubernetes_version: KubernetesVersion = "1.35"
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
-    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    public_access_cidrs: Annotated[
+        list[Cidr],
+        AfterValidator(_unique),
+        _at_most(EKS_MAX_PUBLIC_ACCESS_CIDRS, "EKS (public endpoint access CIDR ranges per cluster)"),
+    ] = Field(default_factory=list)
     """Who may reach a public API endpoint; 0.0.0.0/0 is refused."""
     log_types: (
         Annotated[
@@ -307,9 +422,11 @@ class ClusterConfig(_Section):
     """Envelope-encrypt Kubernetes Secrets with a customer KMS key (production default)."""
     upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
     """EXTENDED support costs $0.60/h per cluster after standard support ends."""
-    kube_context: str | None = None
+    kube_context: KubeContext | None = None
     """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
-    admin_principal_arns: list[IamPrincipalArn] = Field(default_factory=list)
+    admin_principal_arns: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(
+        default_factory=list
+    )
     """IAM roles/users that get cluster-admin through EKS access entries (the creator always has it):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
@@ -326,14 +443,7 @@ class AutoscalerConfig(_Section):
 
 
 class DvcRemoteConfig(_Section):
-    bucket_prefix: Annotated[
-        str,
-        _matching(
-            r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$",
-            "3-37 lowercase letters, digits and '-', starting and ending with a letter or digit "
-            "(S3 bucket naming; a random suffix is added)",
-        ),
-    ] = "mlops-dvc"
+    bucket_prefix: Annotated[str, AfterValidator(_bucket_prefix)] = "mlops-dvc"
     """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete a non-empty bucket. Never in production."""
@@ -350,13 +460,19 @@ class MlflowConfig(_Section):
     storage_size_gib: int = Field(default=10, ge=1, le=1000)
     """Size of the SQLite PersistentVolume."""
     db_instance_class: (
-        Annotated[str, _matching(r"^db\.[a-z0-9]+\.[a-z0-9]+$", "an RDS instance class such as db.t4g.micro")]
+        Annotated[
+            str,
+            _matching(
+                r"^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|[1-9][0-9]?xlarge)$",
+                "an RDS instance class such as db.t4g.micro or db.m6g.large",
+            ),
+        ]
         | None
     ) = None
     db_allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
     db_backup_retention_days: int = Field(default=7, ge=1, le=35)
     db_multi_az: bool | None = None
-    allowed_hosts: list[HostName] = Field(default_factory=list)
+    allowed_hosts: Annotated[list[HostName], AfterValidator(_unique)] = Field(default_factory=list)
     """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
 
 
@@ -377,7 +493,7 @@ class MonitoringConfig(_Section):
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Prometheus and Alertmanager replicas; two in production."""
-    alert_email_to: list[EmailAddress] = Field(default_factory=list)
+    alert_email_to: Annotated[list[EmailAddress], AfterValidator(_unique)] = Field(default_factory=list)
     alert_email_from: EmailAddress | None = None
     smtp_smarthost: Annotated[str, AfterValidator(_smarthost)] | None = None
     """host:port of the SMTP server (port 1-65535)."""
@@ -388,8 +504,9 @@ class MonitoringConfig(_Section):
         Annotated[
             str,
             _matching(
-                r"^https?://[^\s?#]+$",
-                "an http(s) URL with no query or fragment, e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks",
+                r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?$",
+                "an http(s) URL with a host and no query or fragment, e.g. "
+                "https://github.com/ORG/REPO/blob/main/docs/runbooks",
             ),
         ]
         | None
@@ -402,23 +519,15 @@ Platform = Literal["linux/amd64", "linux/arm64"]
 
 
 class ImagesConfig(_Section):
-    registry: (
-        Annotated[
-            str,
-            _matching(
-                r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$",
-                "a registry as host[:port][/path] in lowercase, without a scheme: e.g. localhost:5001 or "
-                "123456789012.dkr.ecr.us-east-1.amazonaws.com",
-            ),
-        ]
-        | None
-    ) = None
+    registry: Annotated[str, AfterValidator(_registry)] | None = None
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
     from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
     local registry `localhost:5001`."""
     mlflow_repository: RepositoryName = "mlops-mlflow"
     steps_repository: RepositoryName = "mlops-pipeline-steps"
-    platforms: list[Platform] = Field(default_factory=lambda: list[Platform](["linux/amd64"]))
+    platforms: Annotated[list[Platform], AfterValidator(_unique)] = Field(
+        default_factory=lambda: list[Platform](["linux/amd64"]), min_length=1
+    )
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
 
@@ -471,9 +580,9 @@ class TrainingConfig(_Section):
 class RetrainConfig(_Section):
     enabled: bool | None = None
     """The kill switch of drift-triggered retraining: default on wherever live drift runs."""
-    confirm_for: PrometheusDuration = "30m"
+    confirm_for: SecondsDuration = "30m"
     """How long live drift must keep firing before the relay is called (the alert's `for`)."""
-    cooldown: PrometheusDuration = "6h"
+    cooldown: SecondsDuration = "6h"
     """Shortest time between two triggered runs."""
     max_runs_per_day: int = Field(default=2, ge=1, le=24)
     """At most this many triggered runs per day."""
@@ -485,7 +594,7 @@ class _StackConfig(_Section):
     target: Literal["local", "aws"]
     production: bool = False
     protect: bool | None = None
-    tags: Annotated[dict[str, str], AfterValidator(_aws_tags)] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
     network: NetworkConfig = NetworkConfig()
     node_groups: NodeGroupsConfig | None = None
     cluster: ClusterConfig = ClusterConfig()
@@ -503,6 +612,7 @@ class _StackConfig(_Section):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
         problems = [
+            *_tag_problems(self.tags),
             *_aws_rules(self),
             *_general_rules(self),
             *_node_group_rules(self),
@@ -564,6 +674,12 @@ def _aws_rules(c: _StackConfig) -> list[str]:
             f"{_key('network.vpcCidr')} = {json.dumps(c.network.vpc_cidr)}: AWS accepts a VPC from /"
             f"{VPC_PREFIXES[0]} to /{VPC_PREFIXES[1]}"
         )
+    elif any(vpc.overlaps(r) for r in UNUSABLE_VPC_RANGES):
+        problems.append(
+            f"{_key('network.vpcCidr')} = {json.dumps(c.network.vpc_cidr)}: overlaps a loopback, link-local, "
+            "multicast, reserved or 0.0.0.0/8 range, which no VPC can use; expected a private range such as "
+            "10.0.0.0/16 (RFC 1918)"
+        )
     else:
         try:
             plan_subnets(c.network.vpc_cidr, c.network.availability_zones)
@@ -590,6 +706,11 @@ def _general_rules(c: _StackConfig) -> list[str]:
                     f"{_key(f'nodeGroups.{role}')}: expected minSize <= desiredSize <= maxSize, got "
                     f"{group.min_size} / {group.desired_size} / {group.max_size}"
                 )
+        if groups.system.min_size < 1:
+            problems.append(
+                f"{_key('nodeGroups.system.minSize')} = {groups.system.min_size}: the system group runs "
+                "CoreDNS and the Cluster Autoscaler itself, so it cannot scale from zero; expected at least 1"
+            )
         if groups.system.capacity_type == "SPOT":
             problems.append(
                 f"{_key('nodeGroups.system.capacityType')} = 'SPOT': platform services need ON_DEMAND nodes"
@@ -601,12 +722,19 @@ def _general_rules(c: _StackConfig) -> list[str]:
                 f"{_key('cluster.endpointPublicAccess')} and endpointPrivateAccess are both false: "
                 "expected at least one way to reach the API"
             )
+        if cl.endpoint_public_access and not cl.endpoint_private_access:
+            problems.append(
+                f"{_key('cluster.endpointPrivateAccess')} = false with a public endpoint limited to "
+                "cluster.publicAccessCidrs: the nodes would reach the API from the NAT's address, which is "
+                "not in that list, and never join; expected endpointPrivateAccess true"
+            )
         if not cl.endpoint_public_access and "public_access_cidrs" in cl.model_fields_set:
             problems.append(
                 f"{_key('cluster.publicAccessCidrs')} is set, but cluster.endpointPublicAccess is false: EKS "
                 "ignores the list of a private-only endpoint; remove it (or enable the public endpoint)"
             )
         if cl.endpoint_public_access:
+            problems += _public_access_problems(cl.public_access_cidrs)
             if not cl.public_access_cidrs:
                 problems.append(
                     f"{_key('cluster.publicAccessCidrs')} is empty: "
@@ -682,14 +810,14 @@ def _general_rules(c: _StackConfig) -> list[str]:
 def _node_group_rules(c: _StackConfig) -> list[str]:
     """What EC2 and EKS allow for each node group: known instance types, max pods, GPUs where promised."""
     problems: list[str] = []
-    if c.target != "aws":
-        return problems
     if c.cluster.kubernetes_version not in EKS_ADDON_VERSIONS:
         problems.append(
             f"{_key('cluster.kubernetesVersion')} = {json.dumps(c.cluster.kubernetes_version)}: expected a "
-            f"version whose EKS add-on versions are pinned in versions.py "
-            f"({sorted(EKS_ADDON_VERSIONS)})"
+            f"version whose EKS add-on versions are pinned in versions.py and that the charts and manifests "
+            f"are checked against ({sorted(EKS_ADDON_VERSIONS)})"
         )
+    if c.target != "aws":
+        return problems
     groups = c.node_groups
     if groups is None:
         return problems
@@ -723,6 +851,12 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                 f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: mixes ARM "
                 "(Graviton) and x86 types; one node group runs one AMI architecture"
             )
+        platform = "linux/arm64" if is_arm_instance_type(group.instance_types[0]) else "linux/amd64"
+        if platform not in c.images.platforms:
+            problems.append(
+                f"{_key('images.platforms')} = {json.dumps(c.images.platforms)}: nodeGroups.{role} runs "
+                f"{', '.join(group.instance_types)}, whose pods need {platform} images; add {platform}"
+            )
         if group.max_pods is not None:
             limit = min(prefix_delegation_max_pods(t) for t in types)
             if group.max_pods > limit:
@@ -730,6 +864,27 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                     f"{_key(f'nodeGroups.{role}.maxPods')} = {group.max_pods}: expected at most {limit}, "
                     f"what prefix delegation and EKS allow on {', '.join(group.instance_types)}"
                 )
+    return problems
+
+
+def _public_access_problems(cidrs: Sequence[str]) -> list[str]:
+    """The public endpoint sees the internet address a client comes from: a private range never matches, and
+    a range inside another one is listed twice."""
+    problems = []
+    networks = [ipaddress.IPv4Network(c) for c in cidrs]
+    private = [str(n) for n in networks if any(n.subnet_of(r) for r in NOT_INTERNET_RANGES)]
+    if private:
+        problems.append(
+            f"{_key('cluster.publicAccessCidrs')} contains {private}: not internet addresses, so no client "
+            "of the public endpoint comes from them (traffic from the VPC or a VPN uses the private "
+            "endpoint); list the public egress address of your office/VPN/CI"
+        )
+    for inner, outer in ((a, b) for a in networks for b in networks if a != b):
+        if inner.subnet_of(outer):
+            problems.append(
+                f"{_key('cluster.publicAccessCidrs')} contains {inner} inside {outer}: expected each range "
+                "once; remove the narrower one"
+            )
     return problems
 
 
@@ -762,10 +917,17 @@ def _closed_loop_rules(c: _StackConfig) -> list[str]:
             "remove it (or enable live drift)",
         )
     live_drift = s.enabled and s.live_drift.enabled
-    if s.min_replicas is not None and s.max_replicas is not None and s.max_replicas < s.min_replicas:
+    minimum = s.min_replicas if s.min_replicas is not None else (2 if c.production else 1)
+    if s.max_replicas is not None and s.max_replicas < minimum:
+        spelled = "serving.minReplicas" if s.min_replicas is not None else "serving.minReplicas, by default"
         problems.append(
-            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least serving.minReplicas "
-            f"({s.min_replicas})"
+            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least {spelled} ({minimum})"
+        )
+    if live_drift and s.live_drift.window_hours > s.capture.retention_days * 24:
+        problems.append(
+            f"{_key('serving.liveDrift.windowHours')} = {s.live_drift.window_hours}: captured rows are kept "
+            f"{s.capture.retention_days} days (serving.capture.retentionDays), so a check could never read "
+            f"that far back; expected at most {s.capture.retention_days * 24}"
         )
     if live_drift and s.capture.sample_rate == 0:
         problems.append(
@@ -1419,6 +1581,21 @@ def _provider_key_problems(target: str, other_keys: Iterable[str]) -> list[str]:
     return problems
 
 
+def _secret_problems(project_config: Mapping[str, str]) -> list[str]:
+    """Receiver secrets hold what Alertmanager needs; the value itself is never repeated in a message."""
+    problems = []
+    for key in ("alertSlackWebhookUrl", "alertWebhookUrl"):
+        value = project_config.get(key)
+        if value is not None and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$", value):
+            problems.append(
+                f"{_key(key)} (a secret, value not shown): expected an http(s) URL with a host, e.g. "
+                "https://hooks.slack.com/services/...; Alertmanager would refuse its configuration"
+            )
+    if project_config.get("alertSmtpPassword") == "":
+        problems.append(f"{_key('alertSmtpPassword')} is empty: expected the SMTP password (or remove it)")
+    return problems
+
+
 def _region_problems(aws_region: str | None) -> list[str]:
     """A region AWS has (pulumi-aws's own list), or EKS, VPC and S3 calls fail halfway through an up."""
     # pulumi_aws costs half a second to import; only an AWS stack's validation needs its region list.
@@ -1471,6 +1648,7 @@ def settings_from_config(
         problems += _region_problems(aws_region)
     if raw is not None:
         problems += _provider_key_problems(raw.target, other_keys)
+    problems += _secret_problems(project_config)
     if "alertSmtpPassword" in project_config and (raw is None or not raw.monitoring.alert_email_to):
         problems.append(
             f"{_key('alertSmtpPassword')} is set but {_key('monitoring.alertEmailTo')} is empty: expected "

@@ -923,6 +923,197 @@ HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
         {"serving.enabled": False, "retrain.cooldown": "12h"},
         ("mlops-infra:retrain.cooldown is set, but live drift is off",),
     ),
+    # --- values the cloud (or Kubernetes) refuses ---
+    (
+        "vpc_in_loopback",
+        "dev",
+        {"network.vpcCidr": "127.0.0.0/16"},
+        ('mlops-infra:network.vpcCidr = "127.0.0.0/16": overlaps a loopback',),
+    ),
+    (
+        "vpc_in_link_local",
+        "dev",
+        {"network.vpcCidr": "169.254.0.0/16"},
+        ('mlops-infra:network.vpcCidr = "169.254.0.0/16"', "no VPC can use"),
+    ),
+    (
+        "cidr_without_prefix_length",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7"]},
+        ('mlops-infra:cluster.publicAccessCidrs[0] = "198.51.100.7"', "198.51.100.7/32"),
+    ),
+    (
+        "private_range_in_the_public_allow_list",
+        "dev",
+        {"cluster.publicAccessCidrs": ["10.0.0.0/8", "192.168.1.0/24"]},
+        ("mlops-infra:cluster.publicAccessCidrs contains ['10.0.0.0/8', '192.168.1.0/24']: not internet",),
+    ),
+    (
+        "overlapping_allow_list",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.0/24", "198.51.100.128/25"]},
+        ("mlops-infra:cluster.publicAccessCidrs contains 198.51.100.128/25 inside 198.51.100.0/24",),
+    ),
+    (
+        "repeated_allow_list_entry",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.0/24", "198.51.100.0/24"]},
+        ("mlops-infra:cluster.publicAccessCidrs = ", "expected each value once"),
+    ),
+    (
+        "allow_list_beyond_the_eks_quota",
+        "dev",
+        {"cluster.publicAccessCidrs": [f"198.51.{i}.0/24" for i in range(41)]},
+        ("mlops-infra:cluster.publicAccessCidrs = ", "41 entries", "at most 40"),
+    ),
+    (
+        "no_private_endpoint_with_a_restricted_public_one",
+        "dev",
+        {"cluster.endpointPrivateAccess": False},
+        ("mlops-infra:cluster.endpointPrivateAccess = false", "never join"),
+    ),
+    (
+        "kubernetes_version_on_local_never_checked",
+        "local",
+        {"cluster.kubernetesVersion": "1.99"},
+        ('mlops-infra:cluster.kubernetesVersion = "1.99"', "checked against"),
+    ),
+    ("empty_kube_context", "local", {"cluster.kubeContext": ""}, ('mlops-infra:cluster.kubeContext = ""',)),
+    (
+        "repeated_admin_principal",
+        "dev",
+        {"cluster.adminPrincipalArns": ["arn:aws:iam::123456789012:role/admin"] * 2},
+        ("mlops-infra:cluster.adminPrincipalArns = ", "expected each value once"),
+    ),
+    (
+        "tag_value_with_characters_aws_refuses",
+        "dev",
+        {"tags.owner": "ml#platform!"},
+        ('mlops-infra:tags.owner = "ml#platform!": expected letters, digits, spaces',),
+    ),
+    (
+        "more_tags_than_a_resource_holds",
+        "dev",
+        {K + "tags": {f"t{i}": "x" for i in range(48)}},
+        ("mlops-infra:tags has 48 tags: expected at most 40",),
+    ),
+    (
+        "tag_key_the_program_sets",
+        "dev",
+        {"tags.managed-by": "terraform"},
+        ("mlops-infra:tags.managed-by: tag key 'managed-by' is set by the program",),
+    ),
+    (
+        "repeated_instance_type",
+        "dev",
+        {"nodeGroups.workloads.instanceTypes": ["t3a.large", "t3a.large"]},
+        ("mlops-infra:nodeGroups.workloads.instanceTypes = ", "expected each value once"),
+    ),
+    (
+        "system_group_from_zero",
+        "dev",
+        {"nodeGroups.system.minSize": 0, "nodeGroups.system.desiredSize": 0},
+        ("mlops-infra:nodeGroups.system.minSize = 0", "expected at least 1"),
+    ),
+    (
+        "graviton_workers_without_arm_images",
+        "dev",
+        {"nodeGroups.workloads.instanceTypes": ["m7g.large", "m6g.large"]},
+        ('mlops-infra:images.platforms = ["linux/amd64"]', "add linux/arm64"),
+    ),
+    (
+        "arm_images_only_for_x86_nodes",
+        "dev",
+        {"images.platforms": ["linux/arm64"]},
+        ('mlops-infra:images.platforms = ["linux/arm64"]', "add linux/amd64"),
+    ),
+    (
+        "no_image_platform",
+        "dev",
+        {"images.platforms": []},
+        ("mlops-infra:images.platforms = []: expected at least 1",),
+    ),
+    (
+        "repeated_image_platform",
+        "dev",
+        {"images.platforms": ["linux/amd64", "linux/amd64"]},
+        ("mlops-infra:images.platforms = ", "expected each value once"),
+    ),
+    (
+        "registry_port_out_of_range",
+        "local",
+        {"images.registry": "localhost:99999"},
+        ('mlops-infra:images.registry = "localhost:99999"', "the port 1-65535"),
+    ),
+    (
+        "bucket_prefix_s3_reserves",
+        "dev",
+        {"dvcRemote.bucketPrefix": "xn--mlops"},
+        ("mlops-infra:dvcRemote.bucketPrefix = \"xn--mlops\": S3 refuses bucket names starting with 'xn--'",),
+    ),
+    (
+        "db_instance_class_misspelled",
+        "prod",
+        {"mlflow.dbInstanceClass": "db.t4g.smal"},
+        ('mlops-infra:mlflow.dbInstanceClass = "db.t4g.smal": expected an RDS instance class',),
+    ),
+    (
+        "repeated_recipient_and_host",
+        "dev",
+        {
+            "mlflow.allowedHosts": ["mlflow.example.com", "mlflow.example.com"],
+            "monitoring.alertEmailTo": ["oncall@example.com", "oncall@example.com"],
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+        (
+            "mlops-infra:mlflow.allowedHosts = ",
+            "mlops-infra:monitoring.alertEmailTo = ",
+            "expected each value once",
+        ),
+    ),
+    (
+        "runbook_url_without_a_host",
+        "dev",
+        {"monitoring.runbookBaseUrl": "https:///docs"},
+        ('mlops-infra:monitoring.runbookBaseUrl = "https:///docs": expected an http(s) URL with a host',),
+    ),
+    (
+        "live_drift_schedule_that_never_runs",
+        "dev",
+        {"serving.liveDrift.schedule": "0 0 31 2 *"},
+        ('mlops-infra:serving.liveDrift.schedule = "0 0 31 2 *": never runs',),
+    ),
+    (
+        "training_cron_that_never_runs",
+        "dev",
+        {"training.schedule.cron": "0 3 30 2 *"},
+        ('mlops-infra:training.schedule.cron = "0 3 30 2 *": never runs',),
+    ),
+    (
+        "time_zone_that_is_a_host_file",
+        "dev",
+        {"training.schedule.timeZone": "localtime"},
+        ('mlops-infra:training.schedule.timeZone = "localtime": expected an IANA time zone name',),
+    ),
+    (
+        "retrain_window_below_a_second",
+        "dev",
+        {"retrain.confirmFor": "500ms"},
+        ('mlops-infra:retrain.confirmFor = "500ms": expected whole seconds',),
+    ),
+    (
+        "serving_max_below_the_production_minimum",
+        "prod",
+        {"serving.maxReplicas": 1},
+        ("mlops-infra:serving.maxReplicas = 1: expected at least serving.minReplicas, by default (2)",),
+    ),
+    (
+        "live_drift_window_longer_than_capture_is_kept",
+        "dev",
+        {"serving.liveDrift.windowHours": 720, "serving.capture.retentionDays": 7},
+        ("mlops-infra:serving.liveDrift.windowHours = 720", "expected at most 168"),
+    ),
 ]
 
 
@@ -937,6 +1128,28 @@ def test_held_out_wrong_configs_are_refused_by_key_before_any_resource(
     message = str(record.error)
     for fragment in fragments:
         assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert record.resources == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (
+            "alerts.example.com/hook",
+            "mlops-infra:alertWebhookUrl (a secret, value not shown): expected an http(s)",
+        ),
+        ("", "mlops-infra:alertWebhookUrl (a secret, value not shown)"),
+    ],
+)
+def test_a_receiver_secret_that_is_no_url_is_refused_without_showing_it(value: str, fragment: str) -> None:
+    from harness.mocks import run_program
+
+    config, secret_keys = fixture_config("dev")
+    config[K + "alertWebhookUrl"] = value
+    record = run_program("dev", config, [*secret_keys, K + "alertWebhookUrl"], expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    assert fragment in str(record.error)
+    assert not value or value not in str(record.error)
     assert record.resources == []
 
 
@@ -995,7 +1208,7 @@ def test_other_projects_and_providers_namespaces_are_not_near_misses() -> None:
 
 def test_narrow_allow_lists_that_do_not_cover_the_internet_are_accepted() -> None:
     base = {"target": "aws", "nodeGroups": _groups()}
-    for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["10.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
+    for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["11.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
         config = {**base, "cluster": json.dumps({"publicAccessCidrs": cidrs})}
         settings = settings_from_config("dev", config, "us-east-1")
         assert isinstance(settings.cluster, EksClusterArgs)
