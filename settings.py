@@ -140,6 +140,8 @@ PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
 PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
 PRODUCTION_MIN_METRICS_RETENTION = "15d"
 PRODUCTION_MIN_CAPTURE_RETENTION_DAYS = 30
+# Platform services (monitoring, Alertmanager, MLflow, the autoscaler) on one system node go down with it.
+PRODUCTION_MIN_SYSTEM_NODES = 2
 
 
 class SettingsError(ValueError):
@@ -1003,6 +1005,13 @@ def _production_rules(c: _StackConfig) -> list[str]:
     if c.dvc_remote.kms_key is False:
         need("dvcRemote.kmsKey", False, "a customer-managed KMS key")
     if c.target == "aws":
+        if c.node_groups is not None and c.node_groups.system.min_size < PRODUCTION_MIN_SYSTEM_NODES:
+            need(
+                "nodeGroups.system.minSize",
+                c.node_groups.system.min_size,
+                f"at least {PRODUCTION_MIN_SYSTEM_NODES} system nodes (monitoring and alerting must outlive "
+                "one node)",
+            )
         if c.cluster.secrets_encryption is False:
             need("cluster.secretsEncryption", False, "KMS envelope encryption of Secrets")
         if c.cluster.log_retention_days < PRODUCTION_MIN_LOG_RETENTION_DAYS and (

@@ -50,7 +50,7 @@ def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
         {
             "target": "aws",
             "production": "true",
-            "nodeGroups": _groups(),
+            "nodeGroups": _groups(system_nodes=2),
             "network": '{"availabilityZones": 3}',
             "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
             "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '
@@ -100,9 +100,11 @@ def test_default_tags_always_name_project_stack_and_tool() -> None:
         settings_from_config("dev", {**_aws(), "tags": '{"stack": "spoofed"}'}, "us-east-1")
 
 
-def _groups() -> str:
+def _groups(system_nodes: int = 1) -> str:
+    """Two node groups; production needs two system nodes."""
     return (
-        '{"system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},'
+        f'{{"system": {{"instanceTypes": ["t3a.medium"], "minSize": {system_nodes}, '
+        f'"desiredSize": {system_nodes}, "maxSize": 2}},'
         ' "workloads": {"instanceTypes": ["t3a.large"], "capacityType": "SPOT", "minSize": 0,'
         ' "desiredSize": 1, "maxSize": 3}}'
     )
@@ -1114,6 +1116,13 @@ HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
         {"serving.liveDrift.windowHours": 720, "serving.capture.retentionDays": 7},
         ("mlops-infra:serving.liveDrift.windowHours = 720", "expected at most 168"),
     ),
+    # --- production floors ---
+    (
+        "production_on_one_system_node",
+        "prod",
+        {"nodeGroups.system.minSize": 1, "nodeGroups.system.desiredSize": 1},
+        ("mlops-infra:nodeGroups.system.minSize = 1: production stacks require at least 2 system nodes",),
+    ),
 ]
 
 
@@ -1223,7 +1232,7 @@ def test_closed_loop_settings_resolve_to_plain_values_with_production_defaults()
         {
             "target": "aws",
             "production": "true",
-            "nodeGroups": _groups(),
+            "nodeGroups": _groups(system_nodes=2),
             "network": '{"availabilityZones": 3}',
             "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
             "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '
