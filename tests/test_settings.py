@@ -29,7 +29,7 @@ from settings import (
     _StackConfig,
     settings_from_config,
 )
-from tests.support.stacks import config_set_path, fixture_config, run_fixture
+from tests.support.stacks import REMOVE, config_set_path, fixture_config, run_fixture
 from tests.support.tools import REPO_ROOT
 
 STACKS = ("local", "dev", "prod")
@@ -1160,6 +1160,120 @@ def test_a_receiver_secret_that_is_no_url_is_refused_without_showing_it(value: s
     assert fragment in str(record.error)
     assert not value or value not in str(record.error)
     assert record.resources == []
+
+
+# Sensible variants of the stack files: accepted, and the program registers its resources.
+SENSIBLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("dev_in_three_azs", "dev", {"network.availabilityZones": 3}),
+    ("dev_in_another_region", "dev", {"aws:region": "eu-central-1"}),
+    (
+        "dev_with_a_spot_gpu_group",
+        "dev",
+        {
+            "nodeGroups.gpu": {
+                "instanceTypes": ["g4dn.xlarge", "g5.xlarge"],
+                "capacityType": "SPOT",
+                "minSize": 0,
+                "desiredSize": 0,
+                "maxSize": 2,
+            }
+        },
+    ),
+    (
+        "dev_on_graviton_workers",
+        "dev",
+        {
+            "nodeGroups.workloads.instanceTypes": ["m7g.large", "m6g.large"],
+            "images.platforms": ["linux/amd64", "linux/arm64"],
+        },
+    ),
+    (
+        "dev_private_endpoint_only",
+        "dev",
+        {"cluster.endpointPublicAccess": False, "cluster.publicAccessCidrs": REMOVE},
+    ),
+    (
+        "dev_single_address_allowed",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/32", "203.0.113.0/24"]},
+    ),
+    (
+        "dev_on_postgres",
+        "dev",
+        {
+            "mlflow.backend": "postgres",
+            "mlflow.dbInstanceClass": "db.t4g.micro",
+            "mlflow.storageSizeGib": REMOVE,
+        },
+    ),
+    (
+        "dev_without_the_autoscaler",
+        "dev",
+        {"autoscaler.enabled": False, "autoscaler.scaleDownUnneededMinutes": REMOVE},
+    ),
+    ("dev_with_more_tags", "dev", {"tags.owner": "team-ml@example.com", "tags.Project Code": "ML-42"}),
+    ("dev_retraining_killed", "dev", {"retrain.enabled": False, "retrain.cooldown": "12h"}),
+    ("dev_live_drift_off", "dev", {"serving.liveDrift.enabled": False, "serving.capture.sampleRate": 0}),
+    ("dev_minio_beside_s3", "dev", {"minio.enabled": True, "minio.storageSizeGib": 30}),
+    ("dev_images_for_both_architectures", "dev", {"images.platforms": ["linux/amd64", "linux/arm64"]}),
+    ("dev_vpc_in_172_16", "dev", {"network.vpcCidr": "172.16.0.0/16"}),
+    ("dev_one_repository_for_both_images", "dev", {"images.stepsRepository": "mlops-mlflow"}),
+    ("dev_wider_stale_training_window", "dev", {"monitoring.noSuccessHours": 96}),
+    (
+        "dev_week_of_drift_within_capture",
+        "dev",
+        {"serving.liveDrift.windowHours": 168, "serving.capture.retentionDays": 14},
+    ),
+    (
+        "prod_with_more_replicas",
+        "prod",
+        {"mlflow.replicas": 3, "serving.minReplicas": 3, "serving.maxReplicas": 6, "monitoring.replicas": 3},
+    ),
+    ("prod_ten_years_of_control_plane_logs", "prod", {"cluster.logRetentionDays": 3653}),
+    ("prod_in_four_azs", "prod", {"network.availabilityZones": 4, "network.natGateways": 4}),
+    ("prod_serving_max_only", "prod", {"serving.maxReplicas": 4}),
+    (
+        "prod_runbooks_on_github",
+        "prod",
+        {"monitoring.runbookBaseUrl": "https://github.com/acme/mlops/blob/main/docs/runbooks"},
+    ),
+    ("local_serving_off", "local", {"serving.enabled": False}),
+    (
+        "local_with_a_berlin_schedule",
+        "local",
+        {
+            "training.schedule.enabled": True,
+            "training.schedule.cron": "30 2 * * MON-FRI",
+            "training.schedule.timeZone": "Europe/Berlin",
+        },
+    ),
+    (
+        "local_with_e_mail_alerts",
+        "local",
+        {
+            "monitoring.alertEmailTo": ["oncall@example.com", "ml@example.org"],
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+    ),
+    ("local_arm_images", "local", {"images.platforms": ["linux/arm64"]}),
+]
+
+
+@pytest.mark.parametrize(("stack", "values"), [pytest.param(*case[1:], id=case[0]) for case in SENSIBLE])
+def test_sensible_variants_of_the_stack_files_are_accepted(stack: str, values: dict[str, Any]) -> None:
+    record = run_fixture(stack, set_values=config_set_path(stack, values))
+    assert record.error is None
+    assert record.resources
+
+
+@pytest.mark.parametrize("name", ["prod-eu", "production", "staging"])
+def test_production_settings_are_accepted_on_other_stack_names(name: str) -> None:
+    from tests.support.stacks import stack_file
+
+    record = run_stack(name, stack_file=stack_file("prod"))
+    assert record.error is None
+    assert record.exports["production"] is True
 
 
 def test_every_problem_is_reported_at_once() -> None:
