@@ -132,8 +132,10 @@ _POSTGRES_ONLY_KEYS = frozenset(
 # An API allow-list whose ranges add up to anything as broad as a /8 is the internet in all but name
 # (["0.0.0.0/1", "128.0.0.0/1"] is 0.0.0.0/0): CKV_AWS_39 is about what the list covers, not its spelling.
 BROADEST_ALLOWED_PREFIX = 8
-# Stacks with these names hold production data: they must say `production: true`.
-PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
+# Stacks named for production hold production data: they must say `production: true`. Such a name has a
+# part (split at - _ .) that says so, in any case: prod, Prod-eu, eu-prod, prod2, prd; not after pre/non
+# (pre-prod, non-prod are not production), and not inside a word (product, preprod).
+PRODUCTION_NAME_PART = re.compile(r"^(prod|production|prd)\d*$")
 # What production keeps at least (noncurrent object versions, control-plane logs), so a deleted or
 # overwritten object can be restored and an incident investigated.
 PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
@@ -1620,8 +1622,16 @@ def _region_problems(aws_region: str | None) -> list[str]:
     return []
 
 
+def _names_production(stack: str) -> bool:
+    parts = re.split(r"[-_.]", stack.lower())
+    return any(
+        PRODUCTION_NAME_PART.match(part) and (i == 0 or parts[i - 1] not in ("pre", "non", "not"))
+        for i, part in enumerate(parts)
+    )
+
+
 def _production_stack_problem(stack: str, production: bool) -> list[str]:
-    if PRODUCTION_STACK.match(stack) and not production:
+    if _names_production(stack) and not production:
         return [
             f"{_key('production')} is false on stack {stack!r}: a stack named for production must set "
             f"`{_key('production')}: true` (its safe defaults and floors), or be renamed"

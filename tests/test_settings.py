@@ -1276,6 +1276,27 @@ def test_production_settings_are_accepted_on_other_stack_names(name: str) -> Non
     assert record.exports["production"] is True
 
 
+@pytest.mark.parametrize("name", ["Prod", "PROD", "eu-prod", "prod2", "prd", "Production-EU"])
+def test_a_stack_named_for_production_in_any_spelling_must_say_production_true(name: str) -> None:
+    from harness.mocks import run_program
+
+    config, secret_keys = fixture_config("prod")
+    config[K + "production"] = "false"
+    record = run_program(name, config, secret_keys, expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    assert f"mlops-infra:production is false on stack {name!r}" in str(record.error)
+    assert record.resources == []
+
+
+@pytest.mark.parametrize("name", ["non-prod", "pre-prod", "preprod", "product-demo"])
+def test_names_that_only_mention_production_are_not_production(name: str) -> None:
+    from tests.support.stacks import stack_file
+
+    record = run_stack(name, stack_file=stack_file("dev"))
+    assert record.error is None
+    assert record.exports["production"] is False
+
+
 def test_every_problem_is_reported_at_once() -> None:
     record = run_fixture(
         "dev",
