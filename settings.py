@@ -21,9 +21,9 @@ import json
 import re
 import shlex
 import zoneinfo
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal, Self, get_args
 
 import pulumi
 from pydantic import (
@@ -52,7 +52,8 @@ from components.node_groups import (
     is_arm_instance_type,
 )
 from components.subnets import plan_subnets
-from monitoring.cadence import no_success_window_hours
+from monitoring.cadence import CronError, no_success_window_hours
+from monitoring.cadence import parse_cron as parse_runnable_cron
 from monitoring.cron import parse_cron
 from monitoring.durations import duration_seconds, parse_duration
 from monitoring.rules import DEFAULT_RUNBOOK_BASE_URL
@@ -62,18 +63,65 @@ PROJECT = "mlops-infra"
 
 EKS_LOG_TYPES = ("api", "audit", "authenticator", "controllerManager", "scheduler")
 # The retention values CloudWatch Logs accepts (PutRetentionPolicy).
-CLOUDWATCH_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192)
+CLOUDWATCH_RETENTION_DAYS = (
+    *(1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731),
+    *(1096, 1827, 2192, 2557, 2922, 3288, 3653),
+)
 # RFC 5737 ranges: fine in a committed example, but nobody can reach an endpoint restricted to them.
 DOCUMENTATION_RANGES = tuple(
     ipaddress.IPv4Network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
 )
 
+# Sources no client of a public endpoint has: private (RFC 1918), shared (RFC 6598), loopback, link-local,
+# multicast, reserved and "this network" ranges.
+NOT_INTERNET_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in (
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "224.0.0.0/4",
+        "240.0.0.0/4",
+        "0.0.0.0/8",
+    )
+)
+
+# Address ranges no VPC can use (AWS refuses them, or nothing routes them).
+UNUSABLE_VPC_RANGES = tuple(
+    ipaddress.IPv4Network(n)
+    for n in ("0.0.0.0/8", "127.0.0.0/8", "169.254.0.0/16", "224.0.0.0/4", "240.0.0.0/4")
+)
+
 SECRET_KEYS = ("alertSlackWebhookUrl", "alertWebhookUrl", "alertSmtpPassword")
 EKS_MAX_NODES_PER_GROUP = 450
+# EKS quota "public endpoint access CIDR ranges per cluster" (not adjustable).
+EKS_MAX_PUBLIC_ACCESS_CIDRS = 40
+# AWS allows 50 tags per resource; the program adds up to ten of its own to one resource (project, stack,
+# managed-by, Name, the Kubernetes subnet-role and Cluster Autoscaler node-template tags).
+MAX_USER_TAGS = 40
+# What AWS's services (EKS, S3, IAM, KMS, RDS) accept in a tag key or value: letters, digits and spaces,
+# and + - = . _ : / @ (EC2 alone accepts more).
+_TAG_TEXT = re.compile(r"^[\w +\-=.:/@]*$")
 # The VPC sizes AWS accepts (CreateVpc); plan_subnets needs more room than the smallest.
 VPC_PREFIXES = (16, 28)
 # Keys that only an AWS stack reads, and mlflow keys only the PostgreSQL backend reads.
-_AWS_ONLY_KEYS = ("node_groups", "dvc_remote", "network")
+_AWS_ONLY_KEYS = ("node_groups", "dvc_remote", "network", "autoscaler", "tags")
+# cluster.* keys that describe the EKS cluster target 'aws' creates; an existing (local) cluster reads none.
+_EKS_ONLY_CLUSTER_KEYS = frozenset(
+    {
+        "endpoint_private_access",
+        "endpoint_public_access",
+        "public_access_cidrs",
+        "log_types",
+        "log_retention_days",
+        "secrets_encryption",
+        "upgrade_policy",
+        "admin_principal_arns",
+    }
+)
 _POSTGRES_ONLY_KEYS = frozenset(
     {"db_instance_class", "db_allocated_storage_gib", "db_backup_retention_days", "db_multi_az"}
 )
@@ -81,14 +129,18 @@ _POSTGRES_ONLY_KEYS = frozenset(
 # An API allow-list whose ranges add up to anything as broad as a /8 is the internet in all but name
 # (["0.0.0.0/1", "128.0.0.0/1"] is 0.0.0.0/0): CKV_AWS_39 is about what the list covers, not its spelling.
 BROADEST_ALLOWED_PREFIX = 8
-# Stacks with these names hold production data: they must say `production: true`.
-PRODUCTION_STACK = re.compile(r"^(prod|production)([-_.].*)?$")
+# Stacks named for production hold production data: they must say `production: true`. Such a name has a
+# part (split at - _ .) that says so, in any case: prod, Prod-eu, eu-prod, prod2, prd; not after pre/non
+# (pre-prod, non-prod are not production), and not inside a word (product, preprod).
+PRODUCTION_NAME_PART = re.compile(r"^(prod|production|prd)\d*$")
 # What production keeps at least (noncurrent object versions, control-plane logs), so a deleted or
 # overwritten object can be restored and an incident investigated.
 PRODUCTION_MIN_NONCURRENT_VERSION_DAYS = 30
 PRODUCTION_MIN_LOG_RETENTION_DAYS = 90
 PRODUCTION_MIN_METRICS_RETENTION = "15d"
 PRODUCTION_MIN_CAPTURE_RETENTION_DAYS = 30
+# Platform services (monitoring, Alertmanager, MLflow, the autoscaler) on one system node go down with it.
+PRODUCTION_MIN_SYSTEM_NODES = 2
 
 
 class SettingsError(ValueError):
@@ -105,6 +157,8 @@ def _cidr(value: str) -> str:
         ipaddress.IPv4Network(value, strict=True)
     except ValueError as exc:
         raise ValueError(f"expected an IPv4 CIDR such as 10.0.0.0/16 ({exc})") from None
+    if "/" not in value:
+        raise ValueError(f"expected an IPv4 CIDR with its prefix length, such as {value}/32")
     return value
 
 
@@ -126,6 +180,18 @@ _HOST_NAME = re.compile(
 )
 
 
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    """A string rule whose error says what is expected in words, not as the regular expression."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise ValueError(f"expected {expected}")
+        return value
+
+    return AfterValidator(check)
+
+
 def _email(value: str) -> str:
     if not _EMAIL.match(value):
         raise ValueError("expected an e-mail address such as oncall@example.com")
@@ -136,6 +202,36 @@ def _smarthost(value: str) -> str:
     host, _, port = value.rpartition(":")
     if not _HOST_NAME.match(host) or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError("expected host:port with a port from 1 to 65535, e.g. smtp.example.com:587")
+    return value
+
+
+_REGISTRY = re.compile(r"^(?P<host>[a-z0-9.-]+(:(?P<port>\d{1,5}))?)(/[a-z0-9._-]+)*$")
+
+
+def _registry(value: str) -> str:
+    match = _REGISTRY.match(value)
+    port = match["port"] if match else None
+    if match is None or (port is not None and not 1 <= int(port) <= 65535):
+        raise ValueError(
+            "expected a registry as host[:port][/path] in lowercase, without a scheme, the port 1-65535: "
+            "e.g. localhost:5001 or 123456789012.dkr.ecr.us-east-1.amazonaws.com"
+        )
+    return value
+
+
+# S3 refuses bucket names starting with these (general purpose bucket naming rules).
+_S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def _bucket_prefix(value: str) -> str:
+    if not re.match(r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$", value):
+        raise ValueError(
+            "expected 3-37 lowercase letters, digits and '-', starting and ending with a letter or digit "
+            "(S3 bucket naming; a random suffix is added)"
+        )
+    reserved = [p for p in _S3_RESERVED_PREFIXES if value.startswith(p)]
+    if reserved:
+        raise ValueError(f"S3 refuses bucket names starting with {reserved[0]!r}; choose another prefix")
     return value
 
 
@@ -152,19 +248,47 @@ def _unique(values: list[Any]) -> list[Any]:
     return values
 
 
-def _aws_tags(tags: dict[str, str]) -> dict[str, str]:
-    """What AWS accepts as a tag: a key of 1-128 characters outside the reserved `aws:` prefix, a value of
-    at most 256 (the platform's own project/stack/managed-by keys are added, not overridden)."""
+def _at_most(limit: int, why: str) -> AfterValidator:
+    def check(values: list[Any]) -> list[Any]:
+        if len(values) > limit:
+            raise ValueError(f"{len(values)} entries: {why} allows at most {limit}")
+        return values
+
+    return AfterValidator(check)
+
+
+def _tag_problems(tags: Mapping[str, str]) -> list[str]:
+    """What AWS accepts as tags: a key of 1-128 characters outside the reserved `aws:` prefix, a value of
+    at most 256, both from the characters every tagged service accepts, at most MAX_USER_TAGS of them (the
+    platform's own project/stack/managed-by keys are added, not overridden)."""
+    problems = []
+    if len(tags) > MAX_USER_TAGS:
+        problems.append(
+            f"{_key('tags')} has {len(tags)} tags: expected at most {MAX_USER_TAGS} (AWS allows 50 per "
+            "resource and the program adds up to ten of its own)"
+        )
     for key, value in tags.items():
+        typed = _key(f"tags.{key}")
         if not 1 <= len(key) <= 128 or key.lower().startswith("aws:"):
-            raise ValueError(
-                f"tag key {key!r}: expected 1-128 characters, not starting with 'aws:' (reserved)"
+            problems.append(
+                f"{typed}: tag key {key!r}: expected 1-128 characters, not starting with 'aws:' (reserved)"
+            )
+        elif key in ("project", "stack", "managed-by"):
+            problems.append(
+                f"{typed}: tag key {key!r} is set by the program on every resource; choose another key"
+            )
+        elif not _TAG_TEXT.match(key):
+            problems.append(
+                f"{typed}: tag key {key!r}: expected letters, digits, spaces and + - = . _ : / @ only"
             )
         if len(value) > 256:
-            raise ValueError(f"tag {key!r}: the value is {len(value)} characters, AWS allows 256")
-        if key in ("project", "stack", "managed-by"):
-            raise ValueError(f"tag key {key!r} is set by the program on every resource; choose another key")
-    return tags
+            problems.append(f"{typed}: the value is {len(value)} characters, AWS allows 256")
+        elif not _TAG_TEXT.match(value):
+            problems.append(
+                f"{typed} = {json.dumps(value)}: expected letters, digits, spaces and + - = . _ : / @ only "
+                "(what EKS, S3, IAM and RDS accept in a tag value)"
+            )
+    return problems
 
 
 def _kubeflow_version(value: str) -> str:
@@ -182,25 +306,54 @@ def _prometheus_duration(value: str) -> str:
     return value
 
 
+def _whole_seconds(value: str) -> str:
+    seconds = parse_duration(value)
+    if seconds < 1 or seconds != int(seconds):
+        raise ValueError("expected whole seconds, at least 1s (e.g. 30s, 30m, 6h)")
+    return value
+
+
 def _cron(value: str) -> str:
-    return parse_cron(value).expression
+    expression = parse_cron(value).expression
+    try:
+        parse_runnable_cron(expression)
+    except CronError:
+        raise ValueError(
+            "never runs: no date matches its day-of-month, month and day-of-week fields (e.g. 31 February)"
+        ) from None
+    return expression
 
 
 def _time_zone(value: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        close = difflib.get_close_matches(value, sorted(zoneinfo.available_timezones()), n=3)
+    # Only the database's zone names: `localtime` (the host's zone) and `Factory` are files, not zones.
+    names = zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}
+    if value not in names:
+        close = difflib.get_close_matches(value, sorted(names), n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. UTC or Europe/Berlin"
-        raise ValueError(f"expected an IANA time zone name{hint}") from None
+        raise ValueError(f"expected an IANA time zone name{hint}")
     return value
 
 
 PrometheusDuration = Annotated[str, AfterValidator(_prometheus_duration)]
+SecondsDuration = Annotated[str, AfterValidator(_prometheus_duration), AfterValidator(_whole_seconds)]
 CronExpression = Annotated[str, AfterValidator(_cron)]
 TimeZoneName = Annotated[str, AfterValidator(_time_zone)]
 EmailAddress = Annotated[str, AfterValidator(_email)]
 HostName = Annotated[str, AfterValidator(_host_name)]
+KubernetesVersion = Annotated[
+    str, _matching(r"^1\.\d{2}$", 'a Kubernetes minor version such as "1.35" (quoted, no "v", no patch)')
+]
+IamPrincipalArn = Annotated[
+    str,
+    _matching(
+        r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$",
+        "an IAM role or user ARN such as arn:aws:iam::123456789012:role/admin (not an assumed-role session)",
+    ),
+]
+KubeContext = Annotated[str, _matching(r"^\S+$", "a kube context name (kubectl config get-contexts)")]
+RepositoryName = Annotated[
+    str, _matching(r"^[a-z0-9][a-z0-9._/-]*$", "a lowercase repository name such as mlops-mlflow")
+]
 
 
 class _Section(BaseModel):
@@ -224,7 +377,7 @@ class NetworkConfig(_Section):
 
 
 class NodeGroupConfig(_Section):
-    instance_types: list[str] = Field(min_length=1)
+    instance_types: Annotated[list[str], AfterValidator(_unique)] = Field(min_length=1)
     """EC2 instance types; several types make spot capacity easier to find."""
     capacity_type: Literal["ON_DEMAND", "SPOT"] = "ON_DEMAND"
     min_size: int = Field(ge=0, le=EKS_MAX_NODES_PER_GROUP)
@@ -247,10 +400,14 @@ class NodeGroupsConfig(_Section):
 
 
 class ClusterConfig(_Section):
-    kubernetes_version: str = Field(default="1.35", pattern=r"^1\.\d{2}$")
+    kubernetes_version: KubernetesVersion = "1.35"
     endpoint_private_access: bool = True
     endpoint_public_access: bool = True
-    public_access_cidrs: list[Cidr] = Field(default_factory=list)
+    public_access_cidrs: Annotated[
+        list[Cidr],
+        AfterValidator(_unique),
+        _at_most(EKS_MAX_PUBLIC_ACCESS_CIDRS, "EKS (public endpoint access CIDR ranges per cluster)"),
+    ] = Field(default_factory=list)
     """Who may reach a public API endpoint; 0.0.0.0/0 is refused."""
     log_types: (
         Annotated[
@@ -266,11 +423,11 @@ class ClusterConfig(_Section):
     """Envelope-encrypt Kubernetes Secrets with a customer KMS key (production default)."""
     upgrade_policy: Literal["STANDARD", "EXTENDED"] = "STANDARD"
     """EXTENDED support costs $0.60/h per cluster after standard support ends."""
-    kube_context: str | None = None
+    kube_context: KubeContext | None = None
     """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
-    admin_principal_arns: list[
-        Annotated[str, Field(pattern=r"^arn:aws:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")]
-    ] = Field(default_factory=list)
+    admin_principal_arns: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(
+        default_factory=list
+    )
     """IAM roles/users that get cluster-admin through EKS access entries (the creator always has it):
     e.g. the CI deploy role of the other environment, or your SSO admin role."""
 
@@ -287,7 +444,7 @@ class AutoscalerConfig(_Section):
 
 
 class DvcRemoteConfig(_Section):
-    bucket_prefix: str = Field(default="mlops-dvc", pattern=r"^[a-z0-9][a-z0-9-]{1,35}[a-z0-9]$")
+    bucket_prefix: Annotated[str, AfterValidator(_bucket_prefix)] = "mlops-dvc"
     """Start of the bucket name; Pulumi appends a random suffix so names never collide."""
     force_destroy: bool = False
     """Let `pulumi destroy` delete a non-empty bucket. Never in production."""
@@ -303,11 +460,20 @@ class MlflowConfig(_Section):
     replicas: int = Field(default=1, ge=1, le=10)
     storage_size_gib: int = Field(default=10, ge=1, le=1000)
     """Size of the SQLite PersistentVolume."""
-    db_instance_class: str | None = Field(default=None, pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    db_instance_class: (
+        Annotated[
+            str,
+            _matching(
+                r"^db\.[a-z][a-z0-9-]*\.(micro|small|medium|large|xlarge|[1-9][0-9]?xlarge)$",
+                "an RDS instance class such as db.t4g.micro or db.m6g.large",
+            ),
+        ]
+        | None
+    ) = None
     db_allocated_storage_gib: int = Field(default=20, ge=20, le=65536)
     db_backup_retention_days: int = Field(default=7, ge=1, le=35)
     db_multi_az: bool | None = None
-    allowed_hosts: list[HostName] = Field(default_factory=list)
+    allowed_hosts: Annotated[list[HostName], AfterValidator(_unique)] = Field(default_factory=list)
     """Extra host names MLflow answers to (an ingress host); the Service's own names are always allowed."""
 
 
@@ -328,14 +494,24 @@ class MonitoringConfig(_Section):
     storage_size_gib: int = Field(default=20, ge=1, le=10000)
     replicas: int | None = Field(default=None, ge=1, le=5)
     """Prometheus and Alertmanager replicas; two in production."""
-    alert_email_to: list[EmailAddress] = Field(default_factory=list)
+    alert_email_to: Annotated[list[EmailAddress], AfterValidator(_unique)] = Field(default_factory=list)
     alert_email_from: EmailAddress | None = None
     smtp_smarthost: Annotated[str, AfterValidator(_smarthost)] | None = None
     """host:port of the SMTP server (port 1-65535)."""
     no_success_hours: int | None = Field(default=None, ge=1, le=24 * 14)
     """Alert when no training run succeeded for this long. Derived from `training.schedule` (its longest
     gap plus the time a run may take); set it only to widen that window. No schedule, no alert."""
-    runbook_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s?#]+$")
+    runbook_base_url: (
+        Annotated[
+            str,
+            _matching(
+                r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[^\s?#]*)?$",
+                "an http(s) URL with a host and no query or fragment, e.g. "
+                "https://github.com/ORG/REPO/blob/main/docs/runbooks",
+            ),
+        ]
+        | None
+    ) = None
     """Where the runbooks are browsable (e.g. https://github.com/ORG/REPO/blob/main/docs/runbooks), so the
     link in a notification opens. Without it, `runbook_url` is the repository path `docs/runbooks/...`."""
 
@@ -344,13 +520,15 @@ Platform = Literal["linux/amd64", "linux/arm64"]
 
 
 class ImagesConfig(_Section):
-    registry: str | None = Field(default=None, pattern=r"^[a-z0-9.-]+(:\d{2,5})?(/[a-z0-9._/-]+)?$")
+    registry: Annotated[str, AfterValidator(_registry)] | None = None
     """Where `pulumi up` pushes the images it builds. Default on aws: this account's ECR (repositories
     from the bootstrap project). Required on local: a registry the cluster can pull from, e.g. kind's
     local registry `localhost:5001`."""
-    mlflow_repository: str = Field(default="mlops-mlflow", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
-    steps_repository: str = Field(default="mlops-pipeline-steps", pattern=r"^[a-z0-9][a-z0-9._/-]*$")
-    platforms: list[Platform] = Field(default_factory=lambda: list[Platform](["linux/amd64"]))
+    mlflow_repository: RepositoryName = "mlops-mlflow"
+    steps_repository: RepositoryName = "mlops-pipeline-steps"
+    platforms: Annotated[list[Platform], AfterValidator(_unique)] = Field(
+        default_factory=lambda: list[Platform](["linux/amd64"]), min_length=1
+    )
     """Node architectures to build for (Graviton node groups need linux/arm64)."""
 
 
@@ -403,9 +581,9 @@ class TrainingConfig(_Section):
 class RetrainConfig(_Section):
     enabled: bool | None = None
     """The kill switch of drift-triggered retraining: default on wherever live drift runs."""
-    confirm_for: PrometheusDuration = "30m"
+    confirm_for: SecondsDuration = "30m"
     """How long live drift must keep firing before the relay is called (the alert's `for`)."""
-    cooldown: PrometheusDuration = "6h"
+    cooldown: SecondsDuration = "6h"
     """Shortest time between two triggered runs."""
     max_runs_per_day: int = Field(default=2, ge=1, le=24)
     """At most this many triggered runs per day."""
@@ -417,7 +595,7 @@ class _StackConfig(_Section):
     target: Literal["local", "aws"]
     production: bool = False
     protect: bool | None = None
-    tags: Annotated[dict[str, str], AfterValidator(_aws_tags)] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
     network: NetworkConfig = NetworkConfig()
     node_groups: NodeGroupsConfig | None = None
     cluster: ClusterConfig = ClusterConfig()
@@ -435,6 +613,7 @@ class _StackConfig(_Section):
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
         problems = [
+            *_tag_problems(self.tags),
             *_aws_rules(self),
             *_general_rules(self),
             *_node_group_rules(self),
@@ -459,6 +638,11 @@ def _aws_rules(c: _StackConfig) -> list[str]:
                     f"{_key(to_camel(key))} is set, but target 'local' creates nothing on AWS and reads it "
                     "nowhere; remove it (or use target 'aws')"
                 )
+        for key in sorted(c.cluster.model_fields_set & _EKS_ONLY_CLUSTER_KEYS):
+            problems.append(
+                f"{_key('cluster.' + to_camel(key))} is set, but target 'local' uses an existing cluster and "
+                "reads it nowhere (it describes the EKS cluster target 'aws' creates); remove it"
+            )
         if c.cluster.kube_context is None:
             problems.append(
                 f"{_key('cluster.kubeContext')} is not set: target 'local' needs the kube context"
@@ -491,6 +675,12 @@ def _aws_rules(c: _StackConfig) -> list[str]:
             f"{_key('network.vpcCidr')} = {json.dumps(c.network.vpc_cidr)}: AWS accepts a VPC from /"
             f"{VPC_PREFIXES[0]} to /{VPC_PREFIXES[1]}"
         )
+    elif any(vpc.overlaps(r) for r in UNUSABLE_VPC_RANGES):
+        problems.append(
+            f"{_key('network.vpcCidr')} = {json.dumps(c.network.vpc_cidr)}: overlaps a loopback, link-local, "
+            "multicast, reserved or 0.0.0.0/8 range, which no VPC can use; expected a private range such as "
+            "10.0.0.0/16 (RFC 1918)"
+        )
     else:
         try:
             plan_subnets(c.network.vpc_cidr, c.network.availability_zones)
@@ -517,6 +707,11 @@ def _general_rules(c: _StackConfig) -> list[str]:
                     f"{_key(f'nodeGroups.{role}')}: expected minSize <= desiredSize <= maxSize, got "
                     f"{group.min_size} / {group.desired_size} / {group.max_size}"
                 )
+        if groups.system.min_size < 1:
+            problems.append(
+                f"{_key('nodeGroups.system.minSize')} = {groups.system.min_size}: the system group runs "
+                "CoreDNS and the Cluster Autoscaler itself, so it cannot scale from zero; expected at least 1"
+            )
         if groups.system.capacity_type == "SPOT":
             problems.append(
                 f"{_key('nodeGroups.system.capacityType')} = 'SPOT': platform services need ON_DEMAND nodes"
@@ -528,7 +723,19 @@ def _general_rules(c: _StackConfig) -> list[str]:
                 f"{_key('cluster.endpointPublicAccess')} and endpointPrivateAccess are both false: "
                 "expected at least one way to reach the API"
             )
+        if cl.endpoint_public_access and not cl.endpoint_private_access:
+            problems.append(
+                f"{_key('cluster.endpointPrivateAccess')} = false with a public endpoint limited to "
+                "cluster.publicAccessCidrs: the nodes would reach the API from the NAT's address, which is "
+                "not in that list, and never join; expected endpointPrivateAccess true"
+            )
+        if not cl.endpoint_public_access and "public_access_cidrs" in cl.model_fields_set:
+            problems.append(
+                f"{_key('cluster.publicAccessCidrs')} is set, but cluster.endpointPublicAccess is false: EKS "
+                "ignores the list of a private-only endpoint; remove it (or enable the public endpoint)"
+            )
         if cl.endpoint_public_access:
+            problems += _public_access_problems(cl.public_access_cidrs)
             if not cl.public_access_cidrs:
                 problems.append(
                     f"{_key('cluster.publicAccessCidrs')} is empty: "
@@ -552,7 +759,24 @@ def _general_rules(c: _StackConfig) -> list[str]:
             f"{_key('dvcRemote.forceDestroy')} = true with protect = true: a protected bucket must not be "
             "emptied on delete; expected forceDestroy false"
         )
+    if c.target == "aws" and not c.autoscaler.enabled:
+        for key in _set_keys(c.autoscaler, "autoscaler"):
+            problems.append(
+                f"{_key(key)} is set, but autoscaler.enabled is false: nothing reads it; remove it (or "
+                "enable the autoscaler)"
+            )
     ml = c.mlflow
+    if ml.backend == "postgres" and "storage_size_gib" in ml.model_fields_set:
+        problems.append(
+            f"{_key('mlflow.storageSizeGib')} is set, but mlflow.backend is 'postgres': it sizes the SQLite "
+            "volume only; remove it (RDS storage is mlflow.dbAllocatedStorageGib)"
+        )
+    minio_enabled = c.minio.enabled if c.minio.enabled is not None else c.target == "local"
+    if not minio_enabled and "storage_size_gib" in c.minio.model_fields_set:
+        problems.append(
+            f"{_key('minio.storageSizeGib')} is set, but MinIO is off (target 'aws' keeps data in S3): "
+            "nothing reads it; remove it (or set minio.enabled: true)"
+        )
     if ml.backend == "sqlite" and ml.replicas != 1:
         problems.append(
             f"{_key('mlflow.replicas')} = {ml.replicas}: the sqlite backend lives on one volume, expected 1 "
@@ -570,6 +794,12 @@ def _general_rules(c: _StackConfig) -> list[str]:
             "such as db.t4g.micro"
         )
     mon = c.monitoring
+    if not mon.alert_email_to:
+        for key in sorted(mon.model_fields_set & {"alert_email_from", "smtp_smarthost"}):
+            problems.append(
+                f"{_key('monitoring.' + to_camel(key))} is set, but monitoring.alertEmailTo is empty: no "
+                "e-mail is sent; add recipients (or remove it)"
+            )
     if mon.alert_email_to and not (mon.alert_email_from and mon.smtp_smarthost):
         problems.append(
             f"{_key('monitoring.alertEmailTo')} is set: e-mail alerts also need monitoring.alertEmailFrom "
@@ -581,14 +811,14 @@ def _general_rules(c: _StackConfig) -> list[str]:
 def _node_group_rules(c: _StackConfig) -> list[str]:
     """What EC2 and EKS allow for each node group: known instance types, max pods, GPUs where promised."""
     problems: list[str] = []
-    if c.target != "aws":
-        return problems
     if c.cluster.kubernetes_version not in EKS_ADDON_VERSIONS:
         problems.append(
             f"{_key('cluster.kubernetesVersion')} = {json.dumps(c.cluster.kubernetes_version)}: expected a "
-            f"version whose EKS add-on versions are pinned in versions.py "
-            f"({sorted(EKS_ADDON_VERSIONS)})"
+            f"version whose EKS add-on versions are pinned in versions.py and that the charts and manifests "
+            f"are checked against ({sorted(EKS_ADDON_VERSIONS)})"
         )
+    if c.target != "aws":
+        return problems
     groups = c.node_groups
     if groups is None:
         return problems
@@ -622,6 +852,12 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                 f"{_key(f'nodeGroups.{role}.instanceTypes')} = {json.dumps(group.instance_types)}: mixes ARM "
                 "(Graviton) and x86 types; one node group runs one AMI architecture"
             )
+        platform = "linux/arm64" if is_arm_instance_type(group.instance_types[0]) else "linux/amd64"
+        if platform not in c.images.platforms:
+            problems.append(
+                f"{_key('images.platforms')} = {json.dumps(c.images.platforms)}: nodeGroups.{role} runs "
+                f"{', '.join(group.instance_types)}, whose pods need {platform} images; add {platform}"
+            )
         if group.max_pods is not None:
             limit = min(prefix_delegation_max_pods(t) for t in types)
             if group.max_pods > limit:
@@ -629,6 +865,27 @@ def _node_group_rules(c: _StackConfig) -> list[str]:
                     f"{_key(f'nodeGroups.{role}.maxPods')} = {group.max_pods}: expected at most {limit}, "
                     f"what prefix delegation and EKS allow on {', '.join(group.instance_types)}"
                 )
+    return problems
+
+
+def _public_access_problems(cidrs: Sequence[str]) -> list[str]:
+    """The public endpoint sees the internet address a client comes from: a private range never matches, and
+    a range inside another one is listed twice."""
+    problems = []
+    networks = [ipaddress.IPv4Network(c) for c in cidrs]
+    private = [str(n) for n in networks if any(n.subnet_of(r) for r in NOT_INTERNET_RANGES)]
+    if private:
+        problems.append(
+            f"{_key('cluster.publicAccessCidrs')} contains {private}: not internet addresses, so no client "
+            "of the public endpoint comes from them (traffic from the VPC or a VPN uses the private "
+            "endpoint); list the public egress address of your office/VPN/CI"
+        )
+    for inner, outer in ((a, b) for a in networks for b in networks if a != b):
+        if inner.subnet_of(outer):
+            problems.append(
+                f"{_key('cluster.publicAccessCidrs')} contains {inner} inside {outer}: expected each range "
+                "once; remove the narrower one"
+            )
     return problems
 
 
@@ -661,10 +918,17 @@ def _closed_loop_rules(c: _StackConfig) -> list[str]:
             "remove it (or enable live drift)",
         )
     live_drift = s.enabled and s.live_drift.enabled
-    if s.min_replicas is not None and s.max_replicas is not None and s.max_replicas < s.min_replicas:
+    minimum = s.min_replicas if s.min_replicas is not None else (2 if c.production else 1)
+    if s.max_replicas is not None and s.max_replicas < minimum:
+        spelled = "serving.minReplicas" if s.min_replicas is not None else "serving.minReplicas, by default"
         problems.append(
-            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least serving.minReplicas "
-            f"({s.min_replicas})"
+            f"{_key('serving.maxReplicas')} = {s.max_replicas}: expected at least {spelled} ({minimum})"
+        )
+    if live_drift and s.live_drift.window_hours > s.capture.retention_days * 24:
+        problems.append(
+            f"{_key('serving.liveDrift.windowHours')} = {s.live_drift.window_hours}: captured rows are kept "
+            f"{s.capture.retention_days} days (serving.capture.retentionDays), so a check could never read "
+            f"that far back; expected at most {s.capture.retention_days * 24}"
         )
     if live_drift and s.capture.sample_rate == 0:
         problems.append(
@@ -697,6 +961,13 @@ def _closed_loop_rules(c: _StackConfig) -> list[str]:
                 f"schedule ({schedule.cron!r} in {schedule.time_zone}) may leave {window:g} h between "
                 f"successful runs; expected at least {window:g} (or remove it: the schedule sets it)"
             )
+    if not live_drift:
+        unread(
+            _set_keys(c.retrain, "retrain"),
+            "live drift is off (serving.enabled or serving.liveDrift.enabled is false), so no retraining "
+            "relay runs",
+            "remove it (or turn live drift on)",
+        )
     if c.retrain.enabled is True and not live_drift:
         problems.append(
             f"{_key('retrain.enabled')} = true, but live drift is off (serving.enabled or "
@@ -733,6 +1004,13 @@ def _production_rules(c: _StackConfig) -> list[str]:
     if c.dvc_remote.kms_key is False:
         need("dvcRemote.kmsKey", False, "a customer-managed KMS key")
     if c.target == "aws":
+        if c.node_groups is not None and c.node_groups.system.min_size < PRODUCTION_MIN_SYSTEM_NODES:
+            need(
+                "nodeGroups.system.minSize",
+                c.node_groups.system.min_size,
+                f"at least {PRODUCTION_MIN_SYSTEM_NODES} system nodes (monitoring and alerting must outlive "
+                "one node)",
+            )
         if c.cluster.secrets_encryption is False:
             need("cluster.secretsEncryption", False, "KMS envelope encryption of Secrets")
         if c.cluster.log_retention_days < PRODUCTION_MIN_LOG_RETENTION_DAYS and (
@@ -1106,13 +1384,123 @@ _KNOWN_KEYS = frozenset(
 )
 
 
+def _section_model(annotation: Any) -> type[BaseModel] | None:
+    """The config section a field holds, if any (`NodeGroupConfig | None` -> NodeGroupConfig)."""
+    for candidate in get_args(annotation) or (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _section_at(parts: Sequence[str]) -> type[BaseModel] | None:
+    """The section model at a key path (`["nodeGroups", "system"]` -> NodeGroupConfig), else None."""
+    model: type[BaseModel] | None = _StackConfig
+    for part in parts:
+        fields = {f.alias or n: f for n, f in model.model_fields.items()} if model else {}
+        model = _section_model(fields[part].annotation) if part in fields else None
+    return model
+
+
+def _section_keys(model: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _leaf_keys(model: type[BaseModel] = _StackConfig, prefix: str = "") -> list[str]:
+    """Every documented key path, e.g. `cluster.kubernetesVersion`, `nodeGroups.system.maxSize`."""
+    keys = []
+    for name, field in model.model_fields.items():
+        key = f"{prefix}{field.alias or name}"
+        section = _section_model(field.annotation)
+        keys += _leaf_keys(section, f"{key}.") if section else [key]
+    return keys
+
+
+def _did_you_mean(path: str) -> str:
+    """A hint for an unknown key: the closest sibling, the same name in another section, or the namespace
+    typed as part of the key (`mlops-infra.production` set without the colon)."""
+    parts = path.split(".")
+    if parts[0] == PROJECT and len(parts) > 1:
+        return f"; did you mean {_key('.'.join(parts[1:]))}? (the namespace ends with ':')"
+    if path in ("region", "awsRegion"):
+        return "; the region is the AWS provider's key aws:region (pulumi config set aws:region us-east-1)"
+    # The first part that is not a key where it stands is the typo: `nodeGroups.sytem.maxSize`.
+    depth = next(
+        (i for i in range(len(parts)) if (s := _section_at(parts[:i])) and parts[i] not in _section_keys(s)),
+        len(parts) - 1,
+    )
+    parent = _section_at(parts[:depth])
+    siblings = _section_keys(parent) if parent else []
+    typo = parts[depth]
+    close = [s for s in siblings if s.lower() == typo.lower()] or difflib.get_close_matches(
+        typo, siblings, n=2, cutoff=0.75
+    )
+    if close:
+        spelled = [".".join([*parts[:depth], c, *parts[depth + 1 :]]) for c in close]
+        return f"; did you mean {' or '.join(_key(k) for k in spelled)}?"
+    elsewhere = [k for k in _leaf_keys() if k.split(".")[-1].lower() == parts[-1].lower()]
+    if elsewhere:
+        return f"; did you mean {' or '.join(_key(k) for k in elsewhere)}?"
+    if siblings:
+        where = ".".join(parts[:depth]) or "the top level"
+        return f"; the keys of {where} are {', '.join(siblings)} (Pulumi.yaml documents every key)"
+    return " (Pulumi.yaml documents every key)"
+
+
+def _path(loc: Iterable[Any]) -> str:
+    """A pydantic error location as the user types the key: `cluster.publicAccessCidrs[0]`."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part and not ("[" in part and "]" in part):  # pydantic's own validator/union tags
+            path += f".{part}" if path else part
+    return path
+
+
+# pydantic error types -> what to type instead, worded like the other messages ({...}: the error's context).
+_EXPECTED = {
+    "greater_than_equal": "expected at least {ge}",
+    "less_than_equal": "expected at most {le}",
+    "too_short": "expected at least {min_length} entry",
+    "literal_error": "expected exactly {expected} (spelled as shown)",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+}
+
+
+def _expected(error: Mapping[str, Any], path: str) -> str:
+    """What the user should have typed, in words (pydantic's own message otherwise)."""
+    value = error.get("input")
+    kind = error["type"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        section = _section_at(path.split("."))
+        keys = f" with the keys {', '.join(_section_keys(section))}" if section else " of keys and values"
+        example = f"{path}.{_section_keys(section)[0]}" if section else f"{path}.<key>"
+        return (
+            f"expected an object{keys}; set one with: pulumi config set --path "
+            f"{shlex.quote(_key(example))} <value>"
+        )
+    if kind == "string_type" and isinstance(value, int | float) and not isinstance(value, bool):
+        tip = " (YAML reads an unquoted 1.30 as the number 1.3)" if isinstance(value, float) else ""
+        return f'expected text, not a number: quote it in the stack file ("{value}"){tip}'
+    if kind == "list_type":
+        return f"expected a list, e.g. [a, b] (pulumi config set --path {shlex.quote(_key(path + '[0]'))} a)"
+    if kind in _EXPECTED:
+        return _EXPECTED[kind].format(**(error.get("ctx") or {}))
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def _describe(error: Mapping[str, Any]) -> str:
-    path = ".".join(str(p) for p in error["loc"] if p not in ("", "function-after[_cidr(), str]"))
-    message = str(error["msg"]).removeprefix("Value error, ")
+    path = _path(error["loc"])
     if error["type"] == "extra_forbidden":
-        return f"{_key(path)} is not a known setting (see Pulumi.yaml for the documented keys)"
+        return f"{_key(path)} is not a known setting{_did_you_mean(path)}"
     if error["type"] == "missing":
         return f"{_key(path)} is required"
+    message = _expected(error, path)
     if not path:
         return message
     return f"{_key(path)} = {json.dumps(error.get('input'), default=str)}: {message}"
@@ -1126,8 +1514,30 @@ def _parse_value(text: str) -> Any:
         return text
 
 
+def _is_known_path(key: str) -> bool:
+    """Whether `cluster.publicAccessCidrs[0]` (a flat key's name) names a documented key (or a tag)."""
+    parts = re.sub(r"\[\d+\]", "", key).split(".")
+    model: type[BaseModel] | None = _StackConfig
+    for i, part in enumerate(parts):
+        if model is None:
+            return False
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        if part not in fields:
+            return False
+        if part == "tags" and model is _StackConfig:
+            return len(parts) == i + 2
+        model = _section_model(fields[part].annotation)
+    return model is None
+
+
 def _flat_path_problem(key: str, text: str) -> str:
     """A key Pulumi stored as one flat name because it was set without `--path`; nothing reads it."""
+    if not _is_known_path(key):
+        hint = _did_you_mean(re.sub(r"\[\d+\]", "", key))
+        return (
+            f"{_key(key)} is not a known setting{hint} (it was also set without --path; remove it: "
+            f"pulumi config rm {shlex.quote(_key(key))})"
+        )
     value = text if _parse_value(text) is text else json.dumps(_parse_value(text))
     return (
         f"{_key(key)} was set without --path, so Pulumi keeps it as one key named {key!r} that nothing "
@@ -1153,6 +1563,47 @@ def _near_miss_problems(other_keys: Iterable[str]) -> list[str]:
     return problems
 
 
+def _provider_key_problems(target: str, other_keys: Iterable[str]) -> list[str]:
+    """aws:* keys: the program's AWS provider is explicit (it carries the default tags), so it reads only the
+    region it is given; any other aws:* key would be ignored silently, and on local so would the region."""
+    problems = []
+    for full in sorted(other_keys):
+        namespace, _, key = full.partition(":")
+        if namespace != "aws":
+            continue
+        if key == "region":
+            if target == "local":
+                problems.append(
+                    "aws:region is set, but target 'local' creates nothing on AWS and reads it nowhere; "
+                    "remove it (pulumi config rm aws:region)"
+                )
+            continue
+        instead = {
+            "profile": "set AWS_PROFILE in the environment of `pulumi up` instead",
+            "allowedAccountIds": "check the account with `aws sts get-caller-identity` before `pulumi up`",
+        }.get(key, "set it through the AWS_* environment variables the provider reads instead")
+        problems.append(
+            f"{full} is set, but this program's AWS provider is explicit and reads only aws:region from the "
+            f"stack config, so {full} would be ignored; remove it (pulumi config rm {full}) and {instead}"
+        )
+    return problems
+
+
+def _secret_problems(project_config: Mapping[str, str]) -> list[str]:
+    """Receiver secrets hold what Alertmanager needs; the value itself is never repeated in a message."""
+    problems = []
+    for key in ("alertSlackWebhookUrl", "alertWebhookUrl"):
+        value = project_config.get(key)
+        if value is not None and not re.match(r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/\S*)?$", value):
+            problems.append(
+                f"{_key(key)} (a secret, value not shown): expected an http(s) URL with a host, e.g. "
+                "https://hooks.slack.com/services/...; Alertmanager would refuse its configuration"
+            )
+    if project_config.get("alertSmtpPassword") == "":
+        problems.append(f"{_key('alertSmtpPassword')} is empty: expected the SMTP password (or remove it)")
+    return problems
+
+
 def _region_problems(aws_region: str | None) -> list[str]:
     """A region AWS has (pulumi-aws's own list), or EKS, VPC and S3 calls fail halfway through an up."""
     # pulumi_aws costs half a second to import; only an AWS stack's validation needs its region list.
@@ -1168,8 +1619,16 @@ def _region_problems(aws_region: str | None) -> list[str]:
     return []
 
 
+def _names_production(stack: str) -> bool:
+    parts = re.split(r"[-_.]", stack.lower())
+    return any(
+        PRODUCTION_NAME_PART.match(part) and (i == 0 or parts[i - 1] not in ("pre", "non", "not"))
+        for i, part in enumerate(parts)
+    )
+
+
 def _production_stack_problem(stack: str, production: bool) -> list[str]:
-    if PRODUCTION_STACK.match(stack) and not production:
+    if _names_production(stack) and not production:
         return [
             f"{_key('production')} is false on stack {stack!r}: a stack named for production must set "
             f"`{_key('production')}: true` (its safe defaults and floors), or be renamed"
@@ -1185,10 +1644,11 @@ def settings_from_config(
 ) -> StackSettings:
     """Validate raw config (`key -> text`, keys without the project prefix; `other_keys`: the stack's keys in
     other namespaces, `namespace:key`). Pure: tests call it directly."""
+    other_keys = list(other_keys)
     problems = _near_miss_problems(other_keys)
     for k in sorted(project_config):
         if k.split(".")[0].split("[")[0] not in _KNOWN_KEYS:
-            problems.append(f"{_key(k)} is not a known setting (see Pulumi.yaml for the documented keys)")
+            problems.append(f"{_key(k)} is not a known setting{_did_you_mean(k)}")
         elif k not in _KNOWN_KEYS:
             problems.append(_flat_path_problem(k, project_config[k]))
     values = {
@@ -1202,6 +1662,9 @@ def settings_from_config(
             problems.extend(_describe(error).split("\n"))
     if raw is not None and raw.target == "aws":
         problems += _region_problems(aws_region)
+    if raw is not None:
+        problems += _provider_key_problems(raw.target, other_keys)
+    problems += _secret_problems(project_config)
     if "alertSmtpPassword" in project_config and (raw is None or not raw.monitoring.alert_email_to):
         problems.append(
             f"{_key('alertSmtpPassword')} is set but {_key('monitoring.alertEmailTo')} is empty: expected "

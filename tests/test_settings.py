@@ -30,7 +30,7 @@ from settings import (
     _StackConfig,
     settings_from_config,
 )
-from tests.support.stacks import fixture_config, run_fixture
+from tests.support.stacks import REMOVE, config_set_path, fixture_config, run_fixture
 from tests.support.tools import REPO_ROOT
 
 STACKS = ("local", "dev", "prod")
@@ -51,7 +51,7 @@ def test_production_defaults_are_safe_and_dev_defaults_cheap() -> None:
         {
             "target": "aws",
             "production": "true",
-            "nodeGroups": _groups(),
+            "nodeGroups": _groups(system_nodes=2),
             "network": '{"availabilityZones": 3}',
             "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
             "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '
@@ -101,9 +101,11 @@ def test_default_tags_always_name_project_stack_and_tool() -> None:
         settings_from_config("dev", {**_aws(), "tags": '{"stack": "spoofed"}'}, "us-east-1")
 
 
-def _groups() -> str:
+def _groups(system_nodes: int = 1) -> str:
+    """Two node groups; production needs two system nodes."""
     return (
-        '{"system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},'
+        f'{{"system": {{"instanceTypes": ["t3a.medium"], "minSize": {system_nodes}, '
+        f'"desiredSize": {system_nodes}, "maxSize": 2}},'
         ' "workloads": {"instanceTypes": ["t3a.large"], "capacityType": "SPOT", "minSize": 0,'
         ' "desiredSize": 1, "maxSize": 3}}'
     )
@@ -147,7 +149,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "network": {"availabilityZones": "two"}},
         (),
-        ('mlops-infra:network.availabilityZones = "two"', "integer"),
+        ('mlops-infra:network.availabilityZones = "two"', "expected a whole number"),
     ),
     (
         "min_greater_than_max",
@@ -166,7 +168,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "monitoring": {"runbookBaseUrl": "docs/runbooks"}},
         (),
-        ('mlops-infra:monitoring.runbookBaseUrl = "docs/runbooks"', "https?://"),
+        ('mlops-infra:monitoring.runbookBaseUrl = "docs/runbooks"', "expected an http(s) URL"),
     ),
     (
         "bad_cidr",
@@ -319,7 +321,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "nodeGroups": _node_groups(workloads={"maxSize": 100000})},
         (),
-        ("mlops-infra:nodeGroups.workloads.maxSize = 100000", "less than or equal to 450"),
+        ("mlops-infra:nodeGroups.workloads.maxSize = 100000", "expected at most 450"),
     ),
     (
         "smtp_port_out_of_range_and_bad_addresses",
@@ -333,8 +335,8 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         },
         (),
         (
-            "mlops-infra:monitoring.alertEmailTo.0",
-            "mlops-infra:monitoring.alertEmailTo.1",
+            "mlops-infra:monitoring.alertEmailTo[0]",
+            "mlops-infra:monitoring.alertEmailTo[1]",
             "a port from 1 to 65535",
         ),
     ),
@@ -364,7 +366,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "mlflow": {"allowedHosts": ["*"]}},
         (),
-        ('mlops-infra:mlflow.allowedHosts.0 = "*": expected a DNS host name',),
+        ('mlops-infra:mlflow.allowedHosts[0] = "*": expected a DNS host name',),
     ),
     (
         "database_keys_with_sqlite",
@@ -637,7 +639,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "cluster": {"publicAccessCidrs": ["198.51.100.0/24"], "adminPrincipalArns": ["alice"]}},
         (),
-        ('mlops-infra:cluster.adminPrincipalArns.0 = "alice"', "should match pattern"),
+        ('mlops-infra:cluster.adminPrincipalArns[0] = "alice"', "expected an IAM role or user ARN"),
     ),
     (
         "email_without_smtp",
@@ -658,7 +660,7 @@ REJECTIONS: list[tuple[str, str, dict[str, Any], tuple[str, ...], tuple[str, ...
         "dev",
         {K + "nodeGroups": _node_groups(system={"maxPods": 4})},
         (),
-        ("mlops-infra:nodeGroups.system.maxPods = 4", "greater than or equal to 8"),
+        ("mlops-infra:nodeGroups.system.maxPods = 4", "expected at least 8"),
     ),
     (
         "instance_type_without_known_limits",
@@ -744,6 +746,558 @@ def test_invalid_config_is_refused_before_any_resource(
     assert record.resources == []
 
 
+# Held-out review: wrong configs a user could type, each refused by settings before any resource, naming the
+# key as typed. Keys without a namespace are set like `pulumi config set --path` into the test-owned stack
+# file; keys with one (`aws:profile`, a flat `mlops-infra:x.y`) are set as they are.
+# (id, stack, values, fragments the message must contain)
+HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
+    # --- unknown keys, types and sections, in the user's words ---
+    ("top_level_region", "dev", {K + "region": "us-east-1"}, ("mlops-infra:region", "aws:region")),
+    ("top_level_wrong_case", "dev", {K + "Target": "aws"}, ("did you mean mlops-infra:target?",)),
+    (
+        "cluster_key_at_top_level",
+        "dev",
+        {K + "kubernetesVersion": "1.35"},
+        (
+            "mlops-infra:kubernetesVersion is not a known setting; "
+            "did you mean mlops-infra:cluster.kubernetesVersion?",
+        ),
+    ),
+    (
+        "namespace_typed_with_a_dot",
+        "dev",
+        {K + "mlops-infra.production": "true"},
+        ("mlops-infra:mlops-infra.production", "did you mean mlops-infra:production?"),
+    ),
+    (
+        "misspelled_node_group_role",
+        "dev",
+        {"nodeGroups.sytem": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2}},
+        ("mlops-infra:nodeGroups.sytem is not a known setting; did you mean mlops-infra:nodeGroups.system?",),
+    ),
+    (
+        "misspelled_nested_key",
+        "dev",
+        {"network.availabilityZone": 3},
+        ("did you mean mlops-infra:network.availabilityZones?",),
+    ),
+    ("unknown_role", "dev", {"nodeGroups.ml": {}}, ("the keys of nodeGroups are system, workloads, gpu",)),
+    (
+        "flat_and_misspelled",
+        "prod",
+        {K + "mlflow.replica": "3"},
+        ("did you mean mlops-infra:mlflow.replicas?", "pulumi config rm mlops-infra:mlflow.replica"),
+    ),
+    (
+        "flat_with_a_misspelled_section",
+        "dev",
+        {K + "nodeGroups.sytem.maxSize": "3"},
+        ("did you mean mlops-infra:nodeGroups.system.maxSize?",),
+    ),
+    (
+        "section_given_a_value",
+        "dev",
+        {K + "network": "10.20.0.0/16"},
+        ('mlops-infra:network = "10.20.0.0/16": expected an object with the keys vpcCidr',),
+    ),
+    (
+        "schedule_given_the_cron",
+        "dev",
+        {"training.schedule": "0 3 * * *"},
+        (
+            'mlops-infra:training.schedule = "0 3 * * *": '
+            "expected an object with the keys enabled, cron, timeZone",
+        ),
+    ),
+    (
+        "tags_as_a_list",
+        "dev",
+        {K + "tags": ["team=ml"]},
+        ('mlops-infra:tags = ["team=ml"]: expected an object of keys and values',),
+    ),
+    (
+        "version_unquoted_in_yaml",
+        "dev",
+        {"cluster.kubernetesVersion": 1.3},
+        ("mlops-infra:cluster.kubernetesVersion = 1.3: expected text, not a number",),
+    ),
+    (
+        "version_with_a_v",
+        "dev",
+        {"cluster.kubernetesVersion": "v1.35"},
+        (
+            'mlops-infra:cluster.kubernetesVersion = "v1.35": '
+            'expected a Kubernetes minor version such as "1.35"',
+        ),
+    ),
+    (
+        "list_index_as_typed",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/24"]},
+        ('mlops-infra:cluster.publicAccessCidrs[0] = "198.51.100.7/24"', "host bits set"),
+    ),
+    (
+        "enum_in_the_wrong_case",
+        "dev",
+        {"nodeGroups.workloads.capacityType": "spot"},
+        ('mlops-infra:nodeGroups.workloads.capacityType = "spot": expected exactly', "'SPOT'"),
+    ),
+    (
+        "registry_with_a_scheme",
+        "local",
+        {"images.registry": "https://localhost:5001"},
+        ('mlops-infra:images.registry = "https://localhost:5001": expected a registry as host[:port]',),
+    ),
+    (
+        "bucket_prefix_with_capitals",
+        "dev",
+        {"dvcRemote.bucketPrefix": "MLOps-DVC"},
+        ('mlops-infra:dvcRemote.bucketPrefix = "MLOps-DVC": expected 3-37 lowercase letters',),
+    ),
+    (
+        "assumed_role_session_as_admin",
+        "dev",
+        {"cluster.adminPrincipalArns": ["arn:aws:sts::123456789012:assumed-role/Admin/alice"]},
+        ("mlops-infra:cluster.adminPrincipalArns[0] = ", "not an assumed-role session"),
+    ),
+    # --- keys the chosen mode never reads ---
+    ("aws_profile_ignored", "dev", {"aws:profile": "ml-dev"}, ("aws:profile is set", "AWS_PROFILE")),
+    (
+        "aws_allowed_accounts_ignored",
+        "prod",
+        {"aws:allowedAccountIds": ["123456789012"]},
+        ("aws:allowedAccountIds is set", "reads only aws:region"),
+    ),
+    ("aws_region_on_local", "local", {"aws:region": "us-east-1"}, ("aws:region is set, but target 'local'",)),
+    (
+        "eks_cluster_keys_on_local",
+        "local",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/32"], "cluster.logRetentionDays": 30},
+        (
+            "mlops-infra:cluster.publicAccessCidrs is set, but target 'local' uses an existing cluster",
+            "mlops-infra:cluster.logRetentionDays is set, but target 'local'",
+        ),
+    ),
+    (
+        "autoscaler_and_tags_on_local",
+        "local",
+        {"autoscaler.expander": "random", "tags.team": "ml"},
+        ("mlops-infra:autoscaler is set, but target 'local'", "mlops-infra:tags is set, but target 'local'"),
+    ),
+    (
+        "autoscaler_keys_while_it_is_off",
+        "dev",
+        {"autoscaler.enabled": False},
+        ("mlops-infra:autoscaler.scaleDownUnneededMinutes is set, but autoscaler.enabled is false",),
+    ),
+    (
+        "allow_list_of_a_private_only_endpoint",
+        "dev",
+        {"cluster.endpointPublicAccess": False},
+        ("mlops-infra:cluster.publicAccessCidrs is set, but cluster.endpointPublicAccess is false",),
+    ),
+    (
+        "sqlite_volume_size_with_postgres",
+        "prod",
+        {"mlflow.storageSizeGib": 20},
+        ("mlops-infra:mlflow.storageSizeGib is set, but mlflow.backend is 'postgres'",),
+    ),
+    (
+        "minio_size_while_minio_is_off",
+        "dev",
+        {"minio.storageSizeGib": 50},
+        ("mlops-infra:minio.storageSizeGib is set, but MinIO is off",),
+    ),
+    (
+        "email_sender_and_relay_without_recipients",
+        "dev",
+        {
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+        (
+            "mlops-infra:monitoring.alertEmailFrom is set, but monitoring.alertEmailTo is empty",
+            "mlops-infra:monitoring.smtpSmarthost is set, but monitoring.alertEmailTo is empty",
+        ),
+    ),
+    (
+        "retrain_keys_without_serving",
+        "dev",
+        {"serving.enabled": False, "retrain.cooldown": "12h"},
+        ("mlops-infra:retrain.cooldown is set, but live drift is off",),
+    ),
+    # --- values the cloud (or Kubernetes) refuses ---
+    (
+        "vpc_in_loopback",
+        "dev",
+        {"network.vpcCidr": "127.0.0.0/16"},
+        ('mlops-infra:network.vpcCidr = "127.0.0.0/16": overlaps a loopback',),
+    ),
+    (
+        "vpc_in_link_local",
+        "dev",
+        {"network.vpcCidr": "169.254.0.0/16"},
+        ('mlops-infra:network.vpcCidr = "169.254.0.0/16"', "no VPC can use"),
+    ),
+    (
+        "cidr_without_prefix_length",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7"]},
+        ('mlops-infra:cluster.publicAccessCidrs[0] = "198.51.100.7"', "198.51.100.7/32"),
+    ),
+    (
+        "private_range_in_the_public_allow_list",
+        "dev",
+        {"cluster.publicAccessCidrs": ["10.0.0.0/8", "192.168.1.0/24"]},
+        ("mlops-infra:cluster.publicAccessCidrs contains ['10.0.0.0/8', '192.168.1.0/24']: not internet",),
+    ),
+    (
+        "overlapping_allow_list",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.0/24", "198.51.100.128/25"]},
+        ("mlops-infra:cluster.publicAccessCidrs contains 198.51.100.128/25 inside 198.51.100.0/24",),
+    ),
+    (
+        "repeated_allow_list_entry",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.0/24", "198.51.100.0/24"]},
+        ("mlops-infra:cluster.publicAccessCidrs = ", "expected each value once"),
+    ),
+    (
+        "allow_list_beyond_the_eks_quota",
+        "dev",
+        {"cluster.publicAccessCidrs": [f"198.51.{i}.0/24" for i in range(41)]},
+        ("mlops-infra:cluster.publicAccessCidrs = ", "41 entries", "at most 40"),
+    ),
+    (
+        "no_private_endpoint_with_a_restricted_public_one",
+        "dev",
+        {"cluster.endpointPrivateAccess": False},
+        ("mlops-infra:cluster.endpointPrivateAccess = false", "never join"),
+    ),
+    (
+        "kubernetes_version_on_local_never_checked",
+        "local",
+        {"cluster.kubernetesVersion": "1.99"},
+        ('mlops-infra:cluster.kubernetesVersion = "1.99"', "checked against"),
+    ),
+    ("empty_kube_context", "local", {"cluster.kubeContext": ""}, ('mlops-infra:cluster.kubeContext = ""',)),
+    (
+        "repeated_admin_principal",
+        "dev",
+        {"cluster.adminPrincipalArns": ["arn:aws:iam::123456789012:role/admin"] * 2},
+        ("mlops-infra:cluster.adminPrincipalArns = ", "expected each value once"),
+    ),
+    (
+        "tag_value_with_characters_aws_refuses",
+        "dev",
+        {"tags.owner": "ml#platform!"},
+        ('mlops-infra:tags.owner = "ml#platform!": expected letters, digits, spaces',),
+    ),
+    (
+        "more_tags_than_a_resource_holds",
+        "dev",
+        {K + "tags": {f"t{i}": "x" for i in range(48)}},
+        ("mlops-infra:tags has 48 tags: expected at most 40",),
+    ),
+    (
+        "tag_key_the_program_sets",
+        "dev",
+        {"tags.managed-by": "terraform"},
+        ("mlops-infra:tags.managed-by: tag key 'managed-by' is set by the program",),
+    ),
+    (
+        "repeated_instance_type",
+        "dev",
+        {"nodeGroups.workloads.instanceTypes": ["t3a.large", "t3a.large"]},
+        ("mlops-infra:nodeGroups.workloads.instanceTypes = ", "expected each value once"),
+    ),
+    (
+        "system_group_from_zero",
+        "dev",
+        {"nodeGroups.system.minSize": 0, "nodeGroups.system.desiredSize": 0},
+        ("mlops-infra:nodeGroups.system.minSize = 0", "expected at least 1"),
+    ),
+    (
+        "graviton_workers_without_arm_images",
+        "dev",
+        {"nodeGroups.workloads.instanceTypes": ["m7g.large", "m6g.large"]},
+        ('mlops-infra:images.platforms = ["linux/amd64"]', "add linux/arm64"),
+    ),
+    (
+        "arm_images_only_for_x86_nodes",
+        "dev",
+        {"images.platforms": ["linux/arm64"]},
+        ('mlops-infra:images.platforms = ["linux/arm64"]', "add linux/amd64"),
+    ),
+    (
+        "no_image_platform",
+        "dev",
+        {"images.platforms": []},
+        ("mlops-infra:images.platforms = []: expected at least 1",),
+    ),
+    (
+        "repeated_image_platform",
+        "dev",
+        {"images.platforms": ["linux/amd64", "linux/amd64"]},
+        ("mlops-infra:images.platforms = ", "expected each value once"),
+    ),
+    (
+        "registry_port_out_of_range",
+        "local",
+        {"images.registry": "localhost:99999"},
+        ('mlops-infra:images.registry = "localhost:99999"', "the port 1-65535"),
+    ),
+    (
+        "bucket_prefix_s3_reserves",
+        "dev",
+        {"dvcRemote.bucketPrefix": "xn--mlops"},
+        ("mlops-infra:dvcRemote.bucketPrefix = \"xn--mlops\": S3 refuses bucket names starting with 'xn--'",),
+    ),
+    (
+        "db_instance_class_misspelled",
+        "prod",
+        {"mlflow.dbInstanceClass": "db.t4g.smal"},
+        ('mlops-infra:mlflow.dbInstanceClass = "db.t4g.smal": expected an RDS instance class',),
+    ),
+    (
+        "repeated_recipient_and_host",
+        "dev",
+        {
+            "mlflow.allowedHosts": ["mlflow.example.com", "mlflow.example.com"],
+            "monitoring.alertEmailTo": ["oncall@example.com", "oncall@example.com"],
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+        (
+            "mlops-infra:mlflow.allowedHosts = ",
+            "mlops-infra:monitoring.alertEmailTo = ",
+            "expected each value once",
+        ),
+    ),
+    (
+        "runbook_url_without_a_host",
+        "dev",
+        {"monitoring.runbookBaseUrl": "https:///docs"},
+        ('mlops-infra:monitoring.runbookBaseUrl = "https:///docs": expected an http(s) URL with a host',),
+    ),
+    (
+        "live_drift_schedule_that_never_runs",
+        "dev",
+        {"serving.liveDrift.schedule": "0 0 31 2 *"},
+        ('mlops-infra:serving.liveDrift.schedule = "0 0 31 2 *": never runs',),
+    ),
+    (
+        "training_cron_that_never_runs",
+        "dev",
+        {"training.schedule.cron": "0 3 30 2 *"},
+        ('mlops-infra:training.schedule.cron = "0 3 30 2 *": never runs',),
+    ),
+    (
+        "time_zone_that_is_a_host_file",
+        "dev",
+        {"training.schedule.timeZone": "localtime"},
+        ('mlops-infra:training.schedule.timeZone = "localtime": expected an IANA time zone name',),
+    ),
+    (
+        "retrain_window_below_a_second",
+        "dev",
+        {"retrain.confirmFor": "500ms"},
+        ('mlops-infra:retrain.confirmFor = "500ms": expected whole seconds',),
+    ),
+    (
+        "serving_max_below_the_production_minimum",
+        "prod",
+        {"serving.maxReplicas": 1},
+        ("mlops-infra:serving.maxReplicas = 1: expected at least serving.minReplicas, by default (2)",),
+    ),
+    (
+        "live_drift_window_longer_than_capture_is_kept",
+        "dev",
+        {"serving.liveDrift.windowHours": 720, "serving.capture.retentionDays": 7},
+        ("mlops-infra:serving.liveDrift.windowHours = 720", "expected at most 168"),
+    ),
+    # --- production floors ---
+    (
+        "production_on_one_system_node",
+        "prod",
+        {"nodeGroups.system.minSize": 1, "nodeGroups.system.desiredSize": 1},
+        ("mlops-infra:nodeGroups.system.minSize = 1: production stacks require at least 2 system nodes",),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("stack", "values", "fragments"), [pytest.param(*case[1:], id=case[0]) for case in HELD_OUT]
+)
+def test_held_out_wrong_configs_are_refused_by_key_before_any_resource(
+    stack: str, values: dict[str, Any], fragments: tuple[str, ...]
+) -> None:
+    record = run_fixture(stack, set_values=config_set_path(stack, values), expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    message = str(record.error)
+    for fragment in fragments:
+        assert fragment in message, f"{fragment!r} not in:\n{message}"
+    assert record.resources == []
+
+
+@pytest.mark.parametrize(
+    ("value", "fragment"),
+    [
+        (
+            "alerts.example.com/hook",
+            "mlops-infra:alertWebhookUrl (a secret, value not shown): expected an http(s)",
+        ),
+        ("", "mlops-infra:alertWebhookUrl (a secret, value not shown)"),
+    ],
+)
+def test_a_receiver_secret_that_is_no_url_is_refused_without_showing_it(value: str, fragment: str) -> None:
+    from harness.mocks import run_program
+
+    config, secret_keys = fixture_config("dev")
+    config[K + "alertWebhookUrl"] = value
+    record = run_program("dev", config, [*secret_keys, K + "alertWebhookUrl"], expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    assert fragment in str(record.error)
+    assert not value or value not in str(record.error)
+    assert record.resources == []
+
+
+# Sensible variants of the stack files: accepted, and the program registers its resources.
+SENSIBLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("dev_in_three_azs", "dev", {"network.availabilityZones": 3}),
+    ("dev_in_another_region", "dev", {"aws:region": "eu-central-1"}),
+    (
+        "dev_with_a_spot_gpu_group",
+        "dev",
+        {
+            "nodeGroups.gpu": {
+                "instanceTypes": ["g4dn.xlarge", "g5.xlarge"],
+                "capacityType": "SPOT",
+                "minSize": 0,
+                "desiredSize": 0,
+                "maxSize": 2,
+            }
+        },
+    ),
+    (
+        "dev_on_graviton_workers",
+        "dev",
+        {
+            "nodeGroups.workloads.instanceTypes": ["m7g.large", "m6g.large"],
+            "images.platforms": ["linux/amd64", "linux/arm64"],
+        },
+    ),
+    (
+        "dev_private_endpoint_only",
+        "dev",
+        {"cluster.endpointPublicAccess": False, "cluster.publicAccessCidrs": REMOVE},
+    ),
+    (
+        "dev_single_address_allowed",
+        "dev",
+        {"cluster.publicAccessCidrs": ["198.51.100.7/32", "203.0.113.0/24"]},
+    ),
+    (
+        "dev_on_postgres",
+        "dev",
+        {
+            "mlflow.backend": "postgres",
+            "mlflow.dbInstanceClass": "db.t4g.micro",
+            "mlflow.storageSizeGib": REMOVE,
+        },
+    ),
+    (
+        "dev_without_the_autoscaler",
+        "dev",
+        {"autoscaler.enabled": False, "autoscaler.scaleDownUnneededMinutes": REMOVE},
+    ),
+    ("dev_with_more_tags", "dev", {"tags.owner": "team-ml@example.com", "tags.Project Code": "ML-42"}),
+    ("dev_retraining_killed", "dev", {"retrain.enabled": False, "retrain.cooldown": "12h"}),
+    ("dev_live_drift_off", "dev", {"serving.liveDrift.enabled": False, "serving.capture.sampleRate": 0}),
+    ("dev_minio_beside_s3", "dev", {"minio.enabled": True, "minio.storageSizeGib": 30}),
+    ("dev_images_for_both_architectures", "dev", {"images.platforms": ["linux/amd64", "linux/arm64"]}),
+    ("dev_vpc_in_172_16", "dev", {"network.vpcCidr": "172.16.0.0/16"}),
+    ("dev_one_repository_for_both_images", "dev", {"images.stepsRepository": "mlops-mlflow"}),
+    ("dev_wider_stale_training_window", "dev", {"monitoring.noSuccessHours": 96}),
+    (
+        "dev_week_of_drift_within_capture",
+        "dev",
+        {"serving.liveDrift.windowHours": 168, "serving.capture.retentionDays": 14},
+    ),
+    (
+        "prod_with_more_replicas",
+        "prod",
+        {"mlflow.replicas": 3, "serving.minReplicas": 3, "serving.maxReplicas": 6, "monitoring.replicas": 3},
+    ),
+    ("prod_ten_years_of_control_plane_logs", "prod", {"cluster.logRetentionDays": 3653}),
+    ("prod_in_four_azs", "prod", {"network.availabilityZones": 4, "network.natGateways": 4}),
+    ("prod_serving_max_only", "prod", {"serving.maxReplicas": 4}),
+    (
+        "prod_runbooks_on_github",
+        "prod",
+        {"monitoring.runbookBaseUrl": "https://github.com/acme/mlops/blob/main/docs/runbooks"},
+    ),
+    ("local_serving_off", "local", {"serving.enabled": False}),
+    (
+        "local_with_a_berlin_schedule",
+        "local",
+        {
+            "training.schedule.enabled": True,
+            "training.schedule.cron": "30 2 * * MON-FRI",
+            "training.schedule.timeZone": "Europe/Berlin",
+        },
+    ),
+    (
+        "local_with_e_mail_alerts",
+        "local",
+        {
+            "monitoring.alertEmailTo": ["oncall@example.com", "ml@example.org"],
+            "monitoring.alertEmailFrom": "alerts@example.com",
+            "monitoring.smtpSmarthost": "smtp.example.com:587",
+        },
+    ),
+    ("local_arm_images", "local", {"images.platforms": ["linux/arm64"]}),
+]
+
+
+@pytest.mark.parametrize(("stack", "values"), [pytest.param(*case[1:], id=case[0]) for case in SENSIBLE])
+def test_sensible_variants_of_the_stack_files_are_accepted(stack: str, values: dict[str, Any]) -> None:
+    record = run_fixture(stack, set_values=config_set_path(stack, values))
+    assert record.error is None
+    assert record.resources
+
+
+@pytest.mark.parametrize("name", ["prod-eu", "production", "staging"])
+def test_production_settings_are_accepted_on_other_stack_names(name: str) -> None:
+    from tests.support.stacks import stack_file
+
+    record = run_stack(name, stack_file=stack_file("prod"))
+    assert record.error is None
+    assert record.exports["production"] is True
+
+
+@pytest.mark.parametrize("name", ["Prod", "PROD", "eu-prod", "prod2", "prd", "Production-EU"])
+def test_a_stack_named_for_production_in_any_spelling_must_say_production_true(name: str) -> None:
+    from harness.mocks import run_program
+
+    config, secret_keys = fixture_config("prod")
+    config[K + "production"] = "false"
+    record = run_program(name, config, secret_keys, expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    assert f"mlops-infra:production is false on stack {name!r}" in str(record.error)
+    assert record.resources == []
+
+
+@pytest.mark.parametrize("name", ["non-prod", "pre-prod", "preprod", "product-demo"])
+def test_names_that_only_mention_production_are_not_production(name: str) -> None:
+    from tests.support.stacks import stack_file
+
+    record = run_stack(name, stack_file=stack_file("dev"))
+    assert record.error is None
+    assert record.exports["production"] is False
+
+
 def test_every_problem_is_reported_at_once() -> None:
     record = run_fixture(
         "dev",
@@ -799,7 +1353,7 @@ def test_other_projects_and_providers_namespaces_are_not_near_misses() -> None:
 
 def test_narrow_allow_lists_that_do_not_cover_the_internet_are_accepted() -> None:
     base = {"target": "aws", "nodeGroups": _groups()}
-    for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["10.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
+    for cidrs in (["198.51.100.7/32", "203.0.113.0/24"], ["11.0.0.0/8"], ["100.0.0.0/8", "102.0.0.0/8"]):
         config = {**base, "cluster": json.dumps({"publicAccessCidrs": cidrs})}
         settings = settings_from_config("dev", config, "us-east-1")
         assert isinstance(settings.cluster, EksClusterArgs)
@@ -814,7 +1368,7 @@ def test_closed_loop_settings_resolve_to_plain_values_with_production_defaults()
         {
             "target": "aws",
             "production": "true",
-            "nodeGroups": _groups(),
+            "nodeGroups": _groups(system_nodes=2),
             "network": '{"availabilityZones": 3}',
             "cluster": '{"publicAccessCidrs": ["198.51.100.0/24"]}',
             "mlflow": '{"backend": "postgres", "dbInstanceClass": "db.t4g.small", "replicas": 2, '

@@ -41,6 +41,38 @@ def _variant(stack: str, changes: str, remove: tuple[str, ...], expect_error: bo
     )
 
 
+REMOVE = object()
+"""A value for `config_set_path`: `pulumi config rm --path` instead of set."""
+
+
+def config_set_path(stack: str, values: dict[str, Any]) -> dict[str, Any]:
+    """`set_values` for `run_fixture` as `pulumi config set --path` would leave them: each dotted project key
+    (`mlflow.replicas`) is set inside its object from the test-owned stack file, keeping its siblings; a key
+    with a namespace (`aws:profile`, or a flat `mlops-infra:mlflow.replicas`) is set as it is."""
+    config, _ = fixture_config(stack)
+    changed: dict[str, Any] = {}
+    for key, value in values.items():
+        if ":" in key:
+            changed[key] = value
+            continue
+        top, *rest = key.split(".")
+        full = f"mlops-infra:{top}"
+        if not rest:
+            changed[full] = value
+            continue
+        if full not in changed:
+            text = config.get(full)
+            changed[full] = json.loads(text) if text and text.startswith("{") else {}
+        node = changed[full]
+        for part in rest[:-1]:
+            node = node.setdefault(part, {})
+        if value is REMOVE:
+            node.pop(rest[-1], None)
+        else:
+            node[rest[-1]] = value
+    return changed
+
+
 def fixture_config(stack: str) -> tuple[dict[str, str], list[str]]:
     """The test-owned stack file's config as the language host hands it over, plus its secret keys."""
     return load_stack_config(stack, stack_file(stack))
