@@ -30,7 +30,7 @@ from settings import (
     _StackConfig,
     settings_from_config,
 )
-from tests.support.stacks import REMOVE, config_set_path, fixture_config, run_fixture
+from tests.support.stacks import REMOVE, config_set_path, fixture_config, resolve_fixture, run_fixture
 from tests.support.tools import REPO_ROOT
 
 STACKS = ("local", "dev", "prod")
@@ -1263,6 +1263,15 @@ SENSIBLE: list[tuple[str, str, dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("stack", "values"), [pytest.param(*case[1:], id=case[0]) for case in SENSIBLE])
 def test_sensible_variants_of_the_stack_files_are_accepted(stack: str, values: dict[str, Any]) -> None:
+    settings = resolve_fixture(stack, set_values=config_set_path(stack, values))
+    assert settings.stack == stack
+
+
+# The same variants through the whole program (26 mock runs, ~20 s): no component refuses what settings
+# accepted. In the slow tier, so the unit tier stays fast.
+@pytest.mark.slow
+@pytest.mark.parametrize(("stack", "values"), [pytest.param(*case[1:], id=case[0]) for case in SENSIBLE])
+def test_sensible_variants_run_the_whole_program(stack: str, values: dict[str, Any]) -> None:
     record = run_fixture(stack, set_values=config_set_path(stack, values))
     assert record.error is None
     assert record.resources
@@ -1270,11 +1279,7 @@ def test_sensible_variants_of_the_stack_files_are_accepted(stack: str, values: d
 
 @pytest.mark.parametrize("name", ["prod-eu", "production", "staging"])
 def test_production_settings_are_accepted_on_other_stack_names(name: str) -> None:
-    from tests.support.stacks import stack_file
-
-    record = run_stack(name, stack_file=stack_file("prod"))
-    assert record.error is None
-    assert record.exports["production"] is True
+    assert resolve_fixture("prod", name=name).production is True
 
 
 @pytest.mark.parametrize("name", ["Prod", "PROD", "eu-prod", "prod2", "prd", "Production-EU"])
@@ -1291,11 +1296,7 @@ def test_a_stack_named_for_production_in_any_spelling_must_say_production_true(n
 
 @pytest.mark.parametrize("name", ["non-prod", "pre-prod", "preprod", "product-demo"])
 def test_names_that_only_mention_production_are_not_production(name: str) -> None:
-    from tests.support.stacks import stack_file
-
-    record = run_stack(name, stack_file=stack_file("dev"))
-    assert record.error is None
-    assert record.exports["production"] is False
+    assert resolve_fixture("dev", name=name).production is False
 
 
 def test_every_problem_is_reported_at_once() -> None:

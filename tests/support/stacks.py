@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.mocks import Record, load_stack_config, recorded_run, run_stack
+from settings import PROJECT, StackSettings, settings_from_config
 
 STACK_FILES = Path(__file__).with_name("stack_files")
 
@@ -82,3 +83,21 @@ def record(stack: str) -> Record:
     """The program run from the test-owned stack file, once per session (shared with the committed file's
     run while the two are equal); treat it as read-only."""
     return recorded_run(stack, stack_file(stack))
+
+
+def resolve_fixture(
+    stack: str, *, set_values: dict[str, Any] | None = None, name: str | None = None
+) -> StackSettings:
+    """The test-owned stack file's settings, resolved the way `load_settings` does (no program run), for
+    stack `name` (default: `stack`) with `set_values` (full config keys, as for `run_fixture`). Raises
+    SettingsError like the program would, before any resource."""
+    config, _ = fixture_config(stack)
+    for key, value in (set_values or {}).items():
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    prefix = f"{PROJECT}:"
+    return settings_from_config(
+        name or stack,
+        {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)},
+        config.get("aws:region"),
+        other_keys=[k for k in config if not k.startswith(prefix)],
+    )
