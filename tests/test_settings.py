@@ -16,7 +16,7 @@ from components.eks_cluster import EksClusterArgs
 from components.existing_cluster import ExistingClusterArgs
 from components.minio import MinioArgs
 from components.mlflow import PostgresBackend, SqliteBackend
-from harness.mocks import run_stack
+from harness.mocks import committed_record
 from settings import (
     EKS_LOG_TYPES,
     CaptureSettings,
@@ -39,7 +39,7 @@ K = "mlops-infra:"
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_committed_stack_file_runs(stack: str) -> None:
-    record = run_stack(stack)
+    record = committed_record(stack)  # the run the renderers, capacity plan and reports share
     assert record.error is None
     assert record.exports["target"] == ("local" if stack == "local" else "aws")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import email
 import ipaddress
 import json
@@ -44,7 +45,7 @@ from harness.mocks import Record, Recorded, run_components
 from pipelines.scheduling import GPU_TAINT_KEY
 from settings import EKS_LOG_TYPES, settings_from_config
 from tests.support.stack_records import by_id, committed, policy
-from tests.support.stacks import run_fixture
+from tests.support.stacks import config_set_path, gpu_record, resolve_fixture, run_fixture
 from versions import EKS_ADDON_VERSIONS, EKS_ADDONS
 
 AWS_STACKS = ("dev", "prod")
@@ -146,6 +147,18 @@ def isolated() -> tuple[Record, EksCluster]:
     return record, built[0]
 
 
+DEPLOY_ROLE = "arn:aws:iam::123456789012:role/github-deploy-prod"
+
+
+@pytest.fixture(scope="module")
+def hardened() -> Record:
+    """EksCluster from ARGS with Secrets encryption and an extra cluster admin."""
+    control_plane = dataclasses.replace(
+        ARGS.control_plane, secrets_encryption=True, admin_principal_arns=(DEPLOY_ROLE,)
+    )
+    return run_components(lambda: EksCluster("eks", dataclasses.replace(ARGS, control_plane=control_plane)))
+
+
 def test_component_from_its_own_args_registers_the_vpc_eks_and_node_groups(
     isolated: tuple[Record, EksCluster],
 ) -> None:
@@ -212,17 +225,9 @@ def test_ckv_aws_39_eks_endpoint_not_public(stack: str) -> None:
         assert all(ipaddress.IPv4Network(c).prefixlen > 0 for c in cidrs), cidrs
 
 
-def test_ckv_aws_39_private_only_endpoint_sends_no_allow_list() -> None:
-    record = run_fixture(
-        "dev",
-        set_values={
-            "mlops-infra:cluster": {
-                "endpointPrivateAccess": True,
-                "endpointPublicAccess": False,
-                "logTypes": ["api"],
-            }
-        },
-    )
+def test_ckv_aws_39_private_only_endpoint_sends_no_allow_list(isolated: tuple[Record, EksCluster]) -> None:
+    record, _ = isolated
+    assert ARGS.control_plane.endpoint_public_access is False
     inputs = record.one(EKS).inputs
     assert inputs["endpointPublicAccess"] is False
     assert "publicAccessCidrs" not in inputs
@@ -270,20 +275,13 @@ def test_ckv_aws_58_prod_secrets_encrypted_with_a_customer_kms_key() -> None:
     assert record.one(EKS).inputs["encryptionConfigKeyArn"] == key.outputs["arn"]
 
 
-def test_ckv_aws_58_secrets_encryption_follows_the_stack_config_in_dev() -> None:
+def test_ckv_aws_58_secrets_encryption_follows_the_stack_config_in_dev(hardened: Record) -> None:
     assert "encryptionConfigKeyArn" not in committed("dev").one(EKS).inputs
-    record = run_fixture(
-        "dev",
-        set_values={
-            "mlops-infra:cluster": {
-                "secretsEncryption": True,
-                "logTypes": ["api"],
-                "publicAccessCidrs": ["192.0.2.0/24"],
-            }
-        },
-    )
-    key = record.one("aws:kms/key:Key", "platform-secrets-key")
-    assert record.one(EKS).inputs["encryptionConfigKeyArn"] == key.outputs["arn"]
+    settings = resolve_fixture("dev", set_values=config_set_path("dev", {"cluster.secretsEncryption": True}))
+    assert isinstance(settings.cluster, EksClusterArgs)
+    assert settings.cluster.control_plane.secrets_encryption is True
+    key = hardened.one("aws:kms/key:Key", "eks-secrets-key")
+    assert hardened.one(EKS).inputs["encryptionConfigKeyArn"] == key.outputs["arn"]
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -422,18 +420,7 @@ def test_inventory_node_groups(stack: str, expected: dict[str, tuple[str, int, i
 
 
 def test_inventory_optional_gpu_group_is_tainted_and_starts_at_zero() -> None:
-    groups = {
-        "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
-        "workloads": {
-            "instanceTypes": ["t3a.medium"],
-            "capacityType": "SPOT",
-            "minSize": 0,
-            "desiredSize": 1,
-            "maxSize": 2,
-        },
-        "gpu": {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1},
-    }
-    record = run_fixture("dev", set_values={"mlops-infra:nodeGroups": groups})
+    record = gpu_record()
     [gpu] = [g for g in record.of_type(NODE_GROUP) if g.inputs["labels"]["mlops.platform/node-role"] == "gpu"]
     assert gpu.inputs["taints"] == [{"key": GPU_TAINT_KEY, "value": "true", "effect": "NO_SCHEDULE"}]
     assert gpu.inputs["scalingConfig"]["minSize"] == 0
@@ -467,21 +454,17 @@ def test_cluster_outputs_are_exported(stack: str) -> None:
     assert set(exports["public_subnet_ids"]) == _public_subnet_ids(record)
 
 
-def test_extra_admins_get_cluster_admin_through_access_entries_only() -> None:
-    deploy_role = "arn:aws:iam::123456789012:role/github-deploy-prod"
-    record = run_fixture(
-        "dev",
-        set_values={
-            "mlops-infra:cluster": {
-                "publicAccessCidrs": ["198.51.100.0/24"],
-                "adminPrincipalArns": [deploy_role],
-            }
-        },
+def test_extra_admins_get_cluster_admin_through_access_entries_only(hardened: Record) -> None:
+    settings = resolve_fixture(
+        "dev", set_values=config_set_path("dev", {"cluster.adminPrincipalArns": [DEPLOY_ROLE]})
     )
+    assert isinstance(settings.cluster, EksClusterArgs)
+    assert settings.cluster.control_plane.admin_principal_arns == (DEPLOY_ROLE,)
+    record = hardened
     entries = record.one("eks:index:Cluster").inputs["accessEntries"]
     assert entries == {
         "admin-0": {
-            "principalArn": deploy_role,
+            "principalArn": DEPLOY_ROLE,
             "accessPolicies": {
                 "cluster-admin": {
                     "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy",
@@ -499,18 +482,6 @@ def test_extra_admins_get_cluster_admin_through_access_entries_only() -> None:
 # --- pod network: enforced NetworkPolicies, prefix delegation, max pods ----------------------------------
 
 ADDON = "aws:eks/addon:Addon"
-GPU_GROUPS = {
-    "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
-    "workloads": {
-        "instanceTypes": ["t3a.medium", "t3.medium"],
-        "capacityType": "SPOT",
-        "minSize": 0,
-        "desiredSize": 1,
-        "maxSize": 3,
-        "maxPods": 24,
-    },
-    "gpu": {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1},
-}
 
 
 def _addons(record: Record) -> dict[str, Recorded]:
@@ -676,9 +647,9 @@ def test_without_the_autoscaler_no_auto_scaling_group_is_tagged() -> None:
     assert record.of_type(NODE_GROUP), "the node groups themselves stay"
 
 
-@pytest.fixture(scope="module")
-def gpu_record() -> Record:
-    return run_fixture("dev", set_values={"mlops-infra:nodeGroups": GPU_GROUPS})
+@pytest.fixture(name="gpu_record", scope="module")
+def gpu_record_fixture() -> Record:
+    return gpu_record()
 
 
 def test_gpu_group_scales_from_zero_with_its_taint_and_accelerator_on_the_asg(gpu_record: Record) -> None:

@@ -6,15 +6,10 @@ from components.nvidia_device_plugin import NAMESPACE, NvidiaDevicePluginArgs, n
 from harness.mocks import integral_numbers
 from pipelines.scheduling import GPU_TAINT_KEY, NODE_ROLE_LABEL
 from tests.support.stack_records import committed, provider_ref
-from tests.support.stacks import run_fixture
+from tests.support.stacks import gpu_record
 from versions import NVIDIA_DEVICE_PLUGIN_CHART, NVIDIA_DEVICE_PLUGIN_IMAGE
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
-GROUPS = {
-    "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
-    "workloads": {"instanceTypes": ["t3a.medium"], "minSize": 0, "desiredSize": 1, "maxSize": 2},
-    "gpu": {"instanceTypes": ["g5.xlarge", "g6.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 2},
-}
 
 
 def test_runs_only_on_gpu_nodes_and_tolerates_only_the_gpu_taint() -> None:
@@ -32,7 +27,7 @@ def test_runs_only_on_gpu_nodes_and_tolerates_only_the_gpu_taint() -> None:
 def test_installed_only_with_a_gpu_group() -> None:
     for stack in ("dev", "prod"):
         assert not [r for r in committed(stack).of_type(RELEASE) if "nvidia" in r.name], stack
-    record = run_fixture("dev", set_values={"mlops-infra:nodeGroups": GROUPS})
+    record = gpu_record()
     release = record.one(RELEASE, "platform-nvidia-device-plugin-release")
     assert (release.inputs["chart"], release.inputs["version"], release.inputs["repositoryOpts"]["repo"]) == (
         NVIDIA_DEVICE_PLUGIN_CHART.chart,

@@ -88,7 +88,7 @@ def test_the_pushgateway_gets_post_to_add_and_put_to_replace(replace: bool, meth
             pass
 
     server = http.server.HTTPServer(("127.0.0.1", 0), Gateway)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         target = telemetry.MetricsTarget(pushgateway_url=f"http://127.0.0.1:{server.server_port}")

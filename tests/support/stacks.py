@@ -42,6 +42,26 @@ def _variant(stack: str, changes: str, remove: tuple[str, ...], expect_error: bo
     )
 
 
+# dev with a GPU group: one variant every GPU test shares (one mock run per worker, not one per test).
+GPU_NODE_GROUPS: dict[str, Any] = {
+    "system": {"instanceTypes": ["t3a.medium"], "minSize": 1, "desiredSize": 1, "maxSize": 2},
+    "workloads": {
+        "instanceTypes": ["t3a.medium", "t3.medium"],
+        "capacityType": "SPOT",
+        "minSize": 0,
+        "desiredSize": 1,
+        "maxSize": 3,
+        "maxPods": 24,
+    },
+    "gpu": {"instanceTypes": ["g4dn.xlarge"], "minSize": 0, "desiredSize": 0, "maxSize": 1},
+}
+
+
+def gpu_record() -> Record:
+    """dev with GPU_NODE_GROUPS, run once per session."""
+    return run_fixture("dev", set_values={"mlops-infra:nodeGroups": GPU_NODE_GROUPS})
+
+
 REMOVE = object()
 """A value for `config_set_path`: `pulumi config rm --path` instead of set."""
 
