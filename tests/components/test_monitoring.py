@@ -28,7 +28,7 @@ from monitoring.alertmanager import (
 )
 from monitoring.dashboards import DASHBOARD_DIR
 from monitoring.rules import AlertSettings, render_prometheus_rule
-from tests.support.stacks import fixture_config, record, run_fixture
+from tests.support.stacks import fixture_config, record
 
 STACKS = ("local", "dev", "prod")
 K = f"{PROJECT}:"
@@ -210,13 +210,12 @@ def test_prometheus_rule_is_the_rendered_rule_set(stack: str) -> None:
     assert rule.inputs["spec"] == expected["spec"]
 
 
-def test_no_success_hours_from_settings_reach_the_rule() -> None:
-    r = run_fixture(
-        "dev", set_values={K + "monitoring": {"retention": "7d", "storageSizeGib": 10, "noSuccessHours": 50}}
-    )
-    rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
+def test_no_success_hours_from_settings_reach_the_rule(customised: Record) -> None:
+    rule = custom_resource(customised, "PrometheusRule", "mlops-alerts")
     expected = render_prometheus_rule(
-        "mlops-alerts", "monitoring", AlertSettings(no_success_hours=50, retrain_relay=True)
+        "mlops-alerts",
+        "monitoring",
+        AlertSettings(no_success_hours=50, retrain_relay=True, runbook_base_url=RUNBOOKS),
     )
     assert rule.inputs["spec"] == expected["spec"]
 
@@ -236,13 +235,11 @@ def test_serving_alerts_only_on_stacks_that_serve() -> None:
     assert names and not names & set(SERVING_ALERTS)
 
 
-def test_runbook_links_open_where_the_stack_says_the_runbooks_are() -> None:
-    base = "https://github.com/acme/mlops/blob/main/docs/runbooks"
-    r = run_fixture("dev", set_values={K + "monitoring": {"runbookBaseUrl": base}})
-    rule = custom_resource(r, "PrometheusRule", "mlops-alerts")
+def test_runbook_links_open_where_the_stack_says_the_runbooks_are(customised: Record) -> None:
+    rule = custom_resource(customised, "PrometheusRule", "mlops-alerts")
     links = [a["annotations"]["runbook_url"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
-    assert links and all(link.startswith(base + "/") and link.endswith(".md") for link in links), links
-    assert f"{base}/data-drift-detected.md" in links
+    assert links and all(link.startswith(RUNBOOKS + "/") and link.endswith(".md") for link in links), links
+    assert f"{RUNBOOKS}/data-drift-detected.md" in links
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -418,14 +415,20 @@ def alertmanager_yaml(r: Record) -> dict[str, Any]:
     return dict(yaml.safe_load(secret.inputs["stringData"]["alertmanager.yaml"]))
 
 
-def test_alertmanager_secret_holds_receivers_configured_as_secrets() -> None:
-    slack = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
-    webhook = "https://alerts.example.com/hook-secret-token"
-    smtp = "smtp-secret-password"
+# dev with every receiver (secrets set with --secret), a stale-training window and runbooks of its own: one
+# program run the tests below share.
+SLACK = "https://hooks.slack.com/services/T000/B000/XXXXSECRET"
+WEBHOOK = "https://alerts.example.com/hook-secret-token"
+SMTP = "smtp-secret-password"
+RUNBOOKS = "https://github.com/acme/mlops/blob/main/docs/runbooks"
+
+
+@pytest.fixture(scope="module")
+def customised() -> Record:
     config, secret_keys = fixture_config("dev")
-    config[K + "alertSlackWebhookUrl"] = slack
-    config[K + "alertWebhookUrl"] = webhook
-    config[K + "alertSmtpPassword"] = smtp
+    config[K + "alertSlackWebhookUrl"] = SLACK
+    config[K + "alertWebhookUrl"] = WEBHOOK
+    config[K + "alertSmtpPassword"] = SMTP
     config[K + "monitoring"] = json.dumps(
         {
             "retention": "7d",
@@ -433,10 +436,16 @@ def test_alertmanager_secret_holds_receivers_configured_as_secrets() -> None:
             "alertEmailTo": ["oncall@example.com"],
             "alertEmailFrom": "alertmanager@example.com",
             "smtpSmarthost": "smtp.example.com:587",
+            "noSuccessHours": 50,
+            "runbookBaseUrl": RUNBOOKS,
         }
     )
     secret_names = [K + "alertSlackWebhookUrl", K + "alertWebhookUrl", K + "alertSmtpPassword"]
-    r = run_program("dev", config, [*secret_keys, *secret_names])
+    return run_program("dev", config, [*secret_keys, *secret_names])
+
+
+def test_alertmanager_secret_holds_receivers_configured_as_secrets(customised: Record) -> None:
+    slack, webhook, smtp, r = SLACK, WEBHOOK, SMTP, customised
     assert alertmanager_yaml(r) == render_alertmanager_config(
         NotificationSettings(
             slack=SlackReceiver(slack),
