@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -29,3 +30,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = [item for item in items if item not in deselected]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Collect garbage less often. A test process holds a heap of millions of objects (mlflow, pandas, the
+    Pulumi SDKs), and the Pulumi mock runs allocate enough to start hundreds of collections that walk it:
+    at the default 700 allocations a young collection, the unit tier spends a fifth of its time there
+    (31 s -> 25 s on 2 cores). Memory stays bounded: every generation is still collected."""
+    gc.set_threshold(100_000, 20, 20)
