@@ -425,6 +425,9 @@ class ClusterConfig(_Section):
     """EXTENDED support costs $0.60/h per cluster after standard support ends."""
     kube_context: KubeContext | None = None
     """For target `local`: the kubeconfig context of the existing kind/k3d cluster."""
+    install_metrics_server: bool | None = None
+    """For target `local`: install metrics-server (default; kind has none); false where the cluster runs its
+    own (k3d, minikube's addon), which a second release would collide with."""
     admin_principal_arns: Annotated[list[IamPrincipalArn], AfterValidator(_unique)] = Field(
         default_factory=list
     )
@@ -668,6 +671,12 @@ def _aws_rules(c: _StackConfig) -> list[str]:
         problems.append(
             f"{_key('cluster.kubeContext')} = {json.dumps(c.cluster.kube_context)}: target 'aws' creates its "
             "own EKS cluster and reads no kube context; remove the key (or use target 'local')"
+        )
+    if c.cluster.install_metrics_server is not None:
+        problems.append(
+            f"{_key('cluster.installMetricsServer')} = {json.dumps(c.cluster.install_metrics_server)}: "
+            "target 'aws' always installs metrics-server (EKS runs none and the model server's autoscaler "
+            "needs it); remove the key"
         )
     vpc = ipaddress.IPv4Network(c.network.vpc_cidr)
     if not VPC_PREFIXES[0] <= vpc.prefixlen <= VPC_PREFIXES[1]:
@@ -1253,7 +1262,10 @@ def _resolve(raw: _StackConfig, project: str, stack: str, aws_region: str | None
         cluster = _cluster_args(raw, f"{project}-{stack}", region, tags)
     else:
         assert raw.cluster.kube_context is not None  # _aws_rules: target 'local' needs kubeContext
-        cluster = ExistingClusterArgs(kube_context=raw.cluster.kube_context)
+        cluster = ExistingClusterArgs(
+            kube_context=raw.cluster.kube_context,
+            install_metrics_server=raw.cluster.install_metrics_server is not False,
+        )
     serving = _serving(raw)
     d = raw.dvc_remote
     dvc_remote = (

@@ -1124,6 +1124,12 @@ HELD_OUT: list[tuple[str, str, dict[str, Any], tuple[str, ...]]] = [
         {"nodeGroups.system.minSize": 1, "nodeGroups.system.desiredSize": 1},
         ("mlops-infra:nodeGroups.system.minSize = 1: production stacks require at least 2 system nodes",),
     ),
+    (
+        "metrics_server_choice_on_aws",
+        "dev",
+        {"cluster.installMetricsServer": False},
+        ("mlops-infra:cluster.installMetricsServer = false: target 'aws' always installs metrics-server",),
+    ),
 ]
 
 
@@ -1165,6 +1171,7 @@ def test_a_receiver_secret_that_is_no_url_is_refused_without_showing_it(value: s
 
 # Sensible variants of the stack files: accepted, and the program registers its resources.
 SENSIBLE: list[tuple[str, str, dict[str, Any]]] = [
+    ("local_on_k3d", "local", {"cluster.kubeContext": "k3d-mlops", "cluster.installMetricsServer": False}),
     ("dev_in_three_azs", "dev", {"network.availabilityZones": 3}),
     ("dev_in_another_region", "dev", {"aws:region": "eu-central-1"}),
     (
@@ -1297,6 +1304,15 @@ def test_a_stack_named_for_production_in_any_spelling_must_say_production_true(n
 @pytest.mark.parametrize("name", ["non-prod", "pre-prod", "preprod", "product-demo"])
 def test_names_that_only_mention_production_are_not_production(name: str) -> None:
     assert resolve_fixture("dev", name=name).production is False
+
+
+def test_a_cluster_with_its_own_metrics_server_gets_none_from_us() -> None:
+    kind = resolve_fixture("local").cluster
+    k3d = resolve_fixture(
+        "local", set_values=config_set_path("local", {"cluster.installMetricsServer": False})
+    ).cluster
+    assert isinstance(kind, ExistingClusterArgs) and isinstance(k3d, ExistingClusterArgs)
+    assert (kind.install_metrics_server, k3d.install_metrics_server) == (True, False)
 
 
 def test_every_problem_is_reported_at_once() -> None:
