@@ -503,14 +503,16 @@ def run_program(
 
 
 @functools.cache
-def _recorded_run(stack: str, text: str, path: Path) -> Record:
-    return run_stack(stack, stack_file=path)
+def _recorded_run(stack: str, handed_over: str) -> Record:
+    config, secret_keys = json.loads(handed_over)
+    return run_program(stack, config, secret_keys)
 
 
 def recorded_run(stack: str, path: Path) -> Record:
-    """The program run from a stack file, once per process for each distinct file content (two copies
-    of one file share a run). Treat the record as read-only."""
-    return _recorded_run(stack, path.read_text(), path)
+    """The program run from a stack file, once per process for each distinct config (two files that differ
+    only in comments or layout share a run). Treat the record as read-only."""
+    config, secret_keys = load_stack_config(stack, path)
+    return _recorded_run(stack, json.dumps([config, sorted(secret_keys)], sort_keys=True))
 
 
 def committed_record(stack: str) -> Record:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
-from harness.mocks import UnmockedInvokeError, load_stack_config, run_program
+from harness.mocks import Record, UnmockedInvokeError, load_stack_config, recorded_run, run_program
 
 PROGRAM = """
 import pulumi
@@ -91,3 +92,16 @@ def test_stack_file_secure_values_are_handed_over_as_secrets(tmp_path: Path) -> 
     assert config["mlops-infra:target"] == "aws"
     assert config["mlops-infra:network"] == '{"availabilityZones": 2}'
     assert config["mlops-infra:alertWebhookUrl"].startswith("https://")
+
+
+def test_stack_files_that_differ_only_in_comments_share_one_run(tmp_path: Path) -> None:
+    # The tests' copies of the stack files carry a header of their own: they must not cost a run each.
+    body = "config:\n  mlops-infra:target: local\n  mlops-infra:cluster:\n    kubeContext: kind-mlops\n"
+    first, commented, changed = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "c.yaml"
+    first.write_text(body)
+    commented.write_text("# a copy, with a comment\n" + body)
+    changed.write_text(body.replace("kind-mlops", "k3d-mlops"))
+    with patch("harness.mocks.run_program", side_effect=lambda stack, *_: Record(stack=stack)) as run:
+        assert recorded_run("sharing", first) is recorded_run("sharing", commented)
+        assert recorded_run("sharing", changed) is not recorded_run("sharing", first)
+    assert run.call_count == 2
