@@ -33,7 +33,7 @@ $(UV): $(UV_LOCK)
 # compile mlflow, pandas, evidently and the Pulumi SDKs from source at each import (~10 s of the unit tier,
 # seconds in every kfp.local task).
 $(STAMP): $(LOCK) $(UV)
-	@echo "[install] .venv from $(LOCK) (hash-checked; ~30 s cold, seconds when uv's cache is warm)"
+	@echo "[install] .venv from $(LOCK) (hash-checked, bytecode compiled; ~35 s with uv's download cache warm)"
 	@start=$$(date +%s) && \
 	{ test -x $(PY) || $(UV) venv -q --python $(PYTHON) $(VENV); } && \
 	$(UV) pip sync -q --python $(PY) --require-hashes --compile-bytecode $(LOCK) && \

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Self, get_args
 
 import pulumi
+import pulumi_aws as aws
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -37,7 +38,13 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from components.dvc_remote import DvcRemoteArgs
-from components.eks_cluster import AutoscalingArgs, ControlPlaneArgs, EksClusterArgs, NetworkArgs
+from components.eks_cluster import (
+    AutoscalingArgs,
+    ControlPlaneArgs,
+    EksClusterArgs,
+    NetworkArgs,
+    usable_zones_filter,
+)
 from components.existing_cluster import ExistingClusterArgs
 from components.images import MLFLOW_SERVER, MODEL_SERVER, TRAINING_STEPS, PlatformImagesArgs
 from components.instance_types import INSTANCE_TYPES, prefix_delegation_max_pods
@@ -1699,6 +1706,16 @@ def _project_config() -> dict[str, str]:
     return {k.removeprefix(prefix): v for k, v in _all_config().items() if k.startswith(prefix)}
 
 
+def zone_problems(requested: int, region: str, zones: Sequence[str]) -> list[str]:
+    """`network.availabilityZones` against the zones the account's region offers (`zones`, from AWS)."""
+    if requested <= len(zones):
+        return []
+    return [
+        f"{_key('network.availabilityZones')} = {requested}: region {region} offers this account "
+        f"{len(zones)} availability zone(s) ({', '.join(zones)}); expected at most {len(zones)}"
+    ]
+
+
 def load_settings() -> StackSettings:
     """The current stack's settings. Raises SettingsError before any resource is registered."""
     settings = settings_from_config(
@@ -1707,6 +1724,13 @@ def load_settings() -> StackSettings:
         pulumi.Config("aws").get("region"),
         other_keys=[k for k in _all_config() if not k.startswith(f"{PROJECT}:")],
     )
+    if isinstance(settings.cluster, EksClusterArgs):
+        # The one rule that needs the account: how many zones its region offers (us-west-1 has two for most
+        # accounts). Asked here, before any resource, so `up` cannot stop after the VPC with a bad subnet.
+        zones = aws.get_availability_zones(state="available", filters=usable_zones_filter()).names
+        problems = zone_problems(settings.cluster.network.availability_zones, settings.cluster.region, zones)
+        if problems:
+            raise SettingsError(settings.stack, problems)
     if uses_documentation_cidr(settings):
         pulumi.log.warn(
             f"{_key('cluster.publicAccessCidrs')} contains an RFC 5737 documentation range: nobody can reach "

@@ -169,6 +169,12 @@ def _autoscaling_group_name(resources: Sequence[aws.eks.outputs.NodeGroupResourc
     raise ValueError(f"EKS reported no Auto Scaling group for a managed node group: {resources!r}")
 
 
+def usable_zones_filter() -> list[aws.GetAvailabilityZonesFilterArgs]:
+    """The zones a VPC here may use: available, and not Local Zones or others needing an opt-in (settings asks
+    the same question before anything is created, to refuse more AZs than the region offers)."""
+    return [aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])]
+
+
 def eks_log_group_name(cluster_name: str) -> str:
     """The log group EKS writes control-plane logs to; it creates it without retention if it is missing."""
     return f"/aws/eks/{cluster_name}/cluster"
@@ -293,11 +299,7 @@ class EksCluster(pulumi.ComponentResource):
         plans = plan_subnets(network.vpc_cidr, network.availability_zones)
         # AZ names differ per account and region (ap-northeast-1 has no "b"), so ask rather than guess.
         zones = aws.get_availability_zones_output(
-            state="available",
-            filters=[
-                aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])
-            ],
-            opts=pulumi.InvokeOptions(parent=self),
+            state="available", filters=usable_zones_filter(), opts=pulumi.InvokeOptions(parent=self)
         )
         vpc = aws.ec2.Vpc(
             f"{name}-vpc",

@@ -16,7 +16,7 @@ from components.eks_cluster import EksClusterArgs
 from components.existing_cluster import ExistingClusterArgs
 from components.minio import MinioArgs
 from components.mlflow import PostgresBackend, SqliteBackend
-from harness.mocks import committed_record
+from harness.mocks import INVOKES, committed_record, run_program
 from settings import (
     EKS_LOG_TYPES,
     CaptureSettings,
@@ -1313,6 +1313,32 @@ def test_a_cluster_with_its_own_metrics_server_gets_none_from_us() -> None:
     ).cluster
     assert isinstance(kind, ExistingClusterArgs) and isinstance(k3d, ExistingClusterArgs)
     assert (kind.install_metrics_server, k3d.install_metrics_server) == (True, False)
+
+
+def test_more_zones_than_the_region_offers_are_refused_before_any_resource(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # us-west-1 offers most accounts two zones; the program asks AWS (here the mocks) before any resource.
+    two_zones = {
+        "names": ["us-west-1a", "us-west-1c"],
+        "zoneIds": ["usw1-az1", "usw1-az3"],
+        "id": "us-west-1",
+    }
+    monkeypatch.setitem(
+        INVOKES, "aws:index/getAvailabilityZones:getAvailabilityZones", lambda _args: two_zones
+    )
+    config, secret_keys = fixture_config("dev")
+    config["aws:region"] = "us-west-1"
+    config[K + "network"] = json.dumps({**json.loads(config[K + "network"]), "availabilityZones": 3})
+    record = run_program("dev", config, secret_keys, expect_error=True)
+    assert isinstance(record.error, SettingsError), record.error
+    assert (
+        "mlops-infra:network.availabilityZones = 3: region us-west-1 offers this account 2 availability "
+        "zone(s) (us-west-1a, us-west-1c); expected at most 2"
+    ) in str(record.error)
+    assert record.resources == []
+    config[K + "network"] = json.dumps({**json.loads(config[K + "network"]), "availabilityZones": 2})
+    assert run_program("dev", config, secret_keys).resources, "two zones fit"
 
 
 def test_every_problem_is_reported_at_once() -> None:
