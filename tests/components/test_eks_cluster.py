@@ -25,13 +25,6 @@ from components.eks_cluster import (
     eks_log_group_name,
     vpc_cni_configuration,
 )
-from components.instance_types import (
-    INSTANCE_TYPES,
-    default_max_pods,
-    eni_max_pods,
-    kube_reserved_memory_mib,
-    prefix_delegation_max_pods,
-)
 from components.node_groups import (
     GPU_ACCELERATOR_LABEL,
     NodeGroupArgs,
@@ -40,7 +33,6 @@ from components.node_groups import (
     plan_node_groups,
 )
 from components.pod_identity import POD_IDENTITY_PRINCIPAL
-from components.subnets import plan_subnets
 from harness.mocks import Record, Recorded, run_components
 from pipelines.scheduling import GPU_TAINT_KEY
 from settings import EKS_LOG_TYPES, settings_from_config
@@ -64,31 +56,6 @@ def _public_subnet_ids(record: Record) -> set[str]:
 
 
 # --- pure planning -----------------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("vpc", "azs"), [("10.20.0.0/16", 2), ("10.30.0.0/16", 3), ("10.0.0.0/20", 6)])
-def test_subnet_plan_is_disjoint_inside_the_vpc_and_private_subnets_are_larger(vpc: str, azs: int) -> None:
-    plans = plan_subnets(vpc, azs)
-    network = ipaddress.IPv4Network(vpc)
-    cidrs = [ipaddress.IPv4Network(c) for p in plans for c in (p.public_cidr, p.private_cidr)]
-    assert len(plans) == azs
-    assert all(c.subnet_of(network) for c in cidrs)
-    assert all(not a.overlaps(b) for i, a in enumerate(cidrs) for b in cidrs[i + 1 :])
-    assert all(
-        ipaddress.IPv4Network(p.private_cidr).num_addresses
-        >= 8 * ipaddress.IPv4Network(p.public_cidr).num_addresses
-        for p in plans
-    )
-
-
-def test_subnet_plan_for_a_16_gives_19_private_and_22_public() -> None:
-    first = plan_subnets("10.20.0.0/16", 2)[0]
-    assert (first.private_cidr, first.public_cidr) == ("10.20.0.0/19", "10.20.224.0/22")
-
-
-def test_subnet_plan_refuses_a_vpc_too_small_for_pod_ips() -> None:
-    with pytest.raises(ValueError, match=r"network\.vpcCidr.*too small"):
-        plan_subnets("10.0.0.0/24", 2)
 
 
 def test_log_group_name_and_endpoint_helpers() -> None:
@@ -541,21 +508,6 @@ def test_nodes_start_after_the_pod_network_is_configured(stack: str) -> None:
     for group in record.of_type(NODE_GROUP):
         assert network <= set(group.dependencies), group.name
     assert not set(addons["vpc-cni"].dependencies) & {g.urn for g in record.of_type(NODE_GROUP)}
-
-
-def test_instance_type_pod_limits_match_the_eks_ami_tables() -> None:
-    # awslabs/amazon-eks-ami eni-max-pods.txt and FACTS.md.
-    expected = {"t3a.medium": 17, "t3a.large": 35, "m5.large": 29, "m6i.xlarge": 58, "g4dn.xlarge": 29}
-    assert {t: eni_max_pods(INSTANCE_TYPES[t]) for t in expected} == expected
-    assert {prefix_delegation_max_pods(t) for t in INSTANCE_TYPES.values()} == {110}
-    assert kube_reserved_memory_mib(110) == 1465
-
-
-def test_default_max_pods_is_eight_per_gib_within_the_eni_and_eks_limits() -> None:
-    defaults = {t: default_max_pods(INSTANCE_TYPES[t]) for t in ("t3a.medium", "t3a.large", "m6i.xlarge")}
-    assert defaults == {"t3a.medium": 32, "t3a.large": 64, "m6i.xlarge": 110}
-    for t in INSTANCE_TYPES.values():
-        assert eni_max_pods(t) <= default_max_pods(t) <= prefix_delegation_max_pods(t), t.name
 
 
 def test_max_pods_resolve_from_settings_or_the_smallest_type() -> None:
