@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import ipaddress
 import json
 import re
@@ -331,9 +332,15 @@ def _cron(value: str) -> str:
     return expression
 
 
+@functools.cache
+def _zone_names() -> frozenset[str]:
+    """The time zone database's names, read from disk once. Only zones: `localtime` (the host's zone) and
+    `Factory` are files, not zones."""
+    return frozenset(zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"})
+
+
 def _time_zone(value: str) -> str:
-    # Only the database's zone names: `localtime` (the host's zone) and `Factory` are files, not zones.
-    names = zoneinfo.available_timezones() - {"localtime", "Factory", "posixrules"}
+    names = _zone_names()
     if value not in names:
         close = difflib.get_close_matches(value, sorted(names), n=3)
         hint = f"; did you mean {' or '.join(close)}?" if close else ", e.g. UTC or Europe/Berlin"
@@ -1536,17 +1543,7 @@ def _parse_value(text: str) -> Any:
 def _is_known_path(key: str) -> bool:
     """Whether `cluster.publicAccessCidrs[0]` (a flat key's name) names a documented key (or a tag)."""
     parts = re.sub(r"\[\d+\]", "", key).split(".")
-    model: type[BaseModel] | None = _StackConfig
-    for i, part in enumerate(parts):
-        if model is None:
-            return False
-        fields = {f.alias or n: f for n, f in model.model_fields.items()}
-        if part not in fields:
-            return False
-        if part == "tags" and model is _StackConfig:
-            return len(parts) == i + 2
-        model = _section_model(fields[part].annotation)
-    return model is None
+    return ".".join(parts) in _leaf_keys() or (parts[0] == "tags" and len(parts) == 2)
 
 
 def _flat_path_problem(key: str, text: str) -> str:
@@ -1701,9 +1698,16 @@ def _all_config() -> dict[str, str]:
     return {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
 
 
-def _project_config() -> dict[str, str]:
+def settings_from_stack_config(stack: str, config: Mapping[str, str]) -> StackSettings:
+    """`settings_from_config` on every key of a stack as the language host hands them over
+    (`namespace:key` -> text): the project's keys, `aws:region`, and the other namespaces' keys. Pure."""
     prefix = f"{PROJECT}:"
-    return {k.removeprefix(prefix): v for k, v in _all_config().items() if k.startswith(prefix)}
+    return settings_from_config(
+        stack,
+        {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)},
+        config.get("aws:region"),
+        other_keys=[k for k in config if not k.startswith(prefix)],
+    )
 
 
 def zone_problems(requested: int, region: str, zones: Sequence[str]) -> list[str]:
@@ -1718,12 +1722,7 @@ def zone_problems(requested: int, region: str, zones: Sequence[str]) -> list[str
 
 def load_settings() -> StackSettings:
     """The current stack's settings. Raises SettingsError before any resource is registered."""
-    settings = settings_from_config(
-        pulumi.get_stack(),
-        _project_config(),
-        pulumi.Config("aws").get("region"),
-        other_keys=[k for k in _all_config() if not k.startswith(f"{PROJECT}:")],
-    )
+    settings = settings_from_stack_config(pulumi.get_stack(), _all_config())
     if isinstance(settings.cluster, EksClusterArgs):
         # The one rule that needs the account: how many zones its region offers (us-west-1 has two for most
         # accounts). Asked here, before any resource, so `up` cannot stop after the VPC with a bad subnet.

@@ -217,10 +217,6 @@ class LiveDriftCheck(pulumi.ComponentResource):
         policy = kb.declare_network_policy(f"{name}-netpol", network_policy(args), after)
         account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, after)
         if isinstance(args.store, S3ArtifactStore):
-            if args.eks_cluster_name is None:
-                raise TypeError(
-                    "LiveDriftCheck: an S3 store is reached through Pod Identity: give eks_cluster_name"
-                )
             store_pod_identity(
                 name,
                 store=args.store,

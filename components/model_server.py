@@ -157,13 +157,19 @@ def store_pod_identity(
     name: str,
     *,
     store: S3ArtifactStore,
-    cluster_name: pulumi.Input[str],
+    cluster_name: pulumi.Input[str] | None,
     namespace: str,
     service_account: str,
     policy_document: Callable[[str, str | None], str],
     parent: pulumi.Resource,
 ) -> PodIdentityRole:
-    """The pod's AWS role on S3 (no keys anywhere): `policy_document(bucket_arn, kms_key_arn)` scopes it."""
+    """The pod's AWS role on S3 (no keys anywhere): `policy_document(bucket_arn, kms_key_arn)` scopes it.
+    Pod Identity is made in an EKS cluster, so `cluster_name` (the Args' `eks_cluster_name`) is required."""
+    if cluster_name is None:
+        raise TypeError(
+            f"{type(parent).__name__}: an S3 artifact store is reached through Pod Identity: give "
+            "eks_cluster_name"
+        )
     policy = pulumi.Output.all(store.bucket_arn, store.kms_key_arn).apply(
         lambda v: policy_document(v[0], v[1])
     )
@@ -531,10 +537,6 @@ class ModelServer(pulumi.ComponentResource):
         ]
         account = kb.declare_service_account(f"{name}-service-account", APP, args.namespace, in_ns)
         if isinstance(args.store, S3ArtifactStore):
-            if args.eks_cluster_name is None:
-                raise TypeError(
-                    "ModelServer: an S3 artifact store is reached through Pod Identity: give eks_cluster_name"
-                )
             store_pod_identity(
                 name,
                 store=args.store,

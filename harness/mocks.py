@@ -541,8 +541,15 @@ def run_stack(
     `set_values` keys are full config keys (`mlops-infra:mlflow`); values are YAML-like Python data.
     """
     config, secret_keys = load_stack_config(stack, stack_file)
-    for key in remove:
-        config.pop(key, None)
+    return run_program(stack, changed(config, set_values, remove), secret_keys, expect_error=expect_error)
+
+
+def changed(
+    config: Mapping[str, str], set_values: Mapping[str, Any] | None = None, remove: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """`config` (key -> text, as handed over) with `remove` left out and `set_values` (full keys, YAML-like
+    Python data) set, the way `pulumi config set` would hand them over."""
+    result = {k: v for k, v in config.items() if k not in remove}
     for key, value in (set_values or {}).items():
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    return run_program(stack, config, secret_keys, expect_error=expect_error)
+        result[key] = value if isinstance(value, str) else json.dumps(value)
+    return result

@@ -33,7 +33,7 @@ from helm_python import _native
 
 from harness.charts import ChartRelease, releases_in
 from harness.mocks import REPO_ROOT, Record, committed_record, load_stack_config
-from settings import PROJECT, settings_from_config
+from settings import settings_from_stack_config
 from upstream.facts import Source, workloads_of
 
 KFP_RELEASE = "kubeflow-pipelines"
@@ -78,10 +78,7 @@ class Sources:
 def kubernetes_version(stack: str) -> str:
     """The stack's `cluster.kubernetesVersion`, through the same validation `pulumi up` applies."""
     config, _ = load_stack_config(stack)
-    prefix = f"{PROJECT}:"
-    project = {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)}
-    region = config.get("aws:region")
-    return settings_from_config(stack, project, region).kubernetes_version
+    return settings_from_stack_config(stack, config).kubernetes_version
 
 
 def stable_order(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:

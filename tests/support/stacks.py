@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.mocks import Record, load_stack_config, recorded_run, run_stack
-from settings import PROJECT, StackSettings, settings_from_config
+from harness.mocks import Record, changed, load_stack_config, recorded_run, run_stack
+from settings import StackSettings, settings_from_stack_config
 
 STACK_FILES = Path(__file__).with_name("stack_files")
 
@@ -112,12 +112,4 @@ def resolve_fixture(
     stack `name` (default: `stack`) with `set_values` (full config keys, as for `run_fixture`). Raises
     SettingsError like the program would, before any resource."""
     config, _ = fixture_config(stack)
-    for key, value in (set_values or {}).items():
-        config[key] = value if isinstance(value, str) else json.dumps(value)
-    prefix = f"{PROJECT}:"
-    return settings_from_config(
-        name or stack,
-        {k.removeprefix(prefix): v for k, v in config.items() if k.startswith(prefix)},
-        config.get("aws:region"),
-        other_keys=[k for k in config if not k.startswith(prefix)],
-    )
+    return settings_from_stack_config(name or stack, changed(config, set_values))
